@@ -1,0 +1,51 @@
+"""Root URLs. Each installed app contributes ``<app>/urls.py`` (pages) and ``<app>/api/urls.py``
+(API under /api/v1/) when it has them, so a new app's routes join without editing this file."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cbo_portal.api.views import MeView
+from cbo_portal.health import healthz
+
+PROJECT_APPS = ("contracts", "referrals", "billing")
+
+
+def _app_urls(submodule: str) -> list:
+    patterns = []
+    for name in PROJECT_APPS:
+        try:
+            module = import_module(f"{name}.{submodule}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"{name}."):
+                continue  # this app has no such module (yet)
+            raise
+        patterns.append(path("", include(module)))  # keeps the app_name namespace
+    return patterns
+
+
+api_patterns = [
+    path("", include("cbo_portal.api.urls")),
+    path("me/", MeView.as_view(), name="api-me"),
+    *_app_urls("api.urls"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    *_app_urls("urls"),
+    path("", include("cbo_portal.views.urls")),
+]
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()

@@ -1,0 +1,68 @@
+"""Helpers every page view uses: sign-in (with the second factor), scope lookups, error display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from cbo_portal.statemachine import IllegalTransition
+
+
+def needs_second_factor(request: HttpRequest) -> bool:
+    from django_otp import user_has_device
+
+    user = request.user
+    # Right after login() the request's user is the plain user, not OTPMiddleware's wrapper:
+    # a password-only sign-in is not verified.
+    is_verified = getattr(user, "is_verified", lambda: False)
+    return user_has_device(user, confirmed=True) and not is_verified()
+
+
+def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in (and through two-factor when the user has set it up)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if needs_second_factor(request):
+            return redirect(f"/login/verify/?next={request.get_full_path()}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def get_visible(queryset: QuerySet, user, **lookup):  # noqa: ANN001, ANN003, ANN201
+    """The object if the user may see it; otherwise 404 (never a 403 that confirms it exists)."""
+    try:
+        return queryset.visible_to(user).get(**lookup)
+    except queryset.model.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def apply_service_error(form: Form | None, error: Exception) -> list[str]:
+    """Put a service's error on the form fields it names; return messages for the page."""
+    if isinstance(error, ValidationError) and form is not None and hasattr(error, "error_dict"):
+        leftovers: list[str] = []
+        for field, errors in error.error_dict.items():
+            if field in form.fields:
+                for e in errors:
+                    form.add_error(field, e)
+            else:
+                leftovers.extend(m for e in errors for m in e.messages)
+        return leftovers
+    if isinstance(error, ValidationError):
+        return list(error.messages)
+    if isinstance(error, (PermissionDenied, IllegalTransition)):
+        return [str(error)]
+    raise error
+
+
+SERVICE_ERRORS = (ValidationError, PermissionDenied, IllegalTransition)
