@@ -1,0 +1,1 @@
+"""Every write in the contracts app. Views, serializers, admin and tasks call these."""
