@@ -1,0 +1,351 @@
+"""Serializers of the referrals API: read shapes for lists and details, and request bodies for
+the actions (each body is validated after the object is found in scope)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from contracts.models import ServiceCatalogEntry, UnknownService
+from referrals.choices import (
+    AuthorizationStatus,
+    ContactPreference,
+    LoopClosureReason,
+    OutreachMethod,
+    PlaceOfService,
+    PopulationOfFocus,
+    Priority,
+    ReferralSource,
+)
+from referrals.models import (
+    Authorization,
+    AuthorizationStatusChange,
+    ImportRowError,
+    Member,
+    OutreachAttempt,
+    Referral,
+    ReferralImport,
+    ReferralStatusChange,
+    ServiceDelivery,
+)
+
+
+def resolve_service(label: str) -> ServiceCatalogEntry:
+    """``"G9008-U1"`` → the catalog entry, or a field error naming the label."""
+    code, *mods = (label or "").strip().upper().split("-")
+    try:
+        return ServiceCatalogEntry.lookup(code, mods)
+    except UnknownService as error:
+        raise serializers.ValidationError(error.messages) from error
+
+
+@extend_schema_field({"type": "string", "example": "G9008-U1", "description": "HCPCS code and modifiers"})
+class ServiceLabelField(serializers.Field):
+    def to_representation(self, value: ServiceCatalogEntry) -> str:
+        return value.label
+
+    def to_internal_value(self, data: str) -> ServiceCatalogEntry:
+        return resolve_service(str(data))
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    county = serializers.CharField(source="county.name", default="", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["id", "cin", "first_name", "last_name", "dob", "sex", "phone", "street", "city", "state", "zip",
+                  "county", "preferred_language"]  # fmt: skip
+        read_only_fields = fields
+
+
+class MemberInputSerializer(serializers.Serializer):
+    """The member of a new referral, found by CIN (non-blank fields update the record)."""
+
+    cin = serializers.CharField(max_length=9)
+    first_name = serializers.CharField(max_length=80)
+    last_name = serializers.CharField(max_length=80)
+    dob = serializers.DateField()
+    sex = serializers.CharField(max_length=1, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    street = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    zip = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    county = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    preferred_language = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = ReferralStatusChange
+        fields = ["from_status", "to_status", "actor", "reason", "created_at"]
+
+
+class ReferralSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    member = MemberSerializer(read_only=True)
+    plan = serializers.StringRelatedField()
+    plan_id = serializers.IntegerField(read_only=True)
+    cbo = serializers.StringRelatedField()
+    cbo_id = serializers.IntegerField(read_only=True)
+    service = ServiceLabelField(read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id", "number", "member", "plan", "plan_id", "cbo", "cbo_id", "service", "source", "plan_reference",
+            "reason", "diagnosis_codes", "priority", "population", "notes", "contact_preference", "contact_notes",
+            "status", "status_changed_at", "respond_by", "is_overdue", "responded_at", "decline_reason",
+            "closure_reason", "closure_note", "closed_at", "first_service_date", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ReferralDetailSerializer(ReferralSerializer):
+    history = HistorySerializer(many=True, read_only=True)
+
+    class Meta(ReferralSerializer.Meta):
+        fields = [*ReferralSerializer.Meta.fields, "history"]
+        read_only_fields = fields
+
+
+class ReferralCreateSerializer(serializers.Serializer):
+    """A plan's referral of one member to one CBO for one service (``source`` plan), or a CBO's
+    record of a self/community referral (``source`` self or community, with ``plan``)."""
+
+    member = MemberInputSerializer()
+    cbo = serializers.IntegerField(
+        required=False, help_text="The CBO referred to (defaults to the caller's CBO)"
+    )
+    plan = serializers.IntegerField(required=False, help_text="The plan (defaults to the caller's plan)")
+    service = ServiceLabelField()
+    source = serializers.ChoiceField(choices=ReferralSource.choices, default=ReferralSource.PLAN)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    diagnosis_codes = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.ROUTINE)
+    population = serializers.ChoiceField(choices=PopulationOfFocus.choices, required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    contact_preference = serializers.ChoiceField(
+        choices=ContactPreference.choices, required=False, allow_blank=True
+    )
+    contact_notes = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    plan_reference = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class DeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class CloseSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=LoopClosureReason.choices)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CompleteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class OutreachInputSerializer(serializers.Serializer):
+    attempted_on = serializers.DateField()
+    method = serializers.ChoiceField(choices=OutreachMethod.choices)
+    successful = serializers.BooleanField()
+    minutes = serializers.IntegerField(min_value=0, default=0)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class AuthorizeSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=40)
+    units = serializers.DecimalField(max_digits=10, decimal_places=2)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RequestAuthorizationSerializer(serializers.Serializer):
+    units = serializers.DecimalField(max_digits=10, decimal_places=2)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    extends = serializers.IntegerField(required=False, allow_null=True, help_text="Authorization to extend")
+
+
+class DecideSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=[
+            (s.value, s.label)
+            for s in (
+                AuthorizationStatus.APPROVED,
+                AuthorizationStatus.PARTIALLY_APPROVED,
+                AuthorizationStatus.DENIED,
+            )
+        ]  # fmt: skip
+    )
+    number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    units_approved = serializers.DecimalField(
+        max_digits=10, decimal_places=2, required=False, allow_null=True
+    )
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class AuthorizationHistorySerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = AuthorizationStatusChange
+        fields = ["from_status", "to_status", "actor", "reason", "created_at"]
+
+
+class AuthorizationSerializer(serializers.ModelSerializer):
+    referral_number = serializers.CharField(source="referral.number", read_only=True)
+    member_cin = serializers.CharField(source="member.cin", read_only=True)
+    plan = serializers.StringRelatedField()
+    cbo = serializers.StringRelatedField()
+    service = ServiceLabelField(read_only=True)
+    units_remaining = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Authorization
+        fields = [
+            "id", "referral", "referral_number", "member_cin", "plan", "cbo", "service", "number", "kind", "status",
+            "units_requested", "units_approved", "units_used", "units_remaining", "start_date", "end_date",
+            "extends", "request_note", "decision_note", "decided_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    referral_number = serializers.CharField(source="referral.number", read_only=True)
+    member_cin = serializers.CharField(source="member.cin", read_only=True)
+    service = ServiceLabelField(read_only=True)
+    staff = serializers.StringRelatedField()
+    authorization_number = serializers.CharField(source="authorization.number", default="", read_only=True)
+
+    class Meta:
+        model = ServiceDelivery
+        fields = [
+            "id", "referral", "referral_number", "member_cin", "service", "service_date", "end_date", "units",
+            "minutes", "place_of_service", "note", "staff", "status", "authorization", "authorization_number",
+            "billed_at", "voided_at", "void_reason", "replaces", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DeliveryInputSerializer(serializers.Serializer):
+    """One service delivered: units, or minutes converted to the contract's unit."""
+
+    referral = serializers.IntegerField()
+    service_date = serializers.DateField()
+    end_date = serializers.DateField(required=False, allow_null=True)
+    units = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
+    minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    place_of_service = serializers.ChoiceField(choices=PlaceOfService.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DeliverySeriesSerializer(serializers.Serializer):
+    """Daily services (e.g. meals Monday to Friday): one entry per date, all or none."""
+
+    referral = serializers.IntegerField()
+    dates = serializers.ListField(child=serializers.DateField(), min_length=1, max_length=31)
+    units = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
+    minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    place_of_service = serializers.ChoiceField(choices=PlaceOfService.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DeliveryEditSerializer(serializers.Serializer):
+    service_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    units = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
+    minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    place_of_service = serializers.ChoiceField(choices=PlaceOfService.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class CorrectSerializer(DeliveryEditSerializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class OutreachAttemptSerializer(serializers.ModelSerializer):
+    referral_number = serializers.CharField(source="referral.number", read_only=True)
+    staff = serializers.StringRelatedField()
+
+    class Meta:
+        model = OutreachAttempt
+        fields = ["id", "referral", "referral_number", "attempted_on", "method", "successful", "minutes", "note",
+                  "staff", "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ImportRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ["line", "column", "message"]
+
+
+class ReferralImportSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ReferralImport
+        fields = ["id", "original_name", "size", "status", "valid_rows_only", "total_rows", "processed_rows",
+                  "error_rows", "created_count", "skipped_count", "message", "percent", "finished", "created_at",
+                  "finished_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ReferralImportDetailSerializer(ReferralImportSerializer):
+    row_errors = ImportRowErrorSerializer(many=True, read_only=True)
+
+    class Meta(ReferralImportSerializer.Meta):
+        fields = [*ReferralImportSerializer.Meta.fields, "row_errors"]
+        read_only_fields = fields
+
+
+class ReferralFileUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    cbo = serializers.IntegerField(
+        required=False, help_text="The CBO rows go to unless a row names one by NPI"
+    )
+
+
+class ReturnFileQuerySerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2020, max_value=2100)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    plan = serializers.IntegerField(required=False)
+
+
+class ReturnRowSerializer(serializers.Serializer):
+    referral = serializers.CharField()
+    plan_reference = serializers.CharField()
+    plan = serializers.CharField()
+    cbo_npi = serializers.CharField()
+    member_cin = serializers.CharField()
+    service = serializers.CharField()
+    status = serializers.CharField()
+    status_date = serializers.DateField()
+    closure_reason = serializers.CharField()
+    closure_note = serializers.CharField()
+    first_service_date = serializers.DateField(allow_null=True)
+
+
+class OutreachRowSerializer(serializers.Serializer):
+    referral = serializers.CharField()
+    plan_reference = serializers.CharField()
+    member_cin = serializers.CharField()
+    cbo_npi = serializers.CharField()
+    attempted_on = serializers.DateField()
+    method = serializers.CharField()
+    successful = serializers.BooleanField()
+    minutes = serializers.IntegerField()

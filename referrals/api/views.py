@@ -1,0 +1,347 @@
+"""Referrals API: thin viewsets over the services, every queryset scoped by ``visible_to``.
+
+Detail actions find the object in scope first (404 otherwise), then validate the body, then call
+the service; the portal's exception handler maps the services' errors to 400/403/409.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from cbo_portal.api.base import ScopedViewSetMixin
+from cbo_portal.choices import OrgKind
+from cbo_portal.models import Organization
+from referrals import selectors
+from referrals.api import serializers as s
+from referrals.choices import ReferralSource
+from referrals.models import (
+    Authorization,
+    Member,
+    OutreachAttempt,
+    Referral,
+    ReferralImport,
+    ReferralStatusChange,
+    ServiceDelivery,
+)
+from referrals.services import authorizations as auth_svc
+from referrals.services import deliveries as delivery_svc
+from referrals.services import imports as import_svc
+from referrals.services import members as member_svc
+from referrals.services import referrals as ref_svc
+
+
+def _org(request, pk: int | None, kind: tuple[str, ...], field: str) -> Organization:  # noqa: ANN001
+    """The organization named in the body, or the caller's active one when it is of ``kind``."""
+    if pk is not None:
+        org = Organization.objects.filter(pk=pk, kind__in=kind).first()
+        if org is None:
+            raise s.serializers.ValidationError({field: "No such organization."})
+        return org
+    org = getattr(request, "org", None)
+    if org is None or org.kind not in kind:
+        raise s.serializers.ValidationError({field: "Say which organization this is for."})
+    return org
+
+
+class MemberViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Members the caller may see: a plan its enrollees and members it referred, a CBO only members
+    referred to it. Every read of personal data is audited."""
+
+    queryset = Member.objects.select_related("county")
+    serializer_class = s.MemberSerializer
+    search_fields = ["cin", "last_name", "first_name"]
+    ordering_fields = ["last_name", "cin"]
+
+    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        response = super().list(request, *args, **kwargs)
+        rows = response.data["results"] if isinstance(response.data, dict) else response.data
+        member_svc.record_view(
+            acting_user=request.user, members=[r["id"] for r in rows], where="API member list"
+        )
+        return response
+
+    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        member = self.get_object()
+        member_svc.record_view(acting_user=request.user, members=[member], where="API member record")
+        return Response(self.get_serializer(member).data)
+
+
+class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Closed-loop referrals. Plan care coordinators create them; the CBO accepts or declines,
+    logs outreach, asks for authorizations and closes the loop; the plan authorizes."""
+
+    queryset = Referral.objects.for_list().select_related("member__county")
+    serializer_class = s.ReferralSerializer
+    filterset_fields = ["status", "priority", "source", "cbo", "plan"]
+    search_fields = ["member__cin", "member__last_name", "plan_reference"]
+    ordering_fields = ["created_at", "respond_by", "status"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_serializer_class(self):  # noqa: ANN201
+        return s.ReferralDetailSerializer if self.action == "retrieve" else s.ReferralSerializer
+
+    def get_queryset(self):  # noqa: ANN201
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("history", ReferralStatusChange.objects.select_related("actor"))
+            )
+        return queryset
+
+    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        response = super().list(request, *args, **kwargs)
+        rows = response.data["results"] if isinstance(response.data, dict) else response.data
+        member_svc.record_view(acting_user=request.user, members=[r["member"]["id"] for r in rows],
+                               where="API referral list")  # fmt: skip
+        return response
+
+    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        referral = self.get_object()
+        member_svc.record_view(acting_user=request.user, members=[referral.member_id],
+                               where=f"API referral {referral.number}")  # fmt: skip
+        return Response(self.get_serializer(referral).data)
+
+    def _out(self, referral: Referral, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().prefetch_related("history__actor").get(pk=referral.pk)
+        return Response(s.ReferralDetailSerializer(fresh).data, status=code)
+
+    @extend_schema(request=s.ReferralCreateSerializer, responses={201: s.ReferralDetailSerializer})
+    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        body = s.ReferralCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        member_data, service, source = dict(data.pop("member")), data.pop("service"), data.pop("source")
+        cbo_id, plan_id = data.pop("cbo", None), data.pop("plan", None)
+        plan = _org(request, plan_id, (OrgKind.PLAN,), "plan")
+        cbo = _org(request, cbo_id, (OrgKind.CBO, OrgKind.HUB), "cbo")
+        member = member_svc.upsert_member(acting_user=request.user, cin=member_data.pop("cin"), **member_data)
+        if source == ReferralSource.PLAN:
+            referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=cbo, member=member,
+                                               service=service, **data)  # fmt: skip
+        else:
+            referral = ref_svc.record_community_referral(acting_user=request.user, plan=plan, cbo=cbo,
+                                                         member=member, service=service, source=source, **data)  # fmt: skip
+        return self._out(referral, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.ReferralDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, _ = self.object_and_body(s.EmptySerializer)
+        return self._out(ref_svc.accept(obj, acting_user=request.user))
+
+    @extend_schema(request=s.DeclineSerializer, responses=s.ReferralDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.DeclineSerializer)
+        return self._out(ref_svc.decline(obj, acting_user=request.user, **data))
+
+    @extend_schema(request=None, responses=s.ReferralDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):  # noqa: ANN001, ANN201
+        """The plan approves a CBO's self/community referral."""
+        obj, _ = self.object_and_body(s.EmptySerializer)
+        return self._out(ref_svc.approve_community_referral(obj, acting_user=request.user))
+
+    @extend_schema(request=s.CompleteSerializer, responses=s.ReferralDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.CompleteSerializer)
+        return self._out(ref_svc.complete(obj, acting_user=request.user, **data))
+
+    @extend_schema(request=s.CloseSerializer, responses=s.ReferralDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.CloseSerializer)
+        return self._out(ref_svc.close(obj, acting_user=request.user, **data))
+
+    @extend_schema(request=s.OutreachInputSerializer, responses={201: s.OutreachAttemptSerializer})
+    @action(detail=True, methods=["post"])
+    def outreach(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.OutreachInputSerializer)
+        attempt = ref_svc.record_outreach(obj, acting_user=request.user, **data)
+        return Response(s.OutreachAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AuthorizeSerializer, responses={201: s.AuthorizationSerializer})
+    @action(detail=True, methods=["post"])
+    def authorize(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.AuthorizeSerializer)
+        auth = auth_svc.authorize(obj, acting_user=request.user, **data)
+        return Response(s.AuthorizationSerializer(auth).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.RequestAuthorizationSerializer, responses={201: s.AuthorizationSerializer})
+    @action(detail=True, methods=["post"], url_path="request-authorization")
+    def request_authorization(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.RequestAuthorizationSerializer)
+        extends_id = data.pop("extends", None)
+        extends = None
+        if extends_id is not None:
+            extends = Authorization.objects.visible_to(request.user).filter(pk=extends_id).first()
+            if extends is None:
+                raise s.serializers.ValidationError({"extends": "No such authorization."})
+        auth = auth_svc.request_authorization(obj, acting_user=request.user, extends=extends, **data)
+        return Response(s.AuthorizationSerializer(auth).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.ReturnRowSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="return-file", pagination_class=None)
+    def return_file(self, request):  # noqa: ANN001, ANN201
+        """The monthly return file to plans: referral status, date of the status update and the
+        loop-closure reason (the page offers the same rows as CSV)."""
+        query = s.ReturnFileQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        referrals = self._plan_scope(query.validated_data.get("plan"))
+        rows = selectors.return_file_rows(
+            referrals, query.validated_data["year"], query.validated_data["month"]
+        )
+        return Response(s.ReturnRowSerializer(list(rows), many=True).data)
+
+    @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.OutreachRowSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="outreach-tracker", pagination_class=None)
+    def outreach_tracker(self, request):  # noqa: ANN001, ANN201
+        """The outreach tracker file: every attempt to reach a referred member in the month."""
+        query = s.ReturnFileQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        referrals = self._plan_scope(query.validated_data.get("plan"))
+        rows = selectors.outreach_rows(referrals, query.validated_data["year"], query.validated_data["month"])
+        return Response(s.OutreachRowSerializer(list(rows), many=True).data)
+
+    def _plan_scope(self, plan_id: int | None):  # noqa: ANN202
+        referrals = Referral.objects.visible_to(self.request.user)
+        return referrals.filter(plan_id=plan_id) if plan_id else referrals
+
+
+class AuthorizationViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Authorizations of referrals' services. The plan authorizes from the referral
+    (POST /referrals/{id}/authorize/) and decides CBOs' requests here."""
+
+    queryset = Authorization.objects.for_list()
+    serializer_class = s.AuthorizationSerializer
+    filterset_fields = ["status", "referral", "cbo", "plan"]
+    ordering_fields = ["end_date", "created_at"]
+
+    @extend_schema(request=s.DecideSerializer, responses=s.AuthorizationSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.DecideSerializer)
+        auth = auth_svc.decide(obj, acting_user=request.user, **data)
+        return Response(s.AuthorizationSerializer(self.get_queryset().get(pk=auth.pk)).data)
+
+
+def _referral_in_scope(request, pk: int) -> Referral:  # noqa: ANN001
+    referral = Referral.objects.visible_to(request.user).filter(pk=pk).first()
+    if referral is None:
+        raise s.serializers.ValidationError({"referral": "No such referral."})
+    return referral
+
+
+class ServiceDeliveryViewSet(
+    ScopedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Logged services. CBO staff log (one day, a range, or a daily series), edit or void until
+    billed, then only correct (void + new entry); the plan reads."""
+
+    queryset = ServiceDelivery.objects.for_list()
+    serializer_class = s.DeliverySerializer
+    filterset_fields = ["status", "referral", "service_date", "staff"]
+    ordering_fields = ["service_date", "created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def _out(self, delivery: ServiceDelivery, code: int = status.HTTP_200_OK) -> Response:
+        return Response(s.DeliverySerializer(self.get_queryset().get(pk=delivery.pk)).data, status=code)
+
+    @extend_schema(request=s.DeliveryInputSerializer, responses={201: s.DeliverySerializer})
+    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        body = s.DeliveryInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        referral = _referral_in_scope(request, data.pop("referral"))
+        delivery = delivery_svc.log_service(acting_user=request.user, referral=referral, **data)
+        return self._out(delivery, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.DeliveryEditSerializer, responses=s.DeliverySerializer)
+    def partial_update(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        obj, data = self.object_and_body(s.DeliveryEditSerializer)
+        delivery = delivery_svc.edit_delivery(obj, acting_user=request.user, changes=dict(data))
+        return self._out(delivery)
+
+    @extend_schema(request=s.DeliverySeriesSerializer, responses={201: s.DeliverySerializer(many=True)})
+    @action(detail=False, methods=["post"])
+    def series(self, request):  # noqa: ANN001, ANN201
+        """Bulk entry for daily services: one entry per date, all or none."""
+        body = s.DeliverySeriesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        referral = _referral_in_scope(request, data.pop("referral"))
+        created = delivery_svc.log_series(acting_user=request.user, referral=referral, **data)
+        rows = self.get_queryset().filter(pk__in=[d.pk for d in created]).order_by("service_date")
+        return Response(s.DeliverySerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.VoidSerializer, responses=s.DeliverySerializer)
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, data = self.object_and_body(s.VoidSerializer)
+        return self._out(delivery_svc.void_delivery(obj, acting_user=request.user, **data))
+
+    @extend_schema(request=s.CorrectSerializer, responses={201: s.DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):  # noqa: ANN001, ANN201
+        """Void the entry (billed or not) and log the corrected one in its place."""
+        obj, data = self.object_and_body(s.CorrectSerializer)
+        data = dict(data)
+        reason = data.pop("reason")
+        _voided, new = delivery_svc.correct_delivery(obj, acting_user=request.user, reason=reason, **data)
+        return self._out(new, status.HTTP_201_CREATED)
+
+
+class OutreachAttemptViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Attempts to reach referred members (logged with POST /referrals/{id}/outreach/)."""
+
+    queryset = OutreachAttempt.objects.select_related("referral", "staff")
+    serializer_class = s.OutreachAttemptSerializer
+    filterset_fields = ["referral", "method", "successful"]
+
+
+class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Bulk referral files: upload (checked and imported by a task), poll progress, read every bad
+    row. A file with a bad row imports nothing unless the plan then chooses ``import-valid``."""
+
+    queryset = ReferralImport.objects.all()
+    serializer_class = s.ReferralImportSerializer
+    filterset_fields = ["status"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_serializer_class(self):  # noqa: ANN201
+        return s.ReferralImportDetailSerializer if self.action == "retrieve" else s.ReferralImportSerializer
+
+    def get_queryset(self):  # noqa: ANN201
+        queryset = super().get_queryset()
+        return queryset.prefetch_related("row_errors") if self.action == "retrieve" else queryset
+
+    @extend_schema(
+        request={"multipart/form-data": s.ReferralFileUploadSerializer},
+        responses={201: s.ReferralImportSerializer},
+    )
+    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        body = s.ReferralFileUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        plan = _org(request, None, (OrgKind.PLAN,), "plan")
+        cbo_id = body.validated_data.get("cbo")
+        cbo = _org(request, cbo_id, (OrgKind.CBO, OrgKind.HUB), "cbo") if cbo_id else None
+        batch, created = import_svc.start_import(acting_user=request.user, plan=plan,
+                                                 upload=body.validated_data["file"], cbo=cbo)  # fmt: skip
+        batch.refresh_from_db()
+        return Response(s.ReferralImportSerializer(batch).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)  # fmt: skip
+
+    @extend_schema(request=None, responses=s.ReferralImportSerializer)
+    @action(detail=True, methods=["post"], url_path="import-valid")
+    def import_valid(self, request, pk=None):  # noqa: ANN001, ANN201
+        obj, _ = self.object_and_body(s.EmptySerializer)
+        batch = import_svc.import_valid_rows(obj, acting_user=request.user)
+        batch.refresh_from_db()
+        return Response(s.ReferralImportSerializer(batch).data)

@@ -1,0 +1,46 @@
+"""Home tiles for referrals: awaiting a response, overdue, authorizations running out (CBOs);
+overdue referrals and requests to decide (plans)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from cbo_portal.dashboard import Tile
+
+
+def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
+    from referrals import selectors
+    from referrals.choices import AuthorizationStatus
+    from referrals.models import Authorization, Referral
+
+    org = getattr(request, "org", None)
+    if org is None:
+        return
+    if org.kind in ("cbo", "hub"):
+        work = selectors.cbo_worklist(request.user, org)
+        awaiting = work.awaiting.count()
+        yield Tile(str(awaiting), f"Referral{'s' if awaiting != 1 else ''} awaiting your response",
+                   reverse("referrals:worklist"), "Open the worklist", "warn" if work.overdue_count else "")  # fmt: skip
+        if work.overdue_count:
+            yield Tile(str(work.overdue_count), "Past the response deadline",
+                       reverse("referrals:list") + "?status=overdue", "Respond now", "warn")  # fmt: skip
+        running = work.running_out.count()
+        if running:
+            yield Tile(str(running), "Authorizations expiring or nearly used up",
+                       reverse("referrals:worklist"), "Ask for extensions", "warn")  # fmt: skip
+    elif org.kind == "plan":
+        referrals = Referral.objects.visible_to(request.user).filter(plan=org)
+        overdue = referrals.overdue().count()
+        yield Tile(str(overdue), "Referrals past the CBO's response deadline",
+                   reverse("referrals:list") + "?status=overdue", "See them", "warn" if overdue else "")  # fmt: skip
+        requests = (
+            Authorization.objects.visible_to(request.user)
+            .filter(plan=org, status=AuthorizationStatus.REQUESTED)
+            .count()
+        )
+        if requests:
+            yield Tile(str(requests), "Authorization requests to decide",
+                       reverse("referrals:authorizations") + "?status=requested", "Decide", "warn")  # fmt: skip

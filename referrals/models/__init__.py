@@ -1,0 +1,18 @@
+from referrals.models.authorizations import Authorization, AuthorizationStatusChange
+from referrals.models.deliveries import ServiceDelivery
+from referrals.models.imports import ImportRowError, ReferralImport
+from referrals.models.members import Enrollment, Member
+from referrals.models.referrals import OutreachAttempt, Referral, ReferralStatusChange
+
+__all__ = [
+    "Authorization",
+    "AuthorizationStatusChange",
+    "Enrollment",
+    "ImportRowError",
+    "Member",
+    "OutreachAttempt",
+    "Referral",
+    "ReferralImport",
+    "ReferralStatusChange",
+    "ServiceDelivery",
+]

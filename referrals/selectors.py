@@ -1,0 +1,339 @@
+"""Reads shared by views, the API, billing and reports.
+
+Enrollment: ``enrolled(member, plan, on=day)`` for one check, ``enrollment_index(member_ids)``
+to answer many (member, plan, day) questions from one query.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from cbo_portal.models import Organization
+from referrals.choices import (
+    USABLE_AUTHORIZATION,
+    AuthorizationStatus,
+    DeliveryStatus,
+    ReferralStatus,
+)
+from referrals.models import Authorization, Enrollment, Member, OutreachAttempt, Referral, ServiceDelivery
+
+# Worklist thresholds: an authorization is "running out" when it ends within this many days or has
+# less than this share of its units left.
+EXPIRING_WITHIN_DAYS = 14
+LOW_UNITS_SHARE = Decimal("0.20")
+
+
+# ---------------------------------------------------------------- enrollment
+def enrolled(member: Member | int, plan: Organization | int, *, on: date) -> bool:
+    """Is the member enrolled with the plan on ``on``?"""
+    member_id = member if isinstance(member, int) else member.pk
+    plan_id = plan if isinstance(plan, int) else plan.pk
+    return Enrollment.objects.filter(member_id=member_id, plan_id=plan_id).on(on).exists()
+
+
+@dataclass
+class EnrollmentIndex:
+    """Enrollment periods for many members, loaded once; answers without further queries."""
+
+    periods: dict[tuple[int, int], list[tuple[date, date | None]]] = field(default_factory=dict)
+
+    def enrolled(self, member_id: int, plan_id: int, on: date) -> bool:
+        return any(
+            start <= on and (end is None or on <= end)
+            for start, end in self.periods.get((member_id, plan_id), ())
+        )
+
+
+def enrollment_index(member_ids: Iterable[int], plan_ids: Iterable[int] | None = None) -> EnrollmentIndex:
+    """The bulk-friendly variant of ``enrolled``: one query for all the members (and plans) given."""
+    qs = Enrollment.objects.filter(member_id__in=set(member_ids))
+    if plan_ids is not None:
+        qs = qs.filter(plan_id__in=set(plan_ids))
+    index = EnrollmentIndex()
+    for member_id, plan_id, start, end in qs.values_list("member_id", "plan_id", "start_date", "end_date"):
+        index.periods.setdefault((member_id, plan_id), []).append((start, end))
+    return index
+
+
+# ---------------------------------------------------------------- authorizations and deliveries
+def usable_authorization(referral: Referral, service_id: int, on: date) -> Authorization | None:
+    """The approved authorization of the referral for ``service`` covering ``on`` with units left
+    (the earliest-ending first, so older authorizations are used up before newer ones)."""
+    return (
+        Authorization.objects.filter(
+            referral=referral,
+            service_id=service_id,
+            status__in=USABLE_AUTHORIZATION,
+            start_date__lte=on,
+            end_date__gte=on,
+        )  # fmt: skip
+        .order_by("end_date", "pk")
+        .first()
+    )
+
+
+def last_delivery(staff, cbo: Organization | None = None) -> ServiceDelivery | None:
+    """The staff member's most recent entry: the "repeat last" shortcut starts from it."""
+    qs = ServiceDelivery.objects.logged().filter(staff=staff)
+    if cbo is not None:
+        qs = qs.filter(cbo=cbo)
+    return qs.select_related("referral", "service", "member").order_by("-created_at", "-pk").first()
+
+
+def week_bounds(today: date | None = None) -> tuple[date, date]:
+    today = today or timezone.localdate()
+    start = today - timedelta(days=today.weekday())
+    return start, start + timedelta(days=6)
+
+
+# ---------------------------------------------------------------- worklists
+@dataclass
+class CboWorklist:
+    awaiting: QuerySet
+    running_out: QuerySet
+    my_week: QuerySet
+    overdue_count: int
+
+
+def cbo_worklist(user, org: Organization, *, today: date | None = None) -> CboWorklist:
+    """What a CBO's staff must do next: referrals awaiting a response (overdue first),
+    authorizations ending within 14 days or with under 20% of units left, and the user's
+    services logged this week."""
+    today = today or timezone.localdate()
+    referrals = Referral.objects.visible_to(user).filter(Q(cbo=org) | Q(cbo__hub=org))
+    awaiting = referrals.awaiting_response().for_list().order_by("respond_by", "pk")
+    auths = Authorization.objects.visible_to(user).filter(Q(cbo=org) | Q(cbo__hub=org))
+    running_out = (
+        auths.filter(status__in=USABLE_AUTHORIZATION, end_date__gte=today)
+        .filter(
+            Q(end_date__lte=today + timedelta(days=EXPIRING_WITHIN_DAYS))
+            | Q(units_used__gt=F("units_approved") * (1 - LOW_UNITS_SHARE))
+        )
+        .for_list()
+        .order_by("end_date", "pk")
+    )
+    start, end = week_bounds(today)
+    my_week = (
+        ServiceDelivery.objects.visible_to(user)
+        .filter(staff=user, service_date__range=(start, end))
+        .for_list()
+        .order_by("-service_date", "-pk")
+    )
+    overdue = referrals.overdue().count()
+    return CboWorklist(awaiting=awaiting, running_out=running_out, my_week=my_week, overdue_count=overdue)
+
+
+@dataclass
+class Funnel:
+    received: int
+    accepted: int
+    served: int
+    closed: int
+
+    def steps(self) -> list[tuple[str, int, int]]:
+        """(label, count, percent of received) for each step."""
+        top = self.received or 1
+        return [
+            (label, n, round(n * 100 / top))
+            for label, n in (
+                ("Received", self.received), ("Accepted", self.accepted),
+                ("Served", self.served), ("Closed", self.closed),
+            )
+        ]  # fmt: skip
+
+
+ACCEPTED_OR_LATER = (
+    ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
+)  # fmt: skip
+
+
+def referral_funnel(referrals: QuerySet) -> Funnel:
+    """received → accepted → served (a service logged) → closed, in one query."""
+    row = referrals.aggregate(
+        received=Count("pk"),
+        accepted=Count("pk", filter=Q(status__in=ACCEPTED_OR_LATER)),
+        served=Count("pk", filter=Q(first_service_date__isnull=False)),
+        closed=Count("pk", filter=Q(status__in=(ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
+                                               ReferralStatus.DECLINED))),
+    )  # fmt: skip
+    return Funnel(**row)
+
+
+@dataclass
+class CboPerformance:
+    cbo: Organization
+    referrals: int
+    served: int
+    median_days_to_first_service: float | None
+    overdue: int
+
+
+def per_cbo_performance(referrals: QuerySet) -> list[CboPerformance]:
+    """Per CBO: referrals, members served, median days from referral to first service, overdue.
+    One query for the counts and one streamed query for the medians."""
+    now = timezone.now()
+    counts = (
+        referrals.values("cbo_id")
+        .annotate(
+            n=Count("pk"),
+            served=Count("pk", filter=Q(first_service_date__isnull=False)),
+            overdue=Count("pk", filter=Q(status=ReferralStatus.RECEIVED, respond_by__lt=now)),
+        )
+        .order_by()
+    )
+    days: dict[int, list[int]] = defaultdict(list)
+    tz = timezone.get_current_timezone()
+    for cbo_id, created, first in (
+        referrals.filter(first_service_date__isnull=False)
+        .values_list("cbo_id", "created_at", "first_service_date")
+        .order_by()
+        .iterator(chunk_size=5000)
+    ):
+        days[cbo_id].append(max(0, (first - timezone.localtime(created, tz).date()).days))
+    orgs = Organization.objects.in_bulk([c["cbo_id"] for c in counts])
+    rows = [
+        CboPerformance(
+            cbo=orgs[c["cbo_id"]],
+            referrals=c["n"],
+            served=c["served"],
+            overdue=c["overdue"],
+            median_days_to_first_service=statistics.median(days[c["cbo_id"]]) if days[c["cbo_id"]] else None,
+        )  # fmt: skip
+        for c in counts
+    ]
+    return sorted(rows, key=lambda r: str(r.cbo))
+
+
+# ---------------------------------------------------------------- quarterly report
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    start = date(year, 3 * (quarter - 1) + 1, 1)
+    end = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def current_quarter(today: date | None = None) -> tuple[int, int]:
+    today = today or timezone.localdate()
+    return today.year, (today.month - 1) // 3 + 1
+
+
+@dataclass
+class ReportRow:
+    county: str
+    service: str
+    members_served: int
+    services_delivered: int
+    units: Decimal
+    cbos: int
+
+
+def quarterly_report(deliveries: QuerySet, year: int, quarter: int) -> list[ReportRow]:
+    """By member county and service: members served, services delivered, units, CBOs in network
+    (CBOs that delivered). Voided entries do not count. One grouped query."""
+    start, end = quarter_bounds(year, quarter)
+    rows = (
+        deliveries.filter(status=DeliveryStatus.LOGGED, service_date__range=(start, end))
+        .values("member__county__name", "service__code", "service__modifier_key", "service__name")
+        .annotate(
+            members=Count("member_id", distinct=True),
+            services=Count("pk"),
+            units=Sum("units"),
+            cbos=Count("cbo_id", distinct=True),
+        )  # fmt: skip
+        .order_by("member__county__name", "service__code", "service__modifier_key")
+    )
+    out = []
+    for r in rows:
+        label = "-".join([r["service__code"], *filter(None, r["service__modifier_key"].split(","))])
+        out.append(
+            ReportRow(
+                county=r["member__county__name"] or "Unknown county",
+                service=f"{label} {r['service__name']}",
+                members_served=r["members"],
+                services_delivered=r["services"],
+                units=r["units"] or Decimal(0),
+                cbos=r["cbos"],
+            )  # fmt: skip
+        )
+    return out
+
+
+# ---------------------------------------------------------------- return files
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(date(year, month, 1), time.min, tz)
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return start, datetime.combine(nxt, time.min, tz)
+
+
+def return_file_referrals(referrals: QuerySet, year: int, month: int) -> QuerySet:
+    """Referrals whose status changed in the month, or still open at its end (the plan tracks
+    every referral until its loop closes)."""
+    start, end = month_bounds(year, month)
+    changed = Q(status_changed_at__gte=start, status_changed_at__lt=end)
+    still_open = Q(created_at__lt=end) & ~Q(
+        status__in=(ReferralStatus.DECLINED, ReferralStatus.COMPLETED, ReferralStatus.CLOSED)
+    )
+    return referrals.filter(changed | still_open).for_list().order_by("plan_id", "pk")
+
+
+def outreach_attempts(referrals: QuerySet, year: int, month: int) -> QuerySet:
+    start, end = month_bounds(year, month)
+    return (
+        OutreachAttempt.objects.filter(referral__in=referrals)
+        .filter(attempted_on__gte=start.date(), attempted_on__lt=end.date())
+        .select_related("referral", "referral__member", "referral__cbo", "referral__plan", "staff")
+        .order_by("referral_id", "attempted_on", "pk")
+    )
+
+
+def authorization_statuses_to_expire(today: date) -> QuerySet:
+    return Authorization.objects.filter(
+        status__in=(*USABLE_AUTHORIZATION, AuthorizationStatus.EXHAUSTED), end_date__lt=today
+    )
+
+
+RETURN_FILE_COLUMNS = [
+    "referral", "plan_reference", "plan", "cbo_npi", "member_cin", "service", "status", "status_date",
+    "closure_reason", "closure_note", "first_service_date",
+]  # fmt: skip
+OUTREACH_COLUMNS = [
+    "referral", "plan_reference", "member_cin", "cbo_npi", "attempted_on", "method", "successful", "minutes",
+]  # fmt: skip
+
+
+def return_file_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dict]:
+    """The monthly return file to a plan: each referral's status, the date of its last status
+    change and the loop-closure reason (streamed)."""
+    for r in return_file_referrals(referrals, year, month).iterator(chunk_size=2000):
+        yield {
+            "referral": r.number, "plan_reference": r.plan_reference, "plan": r.plan.payer_id or str(r.plan),
+            "cbo_npi": r.cbo.npi, "member_cin": r.member.cin, "service": r.service.label, "status": r.status,
+            "status_date": timezone.localtime(r.status_changed_at).date(), "closure_reason": r.closure_reason,
+            "closure_note": r.closure_note or r.decline_reason, "first_service_date": r.first_service_date,
+        }  # fmt: skip
+
+
+def outreach_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dict]:
+    """The outreach tracker file: every attempt to reach a referred member in the month."""
+    for a in outreach_attempts(referrals, year, month).iterator(chunk_size=2000):
+        yield {
+            "referral": a.referral.number, "plan_reference": a.referral.plan_reference,
+            "member_cin": a.referral.member.cin, "cbo_npi": a.referral.cbo.npi, "attempted_on": a.attempted_on,
+            "method": a.method, "successful": a.successful, "minutes": a.minutes,
+        }  # fmt: skip
+
+
+def quarter_totals(deliveries: QuerySet, year: int, quarter: int) -> dict[str, int]:
+    """Distinct members served, services delivered and CBOs delivering in the quarter (one query)."""
+    start, end = quarter_bounds(year, quarter)
+    return deliveries.filter(status=DeliveryStatus.LOGGED, service_date__range=(start, end)).aggregate(
+        members=Count("member_id", distinct=True), services=Count("pk"), cbos=Count("cbo_id", distinct=True)
+    )

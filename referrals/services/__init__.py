@@ -1,0 +1,1 @@
+"""Every write in the referrals app. Views, serializers and tasks call these."""

@@ -1,0 +1,25 @@
+"""Celery tasks of the referrals app: thin, idempotent, take ids and re-fetch."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def process_referral_import(import_id: int) -> str:
+    """Check and import one uploaded referral file; returns early when it is already finished."""
+    from referrals.models import ReferralImport
+    from referrals.services import imports
+
+    batch = ReferralImport.objects.filter(pk=import_id).first()
+    if batch is None or batch.finished:
+        return "skipped"
+    return imports.process(batch).status
+
+
+@shared_task(acks_late=True)
+def expire_authorizations() -> int:
+    """Daily: authorizations past their last day become expired."""
+    from referrals.services.authorizations import expire_ended
+
+    return expire_ended()

@@ -1,0 +1,25 @@
+"""Referral pages, in the ``referrals`` URL namespace (``referrals:list`` …)."""
+
+from django.urls import path
+
+from referrals import views
+
+app_name = "referrals"
+
+urlpatterns = [
+    path("worklist/", views.worklist, name="worklist"),
+    path("referrals/", views.referral_list, name="list"),
+    path("referrals/new/", views.referral_create, name="create"),
+    path("referrals/<int:pk>/", views.referral_detail, name="detail"),
+    path("referrals/files/", views.import_create, name="import_create"),
+    path("referrals/files/<int:pk>/", views.import_detail, name="import"),
+    path("referrals/files/<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("referrals/return-files/", views.return_files, name="return_files"),
+    path("referrals/report/", views.report, name="report"),
+    path("services/log/", views.log_service, name="log_service"),
+    path("services/<int:pk>/", views.delivery_detail, name="delivery"),
+    path("authorizations/", views.authorization_list, name="authorizations"),
+    path("authorizations/<int:pk>/", views.authorization_detail, name="authorization"),
+    path("members/", views.member_list, name="members"),
+    path("members/<int:pk>/", views.member_detail, name="member"),
+]

@@ -1,0 +1,583 @@
+"""Referral pages: worklists, the referral list and record (accept, decline, outreach, authorize,
+close), the phone-friendly service log, authorizations, members (every view audited), bulk files
+with a progress bar, return files to plans and the plan's network report.
+
+Every lookup starts from ``visible_to``: anything outside the user's scope is a 404. Writes go
+through the services; their messages are shown on the form fields they name.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from cbo_portal import access
+from cbo_portal.choices import AuditAction, OrgKind
+from cbo_portal.models import Organization
+from cbo_portal.services import audit
+from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
+from referrals import forms as f
+from referrals import selectors
+from referrals.choices import (
+    AWAITING_RESPONSE,
+    USABLE_AUTHORIZATION,
+    AuthorizationStatus,
+    ReferralStatus,
+)
+from referrals.models import (
+    Authorization,
+    AuthorizationStatusChange,
+    Member,
+    OutreachAttempt,
+    Referral,
+    ReferralImport,
+    ReferralStatusChange,
+    ServiceDelivery,
+)
+from referrals.services import authorizations as auth_svc
+from referrals.services import deliveries as delivery_svc
+from referrals.services import imports as import_svc
+from referrals.services import members as member_svc
+from referrals.services import referrals as ref_svc
+from referrals.services.common import PLAN_AUTHORIZERS, PLAN_REFERRERS, PROVIDER_WORKERS, can_act_for_provider
+
+PAGE_SIZE = 25
+
+
+# ---------------------------------------------------------------- who is acting
+def _plan(request: HttpRequest) -> Organization | None:
+    org = getattr(request, "org", None)
+    return org if org is not None and org.kind == OrgKind.PLAN else None
+
+
+def _provider(request: HttpRequest) -> Organization | None:
+    org = getattr(request, "org", None)
+    return org if org is not None and org.kind in (OrgKind.CBO, OrgKind.HUB) else None
+
+
+def _referrer(request: HttpRequest) -> Organization | None:
+    plan = _plan(request)
+    return plan if plan is not None and access.has_role(request.user, plan, PLAN_REFERRERS) else None
+
+
+def _worker(request: HttpRequest) -> Organization | None:
+    cbo = _provider(request)
+    return cbo if cbo is not None and access.has_role(request.user, cbo, PROVIDER_WORKERS) else None
+
+
+def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+    """A streamed CSV download (bounded memory whatever the size)."""
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def lines():  # noqa: ANN202
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------------------------------------------------------------- worklist and report
+@portal_view
+def worklist(request: HttpRequest) -> HttpResponse:
+    """CBO staff: referrals awaiting a response, authorizations running out, my services this
+    week. Plans: the referral funnel and each CBO's performance."""
+    context: dict = {"today": timezone.localdate()}
+    if (cbo := _provider(request)) is not None:
+        work = selectors.cbo_worklist(request.user, cbo)
+        context.update(work=work, awaiting=list(work.awaiting[:50]), running_out=list(work.running_out[:50]),
+                       my_week=list(work.my_week[:100]), week=selectors.week_bounds())  # fmt: skip
+        member_svc.record_view(acting_user=request.user, where="worklist",
+                               members=[r.member_id for r in context["awaiting"]]
+                               + [d.member_id for d in context["my_week"]])  # fmt: skip
+    referrals = Referral.objects.visible_to(request.user)
+    if (plan := _plan(request)) is not None:
+        referrals = referrals.filter(plan=plan)
+        context.update(funnel=selectors.referral_funnel(referrals), performance=selectors.per_cbo_performance(referrals),
+                       overdue=referrals.overdue().count(),
+                       pending_review=referrals.filter(status=ReferralStatus.PENDING_REVIEW).count(),
+                       requests=Authorization.objects.visible_to(request.user).filter(
+                           plan=plan, status=AuthorizationStatus.REQUESTED).count())  # fmt: skip
+    if cbo is None and plan is None and not access.is_platform_admin(request.user):
+        raise Http404
+    if cbo is None and plan is None:
+        context.update(
+            funnel=selectors.referral_funnel(referrals), performance=selectors.per_cbo_performance(referrals)
+        )
+    return render(request, "referrals/worklist.html", context)
+
+
+def _chart(rows: list[selectors.ReportRow]) -> dict:
+    """Horizontal bars of services delivered per county (inline SVG, no scripts)."""
+    by_county: dict[str, int] = {}
+    for r in rows:
+        by_county[r.county] = by_county.get(r.county, 0) + r.services_delivered
+    peak = max(by_county.values(), default=0)
+    bars = [
+        {"label": county, "value": n, "y": 8 + i * 34, "w": int(600 * n / peak) if peak else 0}
+        for i, (county, n) in enumerate(sorted(by_county.items(), key=lambda kv: -kv[1]))
+    ]
+    return {"bars": bars, "height": 16 + 34 * len(bars)}
+
+
+@portal_view
+def report(request: HttpRequest) -> HttpResponse:
+    """Quarterly report by county and service: members served, services delivered, CBOs in the
+    network; chart and CSV."""
+    plan = _plan(request)
+    if plan is None and not access.is_platform_admin(request.user):
+        raise Http404
+    year, quarter = selectors.current_quarter()
+    try:
+        year = int(request.GET.get("year", year))
+        quarter = min(4, max(1, int(request.GET.get("quarter", quarter))))
+    except ValueError:
+        pass
+    deliveries = ServiceDelivery.objects.visible_to(request.user)
+    if plan is not None:
+        deliveries = deliveries.filter(plan=plan)
+    rows = selectors.quarterly_report(deliveries, year, quarter)
+    if request.GET.get("format") == "csv":
+        return _csv(f"network-report-{year}-Q{quarter}.csv",
+                    ["county", "service", "members_served", "services_delivered", "units", "cbos_in_network"],
+                    ([r.county, r.service, r.members_served, r.services_delivered, r.units, r.cbos] for r in rows))  # fmt: skip
+    referrals = Referral.objects.visible_to(request.user)
+    if plan is not None:
+        referrals = referrals.filter(plan=plan)
+    this_year = timezone.localdate().year
+    return render(request, "referrals/report.html", {
+        "rows": rows, "year": year, "quarter": quarter, "chart": _chart(rows),
+        "years": range(this_year - 2, this_year + 1), "funnel": selectors.referral_funnel(referrals),
+        "performance": selectors.per_cbo_performance(referrals),
+        "totals": selectors.quarter_totals(deliveries, year, quarter),
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- referrals
+@portal_view
+def referral_list(request: HttpRequest) -> HttpResponse:
+    """Referrals the user can see, filtered by status, overdue and text (constant query count)."""
+    referrals = Referral.objects.visible_to(request.user).for_list()
+    status = request.GET.get("status", "")
+    if status == "open":
+        referrals = referrals.exclude(status__in=(ReferralStatus.DECLINED, ReferralStatus.COMPLETED,
+                                                  ReferralStatus.CLOSED))  # fmt: skip
+    elif status == "overdue":
+        referrals = referrals.overdue()
+    elif status in ReferralStatus.values:
+        referrals = referrals.filter(status=status)
+    if query := request.GET.get("q", "").strip():
+        referrals = referrals.filter(
+            Q(member__cin__iexact=query) | Q(member__last_name__icontains=query) | Q(plan_reference__iexact=query)
+            | Q(cbo__legal_name__icontains=query)
+        )  # fmt: skip
+    page = Paginator(referrals.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    member_svc.record_view(
+        acting_user=request.user, members=[r.member_id for r in page], where="referral list"
+    )
+    return render(request, "referrals/list.html", {
+        "page": page, "status": status, "q": query, "statuses": ReferralStatus.choices,
+        "can_refer": _referrer(request) is not None, "can_record": _worker(request) is not None,
+        "can_upload": _referrer(request) is not None,
+    })  # fmt: skip
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def referral_create(request: HttpRequest) -> HttpResponse:
+    """A plan care coordinator refers a member; a CBO records a self/community referral."""
+    plan, cbo = _referrer(request), _worker(request)
+    if plan is None and cbo is None:
+        raise Http404
+    form = f.ReferralForm(request.POST or None, by_plan=plan is not None)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            member = member_svc.upsert_member(acting_user=request.user, cin=data["cin"], **form.member_data())
+            if plan is not None:
+                referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=data["cbo"],
+                                                   member=member, service=data["service"], **form.referral_data())  # fmt: skip
+            else:
+                referral = ref_svc.record_community_referral(
+                    acting_user=request.user, plan=data["plan"], cbo=cbo, member=member, service=data["service"],
+                    source=data["source"], **form.referral_data(),
+                )  # fmt: skip
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(form, exc)
+        else:
+            messages.success(request, f"Referral {referral.number} sent to {referral.cbo}."
+                             if plan else f"Referral {referral.number} recorded; {referral.plan} will review it.")  # fmt: skip
+            return redirect("referrals:detail", referral.pk)
+    return render(
+        request, "referrals/form.html", {"form": form, "by_plan": plan is not None, "errors": errors}
+    )
+
+
+def _referral(request: HttpRequest, pk: int) -> Referral:
+    return get_visible(Referral.objects.select_related("plan", "cbo", "cbo__hub", "member", "member__county",
+                                                       "service"), request.user, pk=pk)  # fmt: skip
+
+
+REFERRAL_ACTIONS = {
+    "accept": (None, lambda r, u, d: ref_svc.accept(r, acting_user=u), "Referral accepted."),
+    "decline": (f.DeclineForm, lambda r, u, d: ref_svc.decline(r, acting_user=u, **d), "Referral declined."),
+    "approve": (None, lambda r, u, d: ref_svc.approve_community_referral(r, acting_user=u), "Referral approved."),
+    "complete": (None, lambda r, u, d: ref_svc.complete(r, acting_user=u), "Services completed; loop closed."),
+    "close": (f.CloseForm, lambda r, u, d: ref_svc.close(r, acting_user=u, **d), "Referral closed."),
+    "outreach": (f.OutreachForm, lambda r, u, d: ref_svc.record_outreach(r, acting_user=u, **d), "Outreach logged."),
+    "authorize": (f.AuthorizeForm, lambda r, u, d: auth_svc.authorize(r, acting_user=u, **d), "Authorized."),
+    "request_auth": (f.RequestAuthorizationForm,
+                     lambda r, u, d: auth_svc.request_authorization(r, acting_user=u, **d),
+                     "Authorization requested; the plan will decide."),
+}  # fmt: skip
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The referral's record: member, status and deadline, history, outreach, authorizations with
+    units left, logged services; and the actions the user's role allows."""
+    referral = _referral(request, pk)
+    user = request.user
+    forms = {name: (cls(prefix=name) if cls else None) for name, (cls, _fn, _msg) in REFERRAL_ACTIONS.items()}
+    errors: list[str] = []
+    open_form = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in REFERRAL_ACTIONS:
+            raise Http404
+        cls, fn, message = REFERRAL_ACTIONS[action]
+        form = cls(request.POST, prefix=action) if cls else None
+        forms[action], open_form = form, action
+        if form is None or form.is_valid():
+            try:
+                fn(referral, user, form.cleaned_data if form else {})
+            except SERVICE_ERRORS as exc:
+                errors = apply_service_error(form, exc)
+            else:
+                messages.success(request, message)
+                return redirect("referrals:detail", referral.pk)
+    member_svc.record_view(
+        acting_user=user, members=[referral.member_id], where=f"referral {referral.number}"
+    )
+    worker = can_act_for_provider(user, referral.cbo, PROVIDER_WORKERS)
+    plan_side = access.is_platform_admin(user) or access.has_role(user, referral.plan_id, PLAN_REFERRERS)
+    authorizer = access.is_platform_admin(user) or access.has_role(user, referral.plan_id, PLAN_AUTHORIZERS)
+    authorizations = list(
+        Authorization.objects.visible_to(user).filter(referral=referral).select_related("service")
+    )
+    return render(request, "referrals/detail.html", {
+        "r": referral, "forms": forms, "errors": errors, "open_form": open_form, "worker": worker,
+        "plan_side": plan_side, "authorizer": authorizer, "authorizations": authorizations,
+        "usable": [a for a in authorizations if a.status in USABLE_AUTHORIZATION],
+        "history": ReferralStatusChange.objects.filter(referral=referral).select_related("actor"),
+        "outreach": OutreachAttempt.objects.visible_to(user).filter(referral=referral).select_related("staff"),
+        "deliveries": ServiceDelivery.objects.visible_to(user).filter(referral=referral).for_list(),
+        "awaiting": referral.status in AWAITING_RESPONSE,
+        "can_close": referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
+                                         ReferralStatus.PENDING_REVIEW, ReferralStatus.RECEIVED),
+        "can_log": worker and referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS),
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- service logging
+def _loggable(request: HttpRequest, cbo: Organization):  # noqa: ANN202
+    return (
+        Referral.objects.visible_to(request.user)
+        .filter(
+            Q(cbo=cbo) | Q(cbo__hub=cbo), status__in=(ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
+        )
+        .select_related("member", "service")
+        .order_by("member__last_name", "member__first_name", "pk")
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def log_service(request: HttpRequest) -> HttpResponse:
+    """The phone form: pick the member, the day defaults to today, units or minutes, where, a note;
+    tick several days for daily services; "repeat last" fills it from the last entry."""
+    cbo = _worker(request)
+    if cbo is None:
+        raise Http404
+    referrals = _loggable(request, cbo)
+    last = selectors.last_delivery(request.user, cbo)
+    initial: dict = {}
+    if request.GET.get("referral"):
+        initial["referral"] = request.GET["referral"]
+    if request.GET.get("repeat") and last is not None:
+        initial.update(referral=last.referral_id, units=last.units if not last.minutes else None,
+                       minutes=last.minutes, place_of_service=last.place_of_service, note=last.note)  # fmt: skip
+    form = f.LogServiceForm(request.POST or None, referrals=referrals, initial=initial)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        days = [date.fromisoformat(d) for d in data.pop("days")]
+        referral = data.pop("referral")
+        try:
+            if days:
+                data.pop("service_date")
+                made = delivery_svc.log_series(
+                    acting_user=request.user, referral=referral, dates=days, **data
+                )
+                messages.success(request, f"Logged {len(made)} days for {referral.member.full_name}.")
+            else:
+                entry = delivery_svc.log_service(acting_user=request.user, referral=referral, **data)
+                messages.success(request, f"Logged {entry.units.normalize():f} × {entry.service.label} for "
+                                 f"{referral.member.full_name} on {entry.service_date:%b %-d}.")  # fmt: skip
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(form, exc)
+        else:
+            return redirect("referrals:log_service")
+    start, end = selectors.week_bounds()
+    recent = list(ServiceDelivery.objects.visible_to(request.user).filter(staff=request.user)
+                  .for_list().order_by("-created_at", "-pk")[:5])  # fmt: skip
+    return render(request, "referrals/log_service.html", {
+        "form": form, "errors": errors, "last": last, "recent": recent, "has_referrals": referrals.exists(),
+    })  # fmt: skip
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One logged entry: edit or void until billed; after that only a correction (void + new
+    entry). Both stay in the history."""
+    entry = get_visible(
+        ServiceDelivery.objects.for_list().select_related("replaces", "voided_by"), request.user, pk=pk
+    )
+    worker = can_act_for_provider(request.user, entry.cbo, PROVIDER_WORKERS)
+    initial = {"service_date": entry.service_date, "units": entry.units, "place_of_service": entry.place_of_service,
+               "note": entry.note}  # fmt: skip
+    edit_form = f.EditDeliveryForm(prefix="edit", initial=initial)
+    void_form = f.VoidForm(prefix="void")
+    errors: list[str] = []
+    if request.method == "POST":
+        if not worker:
+            raise Http404
+        action = request.POST.get("action")
+        form = None
+        try:
+            if action == "void":
+                form = void_form = f.VoidForm(request.POST, prefix="void")
+                if form.is_valid():
+                    delivery_svc.void_delivery(entry, acting_user=request.user, **form.cleaned_data)
+                    messages.success(request, "Entry voided; it stays in the history.")
+                    return redirect("referrals:delivery", entry.pk)
+            elif action in ("edit", "correct"):
+                form = edit_form = f.EditDeliveryForm(request.POST, prefix="edit")
+                if form.is_valid():
+                    data = dict(form.cleaned_data)
+                    reason = data.pop("reason")
+                    if action == "edit":
+                        delivery_svc.edit_delivery(entry, acting_user=request.user, changes=data)
+                        messages.success(request, "Entry saved.")
+                        return redirect("referrals:delivery", entry.pk)
+                    if not reason:
+                        form.add_error("reason", "Say why the entry is corrected.")
+                    else:
+                        _old, new = delivery_svc.correct_delivery(entry, acting_user=request.user, reason=reason,
+                                                                  **data)  # fmt: skip
+                        messages.success(
+                            request, "Corrected: the old entry is voided and the new one logged."
+                        )
+                        return redirect("referrals:delivery", new.pk)
+            else:
+                raise Http404
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(form, exc)
+    member_svc.record_view(
+        acting_user=request.user, members=[entry.member_id], where=f"service entry #{entry.pk}"
+    )
+    return render(request, "referrals/delivery.html", {
+        "entry": entry, "worker": worker, "edit_form": edit_form, "void_form": void_form, "errors": errors,
+        "corrections": ServiceDelivery.objects.visible_to(request.user).filter(replaces=entry).select_related("staff"),
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- authorizations
+@portal_view
+def authorization_list(request: HttpRequest) -> HttpResponse:
+    auths = Authorization.objects.visible_to(request.user).for_list()
+    status = request.GET.get("status", "")
+    if status in AuthorizationStatus.values:
+        auths = auths.filter(status=status)
+    page = Paginator(auths.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    member_svc.record_view(
+        acting_user=request.user, members=[a.member_id for a in page], where="authorizations"
+    )
+    return render(request, "referrals/authorizations.html",
+                  {"page": page, "status": status, "statuses": AuthorizationStatus.choices})  # fmt: skip
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def authorization_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An authorization; the plan decides a CBO's request here."""
+    auth = get_visible(Authorization.objects.for_list().select_related("extends"), request.user, pk=pk)
+    decider = auth.status == AuthorizationStatus.REQUESTED and (
+        access.is_platform_admin(request.user)
+        or access.has_role(request.user, auth.plan_id, PLAN_AUTHORIZERS)
+    )
+    form = f.DecideForm(request.POST or None, initial={"units_approved": None})
+    errors: list[str] = []
+    if request.method == "POST":
+        if not decider:
+            raise Http404
+        if form.is_valid():
+            try:
+                auth_svc.decide(auth, acting_user=request.user, **form.cleaned_data)
+            except SERVICE_ERRORS as exc:
+                errors = apply_service_error(form, exc)
+            else:
+                messages.success(request, "Decision saved.")
+                return redirect("referrals:authorization", auth.pk)
+    member_svc.record_view(
+        acting_user=request.user, members=[auth.member_id], where=f"authorization #{auth.pk}"
+    )
+    return render(request, "referrals/authorization.html", {
+        "a": auth, "form": form, "decider": decider, "errors": errors,
+        "history": AuthorizationStatusChange.objects.filter(authorization=auth).select_related("actor"),
+        "deliveries": ServiceDelivery.objects.visible_to(request.user).filter(authorization=auth).for_list(),
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- members
+@portal_view
+def member_list(request: HttpRequest) -> HttpResponse:
+    members = Member.objects.visible_to(request.user).select_related("county")
+    if query := request.GET.get("q", "").strip():
+        members = members.filter(
+            Q(cin__iexact=query) | Q(last_name__icontains=query) | Q(first_name__icontains=query)
+        )
+    page = Paginator(members.order_by("last_name", "first_name", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    member_svc.record_view(acting_user=request.user, members=list(page), where="member list")
+    return render(request, "referrals/members.html", {"page": page, "q": query})
+
+
+@portal_view
+def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_visible(Member.objects.select_related("county"), request.user, pk=pk)
+    member_svc.record_view(acting_user=request.user, members=[member], where="member record")
+    return render(request, "referrals/member.html", {
+        "m": member,
+        "referrals": Referral.objects.visible_to(request.user).filter(member=member).for_list(),
+        "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(request.user))
+        if not access.is_platform_admin(request.user) else member.enrollments.all(),
+        "deliveries": ServiceDelivery.objects.visible_to(request.user).filter(member=member).for_list()[:50],
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- bulk files
+@portal_view
+@require_http_methods(["GET", "POST"])
+def import_create(request: HttpRequest) -> HttpResponse:
+    plan = _referrer(request)
+    if plan is None:
+        raise Http404
+    form = f.UploadForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch, created = import_svc.start_import(acting_user=request.user, plan=plan,
+                                                     upload=form.cleaned_data["file"], cbo=form.cleaned_data["cbo"])  # fmt: skip
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(form, exc)
+        else:
+            if not created:
+                messages.info(request, "This file was uploaded before; here is its result.")
+            return redirect("referrals:import", batch.pk)
+    recent = ReferralImport.objects.visible_to(request.user).filter(plan=plan)[:10]
+    return render(request, "referrals/import_form.html", {"form": form, "errors": errors, "recent": recent,
+                                                          "columns": import_svc.REQUIRED,
+                                                          "optional": import_svc.OPTIONAL})  # fmt: skip
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress (polled) while running; then the result with every bad row and its line."""
+    batch = get_visible(ReferralImport.objects.select_related("cbo"), request.user, pk=pk)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            import_svc.import_valid_rows(batch, acting_user=request.user)
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(None, exc)
+        else:
+            messages.success(request, "Importing the valid rows.")
+            return redirect("referrals:import", batch.pk)
+    row_errors = Paginator(batch.row_errors.all(), 200).get_page(request.GET.get("page"))
+    return render(request, "referrals/import_detail.html", {"batch": batch, "row_errors": row_errors,
+                                                            "errors": errors})  # fmt: skip
+
+
+@portal_view
+def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """The small JSON the progress bar polls."""
+    batch = get_visible(ReferralImport.objects.all(), request.user, pk=pk)
+    return JsonResponse({
+        "status": batch.status, "status_label": batch.get_status_display(), "percent": batch.percent,
+        "processed": batch.processed_rows, "total": batch.total_rows, "errors": batch.error_rows,
+        "finished": batch.finished,
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------- return files
+def _month(request: HttpRequest) -> tuple[int, int]:
+    today = timezone.localdate()
+    previous = today.replace(day=1) - timedelta(days=1)
+    try:
+        year, month = (int(x) for x in request.GET.get("month", f"{previous:%Y-%m}").split("-"))
+        date(year, month, 1)
+    except ValueError:
+        year, month = previous.year, previous.month
+    return year, month
+
+
+@portal_view
+def return_files(request: HttpRequest) -> HttpResponse:
+    """Monthly return files per plan: referral status file and outreach tracker, as CSV."""
+    referrals = Referral.objects.visible_to(request.user)
+    plans = Organization.objects.filter(kind=OrgKind.PLAN, pk__in=referrals.values("plan_id")).order_by(
+        "legal_name"
+    )
+    year, month = _month(request)
+    plan_id = request.GET.get("plan", "")
+    if plan_id.isdigit():
+        referrals = referrals.filter(plan_id=int(plan_id))
+    kind = request.GET.get("file", "")
+    if kind in ("status", "outreach"):
+        rows = (selectors.return_file_rows if kind == "status" else selectors.outreach_rows)(
+            referrals, year, month
+        )
+        columns = selectors.RETURN_FILE_COLUMNS if kind == "status" else selectors.OUTREACH_COLUMNS
+        audit.record(actor=request.user, action=AuditAction.DOWNLOAD, object_type="referrals.Referral",
+                     organization=getattr(request, "org", None),
+                     summary=f"Downloaded the {kind} return file for {year}-{month:02d}")  # fmt: skip
+        return _csv(f"{'return' if kind == 'status' else 'outreach'}-{year}-{month:02d}"
+                    f"{'-plan' + plan_id if plan_id else ''}.csv", columns,
+                    ([row[c] for c in columns] for row in rows))  # fmt: skip
+    return render(request, "referrals/return_files.html", {
+        "plans": plans, "plan_id": plan_id, "month": f"{year}-{month:02d}",
+        "status_count": selectors.return_file_referrals(referrals, year, month).count(),
+        "outreach_count": selectors.outreach_attempts(referrals, year, month).count(),
+    })  # fmt: skip

@@ -1,0 +1,74 @@
+"""Isolation makers for the referrals API routes (see tests/test_isolation.py)."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from referrals.services import deliveries
+from referrals.services import imports as import_svc
+from tests.referrals.factories import authorization as make_auth
+from tests.referrals.factories import covered_world, referral
+
+
+def _plan(w):
+    return {w.plan_admin, w.contract_manager, w.care_coordinator}
+
+
+def _cbo(w):
+    return {w.cbo_admin, w.cbo_staff, w.cbo_billing, w.hub_billing}
+
+
+def _both(w):
+    return _plan(w) | _cbo(w) | {w.platform_admin}
+
+
+def member(w):
+    r = referral(w, accept=False)
+    return r.member, _both(w), set()
+
+
+def referral_maker(w):
+    r = referral(w, accept=False)
+    # CBO workers may accept with an empty body; the plan's referrers may approve or close.
+    return r, _both(w), {w.cbo_admin, w.cbo_staff, w.platform_admin}
+
+
+def authorization(w):
+    covered_world(w)
+    r = referral(w)
+    return make_auth(w, r), _both(w), {w.platform_admin}
+
+
+def servicedelivery(w):
+    covered_world(w)
+    r = referral(w)
+    make_auth(w, r)
+    d = deliveries.log_service(acting_user=w.cbo_staff, referral=r, service_date=timezone.localdate(), units=2,
+                               place_of_service="12")  # fmt: skip
+    return d, _both(w), {w.cbo_admin, w.cbo_staff, w.platform_admin}
+
+
+def outreach_attempt(w):
+    from referrals.services import referrals as ref_svc
+
+    r = referral(w, accept=False)
+    a = ref_svc.record_outreach(r, acting_user=w.cbo_staff, attempted_on=timezone.localdate(), method="phone",
+                                successful=True, minutes=10)  # fmt: skip
+    return a, _both(w), set()
+
+
+def referralimport(w):
+    batch, _ = import_svc.start_import(acting_user=w.care_coordinator, plan=w.plan, cbo=w.cbo,
+                                       upload=SimpleUploadedFile("r.csv", b"CIN\n9", "text/csv"))  # fmt: skip
+    return batch, _plan(w) | {w.platform_admin}, {w.plan_admin, w.care_coordinator, w.platform_admin}
+
+
+MAKERS = {
+    "member": member,
+    "referral": referral_maker,
+    "authorization": authorization,
+    "service-delivery": servicedelivery,
+    "outreach-attempt": outreach_attempt,
+    "referral-import": referralimport,
+}

@@ -1,0 +1,166 @@
+"""Bulk referral files: every bad row reported with its line, column and reason; nothing
+half-imported; the same file (or the same rows) never creates anything twice."""
+
+import io
+
+import pytest
+from django.core.files.base import File
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from referrals.models import (
+    Enrollment,
+    ImportRowError,
+    Member,
+    Referral,
+    ReferralImport,
+    ReferralStatusChange,
+)
+from referrals.services import imports
+from tests.referrals.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+HEADER = "CIN,First Name,Last Name,DOB,Sex,Street,City,ZIP,Phone,County,Service,Diagnosis,Priority,Plan Reference\n"
+
+
+def row(n, **over):
+    values = {
+        "cin": f"9{n:07d}A", "first": f"Ana{n}", "last": "Lopez", "dob": "1980-02-03", "sex": "F",
+        "street": f"{n} Main St", "city": "Los Angeles", "zip": "90012", "phone": "213-555-0100",
+        "county": "Los Angeles", "service": "S5170-U6", "dx": "Z59.41", "priority": "routine", "ref": f"PR-{n}",
+    } | over  # fmt: skip
+    return ",".join(values.values()) + "\n"
+
+
+def upload(world, content: bytes, name="members.csv", **kw):
+    kw.setdefault("cbo", world.cbo)
+    return imports.start_import(acting_user=world.care_coordinator, plan=world.plan,
+                                upload=SimpleUploadedFile(name, content, "text/csv"), **kw)  # fmt: skip
+
+
+def run(world, content, django_capture_on_commit_callbacks, **kw):
+    with django_capture_on_commit_callbacks(execute=True):
+        batch, created = upload(world, content, **kw)
+    batch.refresh_from_db()
+    return batch, created
+
+
+def errors(batch):
+    return [(e.line, e.column, e.message) for e in ImportRowError.objects.filter(batch=batch)]
+
+
+def test_good_file_is_imported_once(world, django_capture_on_commit_callbacks):
+    existing = MemberFactory(cin="90000001A", first_name="Old", phone="")
+    content = (
+        HEADER + "".join(row(n) for n in range(1, 6)) + row(6, priority="Urgent", dx="Z59.01;Z59.41")
+    ).encode()
+    batch, created = run(world, content, django_capture_on_commit_callbacks)
+    assert created and batch.status == "done", batch.message
+    assert (batch.created_count, batch.total_rows, batch.percent) == (6, 6, 100)
+    assert Referral.objects.filter(import_batch=batch, status="received").count() == 6
+    assert ReferralStatusChange.objects.filter(referral__import_batch=batch).count() == 6
+    existing.refresh_from_db()
+    assert existing.first_name == "Ana1" and existing.phone == "213-555-0100"  # upserted by CIN
+    assert Member.objects.count() == 6 and Enrollment.objects.filter(plan=world.plan).count() == 6
+    urgent = Referral.objects.get(plan_reference="PR-6")
+    assert urgent.priority == "urgent" and urgent.diagnosis_codes == ["Z59.01", "Z59.41"]
+    # The same file again: the earlier import comes back and nothing new is created.
+    again, created = run(world, content, django_capture_on_commit_callbacks)
+    assert not created and again.pk == batch.pk and Referral.objects.count() == 6
+    # A new file repeating rows: only the new row is created.
+    batch2, _ = run(world, (HEADER + row(1) + row(7)).encode(), django_capture_on_commit_callbacks)
+    assert (batch2.created_count, batch2.skipped_count) == (1, 1) and Referral.objects.count() == 7
+
+
+def test_every_bad_row_is_reported_and_nothing_is_imported(world, django_capture_on_commit_callbacks):
+    content = (
+        HEADER + row(1) + row(2, cin="12345") + row(3, service="Z9999-U6") + row(4, dob="02/30/1980")
+        + row(5, ref="PR-1") + row(6, county="Gotham") + row(7, dx="59.x")
+    ).encode()  # fmt: skip
+    batch, _ = run(world, content, django_capture_on_commit_callbacks)
+    assert batch.status == "invalid" and batch.error_rows == 6 and batch.total_rows == 7
+    found = errors(batch)
+    assert [(line, col) for line, col, _ in found] == [
+        (3, "cin"),
+        (4, "service"),
+        (5, "dob"),
+        (6, "plan_reference"),
+        (7, "county"),
+        (8, "diagnosis"),
+    ]
+    messages = dict(((line, col), msg) for line, col, msg in found)
+    assert "8 digits followed by a letter" in messages[(3, "cin")]
+    assert "Z9999" in messages[(4, "service")]
+    assert "not a date" in messages[(5, "dob")]
+    assert "also on line 2" in messages[(6, "plan_reference")]
+    assert not Referral.objects.exists() and not Member.objects.exists()
+    # The plan may then explicitly import the valid rows only.
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.import_valid_rows(batch, acting_user=world.care_coordinator)
+    batch.refresh_from_db()
+    assert batch.status == "done" and batch.created_count == 1 and "6 bad rows left out" in batch.message
+    assert list(Referral.objects.values_list("plan_reference", flat=True)) == ["PR-1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "The file is empty."),
+        (HEADER.encode(), "header line but no rows"),
+        (
+            b"CIN,First Name,Last Name,Service,Plan Reference\n90000001A,A,B,S5170-U6,P1\n",
+            "Missing column “dob”",
+        ),
+        ((HEADER + row(1, last="Muñoz")).encode("latin-1"), "not UTF-8"),
+        ((HEADER + row(1)).encode("utf-16"), "UTF-16"),
+        (b"PK\x03\x04rest-of-a-workbook", "Excel workbook"),
+    ],
+    ids=["empty", "header-only", "missing-column", "latin-1", "utf-16", "xlsx"],
+)
+def test_unusable_files_are_reported_clearly(world, django_capture_on_commit_callbacks, content, expected):
+    batch, _ = run(world, content, django_capture_on_commit_callbacks)
+    assert batch.status == "invalid" and expected in batch.message
+    assert errors(batch) and expected in errors(batch)[0][2]
+    assert not Referral.objects.exists() and not Member.objects.exists()
+
+
+def test_utf8_with_bom_and_us_dates_and_aliases_work(world, django_capture_on_commit_callbacks):
+    content = ("\ufeffMember CIN,First,Last,Date of Birth,HCPCS,Plan Referral ID\n"
+               "90000009A,José,Núñez,02/03/1980,S5170 U6,X-1\n").encode()  # fmt: skip
+    batch, _ = run(world, content, django_capture_on_commit_callbacks)
+    assert batch.status == "done", errors(batch)
+    assert Member.objects.get().last_name == "Núñez"
+
+
+def test_50_mb_file_is_streamed_and_its_one_bad_row_found(
+    world, django_capture_on_commit_callbacks, tmp_path
+):
+    path = tmp_path / "big.csv"
+    line = row(1)
+    n = 50 * 1024 * 1024 // len(line) + 1
+    with path.open("w") as f:
+        f.write(HEADER)
+        f.writelines(row(i) for i in range(1, n))
+        f.write(row(n, cin="BAD"))
+    assert path.stat().st_size >= 50 * 1024 * 1024
+    with path.open("rb") as fh, django_capture_on_commit_callbacks(execute=True):
+        batch, _ = imports.start_import(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo,
+                                        upload=File(fh, name="big.csv"))  # fmt: skip
+    batch.refresh_from_db()
+    assert batch.status == "invalid" and batch.total_rows == n and batch.error_rows == 1
+    assert errors(batch) == [(n + 1, "cin", errors(batch)[0][2])]
+    assert not Referral.objects.exists()
+
+
+def test_only_plan_referrers_upload(world):
+    from django.core.exceptions import PermissionDenied
+
+    for user in (world.cbo_admin, world.other_plan_coordinator):
+        with pytest.raises(PermissionDenied):
+            imports.start_import(acting_user=user, plan=world.plan, cbo=world.cbo,
+                                 upload=SimpleUploadedFile("a.csv", HEADER.encode()))  # fmt: skip
+    assert not ReferralImport.objects.exists()
+
+
+def test_read_rows_streams(world):
+    rows = list(imports.read_rows(io.BytesIO((HEADER + row(1) + "\n" + row(2)).encode())))
+    assert [line for line, _ in rows] == [2, 4]
