@@ -1,0 +1,111 @@
+"""Demo billing data for ``make run``: claims built from logged services, ready and held, and one
+submitted batch. Idempotent: members are found by CIN, and nothing is built twice (billed
+services are not billable again). Small and composable: the remittance demo can run after it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from billing.choices import BatchStatus, DeliveryMethod
+from billing.models import Batch, PlanChannel
+from cbo_portal.choices import Role
+from cbo_portal.models import County, Membership, Organization
+from contracts.models import Contract, ServiceCatalogEntry
+
+# (CIN, first, last, street) — the last one has no street address, so its claim is held.
+MEMBERS = [
+    ("91234001A", "Rosa", "Alvarez", "1418 E 4th St"),
+    ("91234002C", "James", "Okafor", "220 S Boyle Ave"),
+    ("91234003D", "Mei", "Tran", "3301 E Cesar Chavez Ave"),
+    ("91234004E", "Darnell", "Brooks", ""),
+]
+
+
+def _user(org: Organization, role: str):  # noqa: ANN202
+    membership = Membership.objects.filter(organization=org, role=role).select_related("user").first()
+    return membership.user if membership else None
+
+
+def prepare(world) -> None:  # noqa: ANN001
+    """Billing prerequisites the earlier seeds leave open: ZIP+4 on the billing organizations and
+    the plan's payer id on the contracts, a download channel per plan."""
+    for key in ("cbo", "hub"):
+        org = world.orgs.get(key)
+        if org is not None and "-" not in (org.service_zip or "") and len(org.service_zip or "") == 5:
+            Organization.objects.filter(pk=org.pk).update(service_zip=f"{org.service_zip}-2519")
+    for contract in Contract.objects.filter(payer_id="").select_related("plan"):
+        Contract.objects.filter(pk=contract.pk).update(payer_id=contract.plan.payer_id)
+    for key in ("plan", "plan2"):
+        if key in world.orgs:
+            PlanChannel.objects.get_or_create(
+                plan=world.orgs[key], defaults={"method": DeliveryMethod.DOWNLOAD}
+            )
+
+
+def log_services(world) -> int:  # noqa: ANN001
+    """A few ECM services by the demo CBO, unless they are already logged."""
+    from referrals.models import Enrollment, Member, Referral, ServiceDelivery
+
+    cbo, plan = world.orgs["cbo"], world.orgs["plan"]
+    staff = _user(cbo, Role.CBO_STAFF) or _user(cbo, Role.CBO_ADMIN)
+    county = County.objects.filter(name="Los Angeles").first()
+    ecm = ServiceCatalogEntry.lookup("G9008", ["U1"])
+    outreach = ServiceCatalogEntry.lookup("G9012", ["U2"])
+    today = timezone.localdate()
+    first_day = date(today.year, 1, 1)
+    made = 0
+    for n, (cin, first, last, street) in enumerate(MEMBERS):
+        member, _ = Member.objects.get_or_create(cin=cin, defaults=dict(
+            first_name=first, last_name=last, dob=date(1958 + 7 * n, 1 + n, 10 + n), sex="FM"[n % 2], street=street,
+            city="Los Angeles", zip="90033", county=county, preferred_language="English",
+        ))  # fmt: skip
+        Enrollment.objects.get_or_create(member=member, plan=plan, start_date=date(today.year - 1, 1, 1))
+        referral, _ = Referral.objects.get_or_create(member=member, plan=plan, cbo=cbo, service=ecm, defaults=dict(
+            diagnosis_codes=["Z59.01", "Z59.41"] if n % 2 else ["Z59.02"], status="in_progress",
+        ))  # fmt: skip
+        for months_back, service in ((2, ecm), (1, ecm), (1, outreach)):
+            day = max(
+                first_day,
+                (today.replace(day=1) - timedelta(days=31 * (months_back - 1) + 1)).replace(day=8 + n),
+            )
+            if (
+                day > today
+                or ServiceDelivery.objects.filter(member=member, service=service, service_date=day).exists()
+            ):
+                continue
+            ServiceDelivery.objects.create(
+                member=member, cbo=cbo, plan=plan, referral=referral, service=service, service_date=day,
+                units=Decimal(1), place_of_service="12" if service == ecm else "02", staff=staff, created_by=staff,
+            )  # fmt: skip
+            made += 1
+    return made
+
+
+def seed(world) -> None:  # noqa: ANN001
+    """Ready and held claims plus one submitted batch for the demo CBO."""
+    from billing.services.batches import create_batch, submit_batch, write_batch_file
+    from billing.services.claims import build_claims, submitter_for
+    from referrals.models import ServiceDelivery
+
+    if "cbo" not in world.orgs or "plan" not in world.orgs:
+        return
+    prepare(world)
+    log_services(world)
+    cbo, plan = world.orgs["cbo"], world.orgs["plan"]
+    cbo.refresh_from_db()
+    submitter = submitter_for(cbo)
+    biller = _user(submitter, Role.CBO_BILLING) or _user(submitter, Role.CBO_ADMIN)
+    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    older = ServiceDelivery.objects.billable().filter(cbo=cbo, service_date__lt=last_month)
+    if not Batch.objects.filter(plan=plan).exists() and older.exists():
+        # Services before last month went out already: one submitted batch.
+        build_claims(acting_user=biller, cbo=cbo, plan=plan, delivery_ids=older.values_list("pk", flat=True))
+        batch = write_batch_file(
+            create_batch(submitter=submitter, plan=plan, acting_user=biller, dispatch=False)
+        )
+        if batch.status == BatchStatus.READY:
+            submit_batch(batch, acting_user=biller)
+    build_claims(acting_user=biller, cbo=cbo)

@@ -1,0 +1,165 @@
+"""Batches of claims sent to a plan, how each plan takes them, control numbers and 999s."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from billing.choices import BatchFormat, BatchStatus, DeliveryMethod
+from billing.scope import billing_scope_q
+
+
+class ControlNumberCounter(models.Model):
+    """The last ISA13/GS06/ST02 number used per submitter and kind. Numbers are taken under a
+    row lock and never reused, so interchange and group control numbers only increase."""
+
+    key = models.CharField(max_length=60, unique=True, help_text="e.g. 'isa:<submitter id>'")
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class PlanChannelQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PlanChannelQuerySet:  # noqa: ANN001
+        from billing.scope import PLAN_BILLING_ROLES
+        from cbo_portal.access import is_platform_admin, org_ids_with_roles
+
+        if is_platform_admin(user):
+            return self
+        return self.filter(plan_id__in=org_ids_with_roles(user, PLAN_BILLING_ROLES))
+
+
+class PlanChannel(models.Model):
+    """How a plan takes files and returns 999s and 835s: download by hand, or SFTP to the plan's
+    host. The private key is read from ``private_key_path`` (a mounted secret), never stored in
+    the database; the host key must be pinned."""
+
+    plan = models.OneToOneField(
+        "cbo_portal.Organization", on_delete=models.CASCADE, related_name="billing_channel"
+    )
+    method = models.CharField(max_length=10, choices=DeliveryMethod.choices, default=DeliveryMethod.DOWNLOAD)
+    host = models.CharField(max_length=200, blank=True)
+    port = models.PositiveIntegerField(default=22)
+    username = models.CharField(max_length=100, blank=True)
+    private_key_path = models.CharField(max_length=300, blank=True)
+    host_key = models.TextField(
+        blank=True, help_text="The server's public host key (known_hosts line or base64)"
+    )
+    inbound_dir = models.CharField(max_length=200, blank=True, help_text="Where we upload claim files")
+    outbound_dir = models.CharField(
+        max_length=200, blank=True, help_text="Where the plan leaves 999 and 835 files"
+    )
+    archive_dir = models.CharField(max_length=200, blank=True, help_text="Where picked-up files are moved")
+
+    objects = PlanChannelQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.plan}: {self.get_method_display()}"
+
+
+class BatchQuerySet(models.QuerySet):
+    def visible_to(self, user) -> BatchQuerySet:  # noqa: ANN001
+        """The submitter's admins and billing coordinators (and its hub's), the receiving plan's
+        billing roles once the batch is sent, platform admins."""
+        q = billing_scope_q(user, provider="submitter", submitter=None, plan=None)
+        if q is None:
+            return self
+        plan_q = billing_scope_q(user, provider="submitter", submitter=None, plan="plan")
+        sent = Q(status__in=[BatchStatus.SUBMITTED, BatchStatus.ACKNOWLEDGED])
+        return self.filter(q | (plan_q & sent))
+
+
+class Batch(models.Model):
+    """The claims one submitter sends one plan in one file.
+
+    building → ready → submitting → submitted → acknowledged (or failed, retried). A claim is in
+    at most one batch (a single foreign key). The file is written once, stored with its
+    SHA-256, and the ``idempotency_key`` is saved before the file leaves, so a rerun after a
+    crash resumes instead of sending twice.
+    """
+
+    submitter = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
+    format = models.CharField(max_length=10, choices=BatchFormat.choices, default=BatchFormat.X12_837P)
+    status = models.CharField(max_length=14, choices=BatchStatus.choices, default=BatchStatus.BUILDING)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    interchange_control = models.PositiveIntegerField(null=True, blank=True, help_text="ISA13")
+    group_control = models.PositiveIntegerField(null=True, blank=True, help_text="GS06")
+    file = models.FileField(upload_to="batches/%Y/%m/", blank=True)
+    file_name = models.CharField(max_length=120, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    claim_count = models.PositiveIntegerField(default=0)
+    total_billed = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    remote_path = models.CharField(max_length=300, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["submitter", "plan", "status"], name="batch_submitter_plan_status")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} to {self.plan}"
+
+
+class BatchStatusChange(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=14, choices=BatchStatus.choices)
+    to_status = models.CharField(max_length=14, choices=BatchStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.batch_id}: {self.from_status} → {self.to_status}"
+
+
+class AcknowledgementQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AcknowledgementQuerySet:  # noqa: ANN001
+        return self.filter(batch__in=Batch.objects.visible_to(user))
+
+
+class Acknowledgement(models.Model):
+    """An imported 999: which transaction sets of a batch the plan's clearinghouse accepted or
+    rejected, with its errors. A file (by SHA-256) is imported once."""
+
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    file = models.FileField(upload_to="acks/%Y/%m/")
+    file_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64, unique=True)
+    accepted_sets = models.PositiveIntegerField(default=0)
+    rejected_sets = models.PositiveIntegerField(default=0)
+    results = models.JSONField(
+        default=list, help_text="Per transaction set: control number, accepted, errors"
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AcknowledgementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"999 {self.file_name}"

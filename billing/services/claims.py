@@ -1,0 +1,727 @@
+"""Claims: built from billable service deliveries, scrubbed, corrected and voided.
+
+Rules:
+* A claim groups one billing provider's deliveries for one plan, member, authorization and month
+  of service (by the first day of each delivery), at most 50 lines; a bigger group is split.
+* Each line charges units × the contract rate in force on its date of service (the contracts
+  ``RateBook``), rounded by ``contracts.money.money``. Diagnosis codes come from the referrals,
+  principal first. Modifiers come from the service catalog (plus GQ for telehealth when the
+  service allows it).
+* The billing provider is the CBO that delivered the service; the submitter is its hub when it
+  has one (the hub bills for its member CBOs), otherwise the CBO itself.
+* Every claim gets a control number (CLM01) unique per billing provider, every line a line
+  control number (REF*6R); see ``control_numbers``.
+* A delivery is on at most one live claim line (the database's partial unique constraint). The
+  builder locks the deliveries it takes (``skip_locked``), so two coordinators building at once
+  each bill different services, and marks them billed in the same transaction.
+* New claims are scrubbed at once: draft → held (errors) or ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from billing.choices import ClaimFrequency, ClaimStatus
+from billing.models import Claim, ClaimLine
+from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
+from billing.services import bulk, control_numbers, scrubber
+from billing.services.states import record_claim_history, transition_claim
+from cbo_portal import access
+from cbo_portal.choices import AuditAction
+from cbo_portal.models import County, Organization
+from cbo_portal.services import audit
+from contracts.models import ServiceCatalogEntry
+from contracts.money import ZERO, money
+from contracts.selectors import RateBook
+from referrals.choices import DeliveryStatus
+from referrals.models import Referral, ServiceDelivery
+from referrals.services.deliveries import mark_billed, mark_unbilled
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 50
+TELEHEALTH_POS = ("02", "10")
+RESCRUBBABLE = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
+CORRECTABLE = (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
+# Claims a plan never received: voiding them is a withdrawal, no frequency-8 claim is sent.
+UNSENT = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
+
+DELIVERY_FIELDS = (
+    "pk", "cbo_id", "plan_id", "member_id", "authorization_id", "referral_id", "service_id",
+    "service_date", "end_date", "units", "place_of_service",
+)  # fmt: skip
+
+
+class Row(NamedTuple):
+    """A service delivery as the builder reads it (a database tuple, no model instance)."""
+
+    pk: int
+    cbo_id: int
+    plan_id: int
+    member_id: int
+    authorization_id: int | None
+    referral_id: int
+    service_id: int
+    service_date: date
+    end_date: date | None
+    units: Decimal
+    place_of_service: str
+
+    @property
+    def group_key(self) -> tuple:
+        return (self.cbo_id, self.plan_id, self.member_id, self.authorization_id,
+                self.service_date.year, self.service_date.month)  # fmt: skip
+
+
+@dataclass
+class BuildResult:
+    """What a build made: claims and lines, how many ready or held, and why any deliveries
+    were left unbilled."""
+
+    claims: int = 0
+    lines: int = 0
+    ready: int = 0
+    held: int = 0
+    billed_amount: Decimal = ZERO
+    skipped: list[str] = field(default_factory=list)
+    claim_ids: list[int] = field(default_factory=list)
+
+    def merge(self, other: BuildResult) -> None:
+        self.claims += other.claims
+        self.lines += other.lines
+        self.ready += other.ready
+        self.held += other.held
+        self.billed_amount += other.billed_amount
+        self.skipped += other.skipped
+        self.claim_ids += other.claim_ids
+
+
+class _Cache:
+    """Per-run caches: organizations, catalog, counties, rate books, referral diagnoses."""
+
+    def __init__(self) -> None:
+        self.orgs: dict[int, Organization] = {}
+        self.services: dict[int, ServiceCatalogEntry] = ServiceCatalogEntry.objects.in_bulk()
+        self.counties: dict[int, County] = County.objects.in_bulk()
+        self.rate_books: dict[tuple[int, int], MemoBook] = {}
+
+    def org(self, pk: int) -> Organization:
+        if pk not in self.orgs:
+            self.orgs[pk] = Organization.objects.select_related("hub").get(pk=pk)
+        return self.orgs[pk]
+
+    def load_orgs(self, ids: Iterable[int]) -> None:
+        missing = set(ids) - set(self.orgs)
+        if missing:
+            self.orgs.update(Organization.objects.select_related("hub").in_bulk(missing))
+
+    def book(self, cbo_id: int, plan_id: int) -> MemoBook:
+        key = (cbo_id, plan_id)
+        if key not in self.rate_books:
+            self.rate_books[key] = MemoBook(RateBook.load(self.org(cbo_id), self.org(plan_id)))
+        return self.rate_books[key]
+
+
+class MemoBook:
+    """A RateBook that remembers its answers for the run: claims repeat the same few services
+    and dates thousands of times, and the answer depends only on (service, date, county)."""
+
+    def __init__(self, book: RateBook) -> None:
+        self.book = book
+        self.contracts = book.contracts
+        self._coverage: dict = {}
+        self._price: dict = {}
+
+    def coverage(self, service: ServiceCatalogEntry, *, on: date, county: County | None = None):  # noqa: ANN201
+        key = (service.pk, on, getattr(county, "pk", county))
+        found = self._coverage.get(key)
+        if found is None:
+            found = self._coverage[key] = self.book.coverage(service, on=on, county=county)
+        return found
+
+    def price(self, service: ServiceCatalogEntry, units, *, on: date, county: County | None = None):  # noqa: ANN001, ANN201
+        key = (service.pk, units, on, getattr(county, "pk", county))
+        found = self._price.get(key)
+        if found is None:
+            found = self._price[key] = self.book.price(service, units, on=on, county=county)
+        return found
+
+
+@dataclass(slots=True)
+class ClaimDraft:
+    """A new claim as the bulk builder holds it until COPY writes it: the ``Claim`` model's
+    attribute names, no model instance (building 100,000 model instances costs more than
+    inserting the rows). The scrubber's checks read the same attributes from either."""
+
+    billing_provider_id: int
+    submitter_id: int
+    plan_id: int
+    contract_id: int
+    member_id: int
+    referral_id: int | None
+    authorization_id: int | None
+    service_month: date
+    first_service_date: date
+    last_service_date: date
+    place_of_service: str
+    diagnosis_codes: list[str]
+    billed_amount: Decimal
+    created_by_id: int | None
+    control_number: str = ""
+    frequency: str = ClaimFrequency.ORIGINAL
+    replaces_id: int | None = None
+    payer_claim_number: str = ""
+    status: str = ClaimStatus.DRAFT
+    problems: list = field(default_factory=list)
+    pk: int | None = None
+
+
+@dataclass(slots=True)
+class LineDraft:
+    """A new claim line before COPY (the ``ClaimLine`` model's attribute names)."""
+
+    line_number: int
+    delivery_id: int
+    service_id: int
+    procedure_code: str
+    modifiers: list[str]
+    service_date: date
+    end_date: date | None
+    units: Decimal
+    rate: Decimal
+    charge: Decimal
+    diagnosis_pointers: list[int]
+    place_of_service: str
+    line_control_number: str = ""
+    claim_id: int | None = None
+    live: bool = True
+    pk: int | None = None
+
+
+# What the builder writes; the other columns take the model defaults (see bulk.copy_rows).
+CLAIM_FIELDS = (
+    "billing_provider_id", "submitter_id", "plan_id", "contract_id", "member_id", "referral_id",
+    "authorization_id", "service_month", "first_service_date", "last_service_date", "control_number",
+    "frequency", "replaces_id", "payer_claim_number", "status", "place_of_service", "diagnosis_codes",
+    "billed_amount", "problems", "created_by_id",
+)  # fmt: skip
+LINE_FIELDS = (
+    "claim_id", "line_number", "delivery_id", "live", "line_control_number", "service_id", "procedure_code",
+    "modifiers", "service_date", "end_date", "units", "rate", "charge", "diagnosis_pointers", "place_of_service",
+)  # fmt: skip
+
+
+def _insert(model: type[Claim] | type[ClaimLine], fields: Sequence[str], objs: Sequence) -> None:
+    """Insert drafts or unsaved model instances (``bulk.copy_rows``) and give them their keys."""
+    if not objs:
+        return
+    ids = bulk.copy_rows(model, fields, [tuple(getattr(o, f) for f in fields) for o in objs], return_ids=True)
+    now = None
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        state = getattr(obj, "_state", None)
+        if state is not None:  # a model instance (one-claim paths): it is saved now
+            state.adding = False
+            now = now or timezone.now()
+            for name in ("created_at", "updated_at"):
+                if hasattr(obj, name) and getattr(obj, name) is None:
+                    setattr(obj, name, now)
+
+
+def submitter_for(provider: Organization) -> Organization:
+    """Who sends a provider's claims: its hub when it has one, otherwise itself."""
+    return provider.hub if provider.hub_id else provider
+
+
+def billable_deliveries(acting_user=None, *, cbo: Organization | None = None, plan: Organization | None = None,  # noqa: ANN001
+                        delivery_ids: Iterable[int] | None = None) -> QuerySet:  # fmt: skip
+    """Billable deliveries the user may bill (own CBO or, for a hub, its member CBOs)."""
+    qs = ServiceDelivery.objects.billable()
+    if acting_user is not None:
+        q = billing_scope_q(acting_user, provider="cbo", submitter=None, plan=None)
+        if q is not None:
+            qs = qs.filter(q)
+    if cbo is not None:
+        qs = qs.filter(cbo=cbo)
+    if plan is not None:
+        qs = qs.filter(plan=plan)
+    if delivery_ids is not None:
+        qs = qs.filter(pk__in=list(delivery_ids))
+    return qs
+
+
+def _line_modifiers(service: ServiceCatalogEntry, place_of_service: str) -> list[str]:
+    mods = list(service.modifiers)
+    if place_of_service in TELEHEALTH_POS and "GQ" in (service.optional_modifiers or []) and "GQ" not in mods:
+        mods.append("GQ")
+    return mods[:4]
+
+
+def _diagnoses(
+    rows: Sequence[Row], dx_by_referral: dict[int, list[str]]
+) -> tuple[list[str], dict[int, list[int]]]:
+    """The claim's codes (each referral's in order, no repeats, principal first) and each line's
+    pointers (1-based, at most 4)."""
+    codes: list[str] = []
+    pointers: dict[int, list[int]] = {}
+    for row in rows:
+        mine = []
+        for code in dx_by_referral.get(row.referral_id, []):
+            code = (code or "").strip().upper()
+            if not code:
+                continue
+            if code not in codes:
+                codes.append(code)
+            mine.append(codes.index(code) + 1)
+        pointers[row.pk] = [p for p in dict.fromkeys(mine) if p <= 12][:4]
+    return codes, pointers
+
+
+def _make_lines(
+    rows: Sequence[Row], cache: _Cache, county: County | None, pointers: dict[int, list[int]],
+    make: type = ClaimLine,
+) -> list:  # fmt: skip
+    """Priced, unsaved lines for ``rows`` (numbered from 1): ``ClaimLine`` instances, or
+    ``LineDraft``s for the bulk builder."""
+    lines = []
+    for number, row in enumerate(rows, start=1):
+        service = cache.services[row.service_id]
+        price = cache.book(row.cbo_id, row.plan_id).price(
+            service, row.units, on=row.service_date, county=county
+        )
+        lines.append(make(
+            line_number=number, delivery_id=row.pk, service_id=row.service_id, procedure_code=service.code,
+            modifiers=_line_modifiers(service, row.place_of_service), service_date=row.service_date,
+            end_date=row.end_date if row.end_date and row.end_date != row.service_date else None,
+            units=row.units, rate=price.rate or Decimal(0), charge=price.amount or ZERO,
+            diagnosis_pointers=pointers.get(row.pk) or [1], place_of_service=row.place_of_service,
+        ))  # fmt: skip
+    return lines
+
+
+def _contract_for(rows: Sequence[Row], cache: _Cache, county: County | None):  # noqa: ANN202
+    """The contract the claim bills under: the one covering its first service; failing that the
+    provider's (or hub's) contract with the plan, so the claim can be held with the reason."""
+    book = cache.book(rows[0].cbo_id, rows[0].plan_id)
+    for row in rows:
+        cov = book.coverage(cache.services[row.service_id], on=row.service_date, county=county)
+        if cov.contract is not None and cov.covered:
+            return cov.contract
+    for row in rows:
+        cov = book.coverage(cache.services[row.service_id], on=row.service_date, county=county)
+        if cov.contract is not None:
+            return cov.contract
+    return book.contracts[0] if book.contracts else None
+
+
+def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _new_claim(
+    rows: list[Row], cache: _Cache, members: dict, dx_by_referral: dict, acting_user
+) -> tuple[ClaimDraft, list[LineDraft]] | None:  # noqa: ANN001
+    first = rows[0]
+    provider = cache.org(first.cbo_id)
+    member_county = members.get(first.member_id)
+    county = cache.counties.get(member_county) if member_county else None
+    contract = _contract_for(rows, cache, county)
+    if contract is None:
+        return None
+    codes, pointers = _diagnoses(rows, dx_by_referral)
+    lines = _make_lines(rows, cache, county, pointers, make=LineDraft)
+    claim = ClaimDraft(
+        billing_provider_id=provider.pk, submitter_id=submitter_for(provider).pk, plan_id=first.plan_id,
+        contract_id=contract.pk, member_id=first.member_id, referral_id=first.referral_id,
+        authorization_id=first.authorization_id, service_month=first.service_date.replace(day=1),
+        first_service_date=min(r.service_date for r in rows),
+        last_service_date=max(r.end_date or r.service_date for r in rows),
+        place_of_service=first.place_of_service, diagnosis_codes=codes,
+        billed_amount=money(sum((ln.charge for ln in lines), ZERO)), created_by_id=getattr(acting_user, "pk", None),
+    )  # fmt: skip
+    return claim, lines
+
+
+def _save_scrubbed(pairs: list[tuple], cache: _Cache, *, acting_user, reason: str,  # noqa: ANN001
+                   today: date | None = None) -> BuildResult:  # fmt: skip
+    """Number and scrub new claims (drafts or unsaved ``Claim``s with their lines), then insert
+    them — already held or ready, as the scrubber decided — and their lines, and record each
+    claim's draft → held / ready history row; all in bulk, in the caller's transaction."""
+    result = BuildResult()
+    by_provider: dict[int, list] = defaultdict(list)
+    for claim, _lines in pairs:
+        by_provider[claim.billing_provider_id].append(claim)
+    for provider_id, claims in by_provider.items():
+        for claim, number in zip(
+            claims, control_numbers.claim_numbers(provider_id, len(claims)), strict=True
+        ):
+            claim.control_number = number
+    for claim, lines in pairs:
+        for ln in lines:
+            ln.line_control_number = control_numbers.line_control_number(claim.control_number, ln.line_number)
+    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today)
+    lookups.orgs.update(cache.orgs)
+    held: list = []
+    ready: list = []
+    for claim, lines in pairs:
+        problems = scrubber.scrub_one(claim, lines, lookups)
+        claim.problems = [p.as_dict() for p in problems]
+        if scrubber.has_errors(problems):
+            claim.status = ClaimStatus.HELD
+            held.append(claim)
+        else:
+            claim.status = ClaimStatus.READY
+            ready.append(claim)
+    _insert(Claim, CLAIM_FIELDS, [c for c, _ in pairs])
+    all_lines = []
+    for claim, lines in pairs:
+        for ln in lines:
+            ln.claim_id = claim.pk
+            all_lines.append(ln)
+    _insert(ClaimLine, LINE_FIELDS, all_lines)
+    if held:
+        record_claim_history([c.pk for c in held], ClaimStatus.DRAFT, ClaimStatus.HELD, acting_user=acting_user,
+                             reason=f"{reason}: the scrubber found problems")  # fmt: skip
+    if ready:
+        record_claim_history([c.pk for c in ready], ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
+                             reason=f"{reason}: clean")  # fmt: skip
+    result.claims, result.lines = len(pairs), len(all_lines)
+    result.held, result.ready = len(held), len(ready)
+    result.billed_amount = sum((c.billed_amount for c, _ in pairs), ZERO)
+    result.claim_ids = [c.pk for c, _ in pairs]
+    return result
+
+
+def _flush(rows: list[Row], cache: _Cache, *, acting_user, today: date | None) -> BuildResult:  # noqa: ANN001
+    """Claims for one chunk of deliveries (whole groups), in one transaction."""
+    with transaction.atomic():
+        ids = [r.pk for r in rows]
+        locked = set(
+            ServiceDelivery.objects.select_for_update(skip_locked=True)
+            .filter(bulk.in_ids(ids), billed_at__isnull=True, status=DeliveryStatus.LOGGED)
+            .values_list("pk", flat=True)
+        )
+        rows = [r for r in rows if r.pk in locked]
+        if not rows:
+            return BuildResult()
+        cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
+        dx_by_referral = dict(
+            Referral.objects.filter(bulk.in_ids(list({r.referral_id for r in rows}))).values_list(
+                "pk", "diagnosis_codes"
+            )
+        )
+        from referrals.models import Member
+
+        members = dict(
+            Member.objects.filter(bulk.in_ids(list({r.member_id for r in rows}))).values_list(
+                "pk", "county_id"
+            )
+        )
+        groups: dict[tuple, list[Row]] = {}
+        for row in rows:
+            groups.setdefault(row.group_key, []).append(row)
+        pairs = []
+        skipped: list[str] = []
+        billed_ids: list[int] = []
+        for group in groups.values():
+            group.sort(key=lambda r: (r.service_date, r.pk))
+            for chunk in _chunks(group, MAX_LINES):
+                made = _new_claim(chunk, cache, members, dx_by_referral, acting_user)
+                if made is None:
+                    skipped.append(
+                        f"{len(chunk)} service(s) of {cache.org(chunk[0].cbo_id)} for {cache.org(chunk[0].plan_id)}: "
+                        "there is no contract between them."
+                    )
+                    continue
+                pairs.append(made)
+                billed_ids += [r.pk for r in chunk]
+        if not pairs:
+            return BuildResult(skipped=skipped)
+        result = _save_scrubbed(
+            pairs, cache, acting_user=acting_user, reason="Built from logged services", today=today
+        )
+        result.skipped = skipped
+        _mark_billed(billed_ids, acting_user=acting_user)
+        audit.record(
+            actor=acting_user, action=AuditAction.CREATE, object_type="billing.Claim",
+            organization=cache.org(pairs[0][0].submitter_id),
+            summary=f"Built {result.claims} claims ({result.ready} ready, {result.held} held) from {len(billed_ids)} services",
+            changes={"claims": result.claims, "held": result.held, "ready": result.ready},
+        )  # fmt: skip
+        return result
+
+
+def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN001
+    """Stamp the deliveries billed. Interactive builds go through referrals' ``mark_billed``
+    (which re-checks each row); big runs, whose rows this transaction already locked and
+    checked billable, stamp them in one UPDATE (mark_billed instantiates every row: 1 s per
+    10,000). The referrals app should grow a set-based variant; see the report."""
+    if len(delivery_ids) <= 500:
+        mark_billed(delivery_ids, acting_user=acting_user)
+        return
+    now = timezone.now()
+    stamped = ServiceDelivery.objects.filter(bulk.in_ids(delivery_ids), billed_at__isnull=True,
+                                             status=DeliveryStatus.LOGGED).update(billed_at=now, updated_at=now)  # fmt: skip
+    if stamped != len(delivery_ids):
+        raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
+
+
+def build_claims(
+    *,
+    acting_user,  # noqa: ANN001
+    cbo: Organization | None = None,
+    plan: Organization | None = None,
+    delivery_ids: Iterable[int] | None = None,
+    chunk_size: int = 4000,
+    today: date | None = None,
+    keep_ids: bool = True,
+) -> BuildResult:
+    """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
+    given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
+    is the nightly task. Streams the deliveries in grouping order and commits every
+    ``chunk_size`` deliveries (whole groups), so memory stays bounded and a crash loses at most
+    one uncommitted chunk (its deliveries stay billable)."""
+    if acting_user is not None and not (
+        access.is_platform_admin(acting_user)
+        or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
+    ):
+        raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
+    qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
+    qs = qs.order_by("cbo_id", "plan_id", "member_id", "authorization_id", "service_date", "pk")
+    cache = _Cache()
+    total = BuildResult()
+    pending: list[Row] = []
+    last_key = None
+    for values in qs.values_list(*DELIVERY_FIELDS).iterator(chunk_size=5000):
+        row = Row(*values)
+        key = row.group_key
+        if len(pending) >= chunk_size and key != last_key:
+            total.merge(_flush(pending, cache, acting_user=acting_user, today=today))
+            pending = []
+            if not keep_ids:
+                total.claim_ids = []
+        pending.append(row)
+        last_key = key
+    if pending:
+        total.merge(_flush(pending, cache, acting_user=acting_user, today=today))
+    if not keep_ids:
+        total.claim_ids = []
+    return total
+
+
+# --------------------------------------------------------------------------- one claim at a time
+
+
+def _rows_for(claim: Claim) -> list[Row]:
+    """The claim's deliveries as they are now (current source data), in line order."""
+    delivery_ids = list(claim.lines.order_by("line_number").values_list("delivery_id", flat=True))
+    found = {
+        v[0]: Row(*v)
+        for v in ServiceDelivery.objects.filter(pk__in=delivery_ids).values_list(*DELIVERY_FIELDS)
+    }
+    return [found[d] for d in delivery_ids if d in found]
+
+
+def _refreshed(claim: Claim, cache: _Cache) -> tuple[list[Row], list[ClaimLine], dict]:
+    rows = _rows_for(claim)
+    from referrals.models import Member
+
+    member = Member.objects.get(pk=claim.member_id)
+    county = cache.counties.get(member.county_id) if member.county_id else None
+    dx = dict(
+        Referral.objects.filter(pk__in={r.referral_id for r in rows}).values_list("pk", "diagnosis_codes")
+    )
+    codes, pointers = _diagnoses(rows, dx)
+    lines = _make_lines(rows, cache, county, pointers)
+    fields = {"diagnosis_codes": codes}
+    if rows:
+        contract = _contract_for(rows, cache, county)
+        fields.update(
+            authorization_id=rows[0].authorization_id, place_of_service=rows[0].place_of_service,
+            first_service_date=min(r.service_date for r in rows),
+            last_service_date=max(r.end_date or r.service_date for r in rows),
+            billed_amount=money(sum((ln.charge for ln in lines), ZERO)),
+            **({"contract": contract} if contract is not None else {}),
+        )  # fmt: skip
+    return rows, lines, fields
+
+
+@transaction.atomic
+def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Claim:  # noqa: ANN001
+    """Re-read the claim's source data (deliveries, referral diagnoses, authorization, contract
+    rates), re-price its lines and scrub it again: errors → held, otherwise → ready. Only claims
+    the plan has not received (draft, held, ready, rejected) can be re-scrubbed."""
+    require_biller(acting_user, claim)
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    if claim.status not in RESCRUBBABLE:
+        raise ValidationError(
+            f"Claim {claim.control_number} is {claim.get_status_display().lower()}; only claims not yet sent "
+            "(or rejected) can be re-scrubbed. Correct or void it instead."
+        )
+    cache = _Cache()
+    _rows, lines, fields = _refreshed(claim, cache)
+    for name, value in fields.items():
+        setattr(claim, name, value)
+    existing = {ln.delivery_id: ln for ln in claim.lines.all()}
+    for ln in lines:
+        old = existing[ln.delivery_id]
+        ln.pk, ln.claim_id, ln.line_control_number, ln.live = (
+            old.pk,
+            claim.pk,
+            old.line_control_number,
+            old.live,
+        )
+    lookups = scrubber.load_lookups([(claim, lines)], rate_books=cache.rate_books, services=cache.services,
+                                    today=today, exclude_claim_ids=[claim.pk])  # fmt: skip
+    problems = scrubber.scrub_one(claim, lines, lookups)
+    claim.problems = [p.as_dict() for p in problems]
+    ClaimLine.objects.bulk_update(
+        lines, ["line_number", "procedure_code", "modifiers", "service_date", "end_date", "units", "rate", "charge",
+                "diagnosis_pointers", "place_of_service"],
+    )  # fmt: skip
+    claim.save()
+    target = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
+    errors = sum(1 for p in problems if p.severity == scrubber.ERROR)
+    reason = f"Re-scrubbed: {errors} problem(s) to fix" if errors else "Re-scrubbed: clean"
+    return transition_claim(claim, target, acting_user=acting_user, reason=reason)
+
+
+def rescrub_held(*, acting_user=None, claims: QuerySet | None = None) -> int:  # noqa: ANN001
+    """Re-scrub every held claim (the nightly run, after source data was fixed). Returns how
+    many became ready."""
+    qs = claims if claims is not None else Claim.objects.filter(status=ClaimStatus.HELD)
+    cleared = 0
+    for claim in qs.filter(status=ClaimStatus.HELD).iterator():
+        if rescrub_claim(claim, acting_user=acting_user).status == ClaimStatus.READY:
+            cleared += 1
+    return cleared
+
+
+def require_biller(acting_user, claim: Claim) -> None:  # noqa: ANN001
+    """Billing writes are for the provider's, its hub's or the submitter's billing coordinators
+    and admins (``None`` = a system task)."""
+    if acting_user is None or access.is_platform_admin(acting_user):
+        return
+    billers = access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
+    provider = claim.billing_provider
+    if not billers.intersection({provider.pk, provider.hub_id, claim.submitter_id} - {None}):
+        raise PermissionDenied("Only the provider's billing coordinator or admin may change its claims.")
+
+
+def _payer_claim_number(claim: Claim, what: str) -> str:
+    number = (claim.payer_claim_number or "").strip()
+    if not number:
+        raise ValidationError(
+            f"Claim {claim.control_number} has no plan claim number yet (it comes with the 835), so it cannot be "
+            f"{what}. Wait for the remittance, or ask the plan for its claim number."
+        )
+    return number
+
+
+@transaction.atomic
+def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
+    """Replace an adjudicated claim (paid, partially paid or denied) with a frequency-7 claim that
+    carries the plan's claim number (REF*F8). Its lines bill the same deliveries, re-priced and
+    re-scrubbed from the current source data; the original becomes ``corrected`` (its lines stop
+    being live) and the replacement ``ready`` or ``held``. Returns the replacement."""
+    require_biller(acting_user, claim)
+    original = Claim.objects.select_for_update().select_related("billing_provider").get(pk=claim.pk)
+    if original.status not in CORRECTABLE:
+        raise ValidationError(
+            f"Claim {original.control_number} is {original.get_status_display().lower()}; only paid, partially paid "
+            "or denied claims are corrected. Re-scrub a held or rejected claim instead."
+        )
+    payer_number = _payer_claim_number(original, "corrected")
+    transition_claim(original, ClaimStatus.CORRECTED, acting_user=acting_user,
+                     reason=reason or "Replaced by a corrected claim")  # fmt: skip
+    cache = _Cache()
+    rows, lines, fields = _refreshed(original, cache)
+    replacement = Claim(
+        billing_provider_id=original.billing_provider_id, submitter_id=original.submitter_id, plan_id=original.plan_id,
+        contract_id=original.contract_id, member_id=original.member_id, referral_id=original.referral_id,
+        authorization_id=original.authorization_id, service_month=original.service_month,
+        first_service_date=original.first_service_date, last_service_date=original.last_service_date,
+        control_number="", frequency=ClaimFrequency.REPLACEMENT, replaces=original, payer_claim_number=payer_number,
+        place_of_service=original.place_of_service, diagnosis_codes=original.diagnosis_codes,
+        billed_amount=original.billed_amount, created_by=acting_user, status=ClaimStatus.DRAFT,
+    )  # fmt: skip
+    for name, value in fields.items():
+        setattr(replacement, name, value)
+    cache.load_orgs([original.billing_provider_id, original.submitter_id, original.plan_id])
+    _save_scrubbed([(replacement, lines)], cache, acting_user=acting_user, reason="Replacement (frequency 7)")
+    audit.record(
+        actor=acting_user, action=AuditAction.CREATE, obj=replacement, organization=original.billing_provider,
+        summary=f"Claim {original.control_number} corrected by {replacement.control_number}",
+        changes={"replaces": original.control_number, "reason": reason},
+    )  # fmt: skip
+    claim.status = ClaimStatus.CORRECTED
+    return replacement
+
+
+@transaction.atomic
+def void_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
+    """Void a claim and free its deliveries for billing again.
+
+    A claim the plan adjudicated (paid, partially paid, denied) is voided by sending a
+    frequency-8 claim with the plan's claim number (REF*F8) and copies of its lines (not live);
+    the void claim is ``ready`` to go in the next batch and is returned. A claim the plan never
+    received (held, ready, rejected) is simply withdrawn and returned. Either way the original
+    becomes ``voided`` and its deliveries are unbilled."""
+    require_biller(acting_user, claim)
+    original = Claim.objects.select_for_update().select_related("billing_provider").get(pk=claim.pk)
+    sent = original.status in CORRECTABLE
+    if not sent and original.status not in UNSENT:
+        raise ValidationError(
+            f"Claim {original.control_number} is {original.get_status_display().lower()}; wait for the plan's "
+            "decision before voiding it."
+        )
+    payer_number = _payer_claim_number(original, "voided") if sent else ""
+    delivery_ids = list(original.lines.values_list("delivery_id", flat=True))
+    lines = list(original.lines.order_by("line_number"))
+    transition_claim(original, ClaimStatus.VOIDED, acting_user=acting_user, reason=reason or "Voided")
+    mark_unbilled(delivery_ids, acting_user=acting_user)
+    claim.status = ClaimStatus.VOIDED
+    if not sent:
+        return original
+    void = Claim(
+        billing_provider_id=original.billing_provider_id, submitter_id=original.submitter_id, plan_id=original.plan_id,
+        contract_id=original.contract_id, member_id=original.member_id, referral_id=original.referral_id,
+        authorization_id=original.authorization_id, service_month=original.service_month,
+        first_service_date=original.first_service_date, last_service_date=original.last_service_date,
+        control_number=control_numbers.claim_numbers(original.billing_provider_id, 1)[0],
+        frequency=ClaimFrequency.VOID, replaces=original, payer_claim_number=payer_number,
+        place_of_service=original.place_of_service, diagnosis_codes=original.diagnosis_codes,
+        billed_amount=original.billed_amount, created_by=acting_user, status=ClaimStatus.DRAFT,
+    )  # fmt: skip
+    void.save()
+    ClaimLine.objects.bulk_create([
+        ClaimLine(
+            claim=void, line_number=ln.line_number, delivery_id=ln.delivery_id, live=False,
+            line_control_number=control_numbers.line_control_number(void.control_number, ln.line_number),
+            service_id=ln.service_id, procedure_code=ln.procedure_code, modifiers=ln.modifiers,
+            service_date=ln.service_date, end_date=ln.end_date, units=ln.units, rate=ln.rate, charge=ln.charge,
+            diagnosis_pointers=ln.diagnosis_pointers, place_of_service=ln.place_of_service,
+        )
+        for ln in lines
+    ])  # fmt: skip
+    transition_claim(void, ClaimStatus.READY, acting_user=acting_user,
+                     reason=f"Void (frequency 8) of claim {original.control_number}")  # fmt: skip
+    audit.record(
+        actor=acting_user, action=AuditAction.CREATE, obj=void, organization=original.billing_provider,
+        summary=f"Claim {original.control_number} voided by {void.control_number}",
+        changes={"voids": original.control_number, "reason": reason},
+    )  # fmt: skip
+    void.refresh_from_db()
+    return void

@@ -1,0 +1,206 @@
+"""From the database to the X12 837P writer (``billing.x12.claim837``), streamed.
+
+Rules:
+* Claims are read in chunks of ids, in the order billing provider → member → claim, so the
+  writer opens few 2000A/2000B loops; each chunk is three queries (claims, members, lines).
+* The envelope's ISA13 / GS06 / ST02 come from the submitter's counters (``control_numbers``):
+  unique and increasing per submitter, never reused. At most 5,000 claims per transaction set.
+* ISA06/GS02/NM1*41 use the contract's ``submitter_id``; ISA08/GS03/NM1*40 its ``receiver_id``;
+  NM1*PR its ``payer_id`` (or the plan's).
+* Each claim's ``transaction_set_control`` (ST02) is derived from its position, as the writer
+  splits sets strictly by order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from django.utils import timezone
+
+from billing.models import Claim, ClaimLine
+from billing.services import control_numbers
+from billing.services.bulk import in_ids
+from billing.x12 import claim837 as x
+from billing.x12.common import Envelope
+from cbo_portal.models import Organization
+from contracts.models import Contract
+from referrals.models import ServiceDelivery
+
+CHUNK = 2000
+# Test hook: when set to a directory, the writer stops after the first claim, drops a
+# ``waiting`` file there and waits for ``go`` (so a test can kill a worker mid-file).
+GATE_ENV = "BILLING_EXPORT_GATE"
+
+
+@dataclass
+class ExportResult:
+    """One written interchange: control numbers, counts, SHA-256 and claim ids in file order."""
+
+    interchange_control: int
+    group_control: int
+    first_set_control: int
+    claim_count: int
+    sha256: str
+    claim_ids: list[int]
+    result: x.Write837Result
+
+    def set_of(self, position: int) -> str:
+        return x.set_control_number(self.first_set_control + position // x.MAX_CLAIMS_PER_SET)
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value or "" if ch.isdigit())
+
+
+def _address(street: str, city: str, state: str, zip_code: str, street2: str = "") -> x.Address:
+    return x.Address(
+        street or "", city or "", (state or "CA").upper(), (zip_code or "").replace("-", ""), street2 or ""
+    )
+
+
+class _Builder:
+    """Turns rows into the writer's dataclasses, caching providers and payers by id."""
+
+    def __init__(self, plan: Organization, contract: Contract) -> None:
+        self.payer = x.Payer(plan.legal_name, contract.payer_id or plan.payer_id)
+        self.providers: dict[int, x.BillingProvider] = {}
+
+    def provider(self, org_id: int) -> x.BillingProvider:
+        if org_id not in self.providers:
+            o = Organization.objects.get(pk=org_id)
+            self.providers[org_id] = x.BillingProvider(
+                name=o.legal_name, npi=o.npi, tin=o.tin, taxonomy=o.taxonomy_code,
+                address=_address(o.service_street, o.service_city, o.service_state, o.service_zip, o.service_street2),
+            )  # fmt: skip
+        return self.providers[org_id]
+
+    def claims(
+        self, claim_ids: Sequence[int], gate: Callable[[int], None] | None = None
+    ) -> Iterator[x.Claim]:
+        written = 0
+        for start in range(0, len(claim_ids), CHUNK):
+            ids = claim_ids[start : start + CHUNK]
+            rows = {
+                r[0]: r
+                for r in Claim.objects.filter(in_ids(ids)).values_list(
+                    "pk", "control_number", "billing_provider_id", "member_id", "place_of_service", "diagnosis_codes",
+                    "frequency", "payer_claim_number", "authorization__number", "member__cin", "member__last_name",
+                    "member__first_name", "member__dob", "member__sex", "member__street", "member__city",
+                    "member__state", "member__zip",
+                )
+            }  # fmt: skip
+            raw = list(
+                ClaimLine.objects.filter(in_ids(ids, "claim_id"))
+                .order_by("claim_id", "line_number")
+                .values_list(
+                    "claim_id",
+                    "procedure_code",
+                    "modifiers",
+                    "charge",
+                    "units",
+                    "service_date",
+                    "end_date",
+                    "diagnosis_pointers",
+                    "place_of_service",
+                    "line_control_number",
+                    "delivery_id",
+                )  # fmt: skip
+            )
+            # Lines built before lines carried their place of service take it from the delivery.
+            legacy = {ln[10] for ln in raw if not ln[8]}
+            pos = (
+                dict(ServiceDelivery.objects.filter(pk__in=legacy).values_list("pk", "place_of_service"))
+                if legacy
+                else {}
+            )
+            lines: dict[int, list[x.ServiceLine]] = {}
+            for ln in raw:
+                lines.setdefault(ln[0], []).append(x.ServiceLine(
+                    procedure_code=ln[1], modifiers=tuple(ln[2]), charge=ln[3], units=ln[4].normalize(),
+                    service_date=ln[5], service_date_end=ln[6], diagnosis_pointers=tuple(ln[7] or (1,)),
+                    place_of_service=ln[8] or pos.get(ln[10], ""), line_control_number=ln[9],
+                ))  # fmt: skip
+            subscriber_cache: dict[int, x.Subscriber] = {}
+            for pk in ids:
+                r = rows[pk]
+                member_id = r[3]
+                sub = subscriber_cache.get(member_id)
+                if sub is None:
+                    sub = subscriber_cache[member_id] = x.Subscriber(
+                        member_id=r[9], last_name=r[10], first_name=r[11], birth_date=r[12],
+                        gender=r[13] if r[13] in ("F", "M") else "U", address=_address(r[14], r[15], r[16], r[17]),
+                    )  # fmt: skip
+                yield x.Claim(
+                    control_number=r[1], billing_provider=self.provider(r[2]), subscriber=sub, payer=self.payer,
+                    place_of_service=r[4], diagnosis_codes=tuple(r[5]), lines=tuple(lines[pk]), frequency=r[6],
+                    payer_claim_number=r[7] or None, prior_authorization=r[8] or None,
+                )  # fmt: skip
+                written += 1
+                if gate is not None:
+                    gate(written)
+
+
+def _gate(written: int) -> None:
+    folder = os.environ.get(GATE_ENV)
+    if not folder or written != 1:
+        return
+    Path(folder, "waiting").write_text(str(os.getpid()))
+    while not Path(folder, "go").exists():
+        time.sleep(0.05)
+
+
+def ordered_claim_ids(claims) -> list[int]:  # noqa: ANN001
+    """Claim ids in file order: billing provider, member, claim."""
+    return list(claims.order_by("billing_provider_id", "member_id", "pk").values_list("pk", flat=True))
+
+
+def write_837(
+    out: IO[str],
+    claim_ids: Sequence[int],
+    *,
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    batch_label: str,
+    progress: Callable[[int], None] | None = None,
+    created: dt.datetime | None = None,
+    usage: str = "P",
+) -> ExportResult:
+    """Write ``claim_ids`` (in that order) as one 837P interchange to ``out``, with fresh control
+    numbers for ``submitter``. Returns the numbers, counts and the SHA-256 of the text."""
+    sets = max(1, -(-len(claim_ids) // x.MAX_CLAIMS_PER_SET))
+    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=sets)
+    created = created or timezone.localtime()
+    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
+                        interchange_control_number=isa, created=created.replace(tzinfo=None), usage=usage)  # fmt: skip
+    phone = _digits(submitter.phone)[-10:]
+    group = x.FunctionalGroup837(
+        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
+                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
+        receiver=x.Receiver(plan.legal_name, contract.receiver_id),
+        group_control_number=gs, batch_id=batch_label,
+        claims=_Builder(plan, contract).claims(claim_ids, gate=_counting_gate(progress)),
+        first_set_control_number=st,
+    )  # fmt: skip
+    digest = hashlib.sha256()
+    result = x.Write837Result()
+    for chunk in x.iter_837(envelope, [group], result=result, track_claims=False):
+        out.write(chunk)
+        digest.update(chunk.encode())
+    return ExportResult(isa, gs, st, result.claim_count, digest.hexdigest(), list(claim_ids), result)
+
+
+def _counting_gate(progress: Callable[[int], None] | None) -> Callable[[int], None]:
+    def gate(written: int) -> None:
+        _gate(written)
+        if progress is not None and (written % 500 == 0):
+            progress(written)
+
+    return gate

@@ -1,0 +1,518 @@
+"""The claim scrubber: everything a plan would deny a claim for, found before it leaves.
+
+Each check is a small function ``check(claim, lines, lookups) -> Iterable[Problem]`` that reads
+only the claim, its lines and the pre-fetched ``Lookups`` (no queries), so thousands of claims
+are scrubbed in memory. A ``Problem`` says in plain language what is wrong and how to fix it.
+Errors hold the claim (``held``); warnings alone let it through (``ready``). Fixing the source
+data (organization profile, member record, authorization, contract) and re-scrubbing clears it.
+
+Checks, in order: billing provider NPI (check digit), TIN, taxonomy, street address with ZIP+4;
+the plan's claim-submission settings; member CIN, name, date of birth, address; enrollment with
+the plan on each date of service; authorization present (when the contract requires it),
+usable, matching member/plan/service, covering the dates, with the units; service covered by the
+contract on the date with a rate; modifiers; diagnosis present and well formed; place of service
+valid; units within the contract's caps; duplicate of a service already billed; timely filing
+(past the contract's limit: error; within 14 days of it: warning); a charge above zero.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.utils import timezone
+
+from billing.choices import ProblemSeverity
+from billing.models import Claim, ClaimLine
+from billing.services.bulk import in_ids
+from cbo_portal import identifiers
+from cbo_portal.models import County, Organization
+from contracts.models import Contract, ServiceCatalogEntry
+from contracts.models.contracts import human_date
+from contracts.selectors import RateBook
+from referrals.choices import USABLE_AUTHORIZATION, PlaceOfService
+from referrals.models import Authorization, Member
+from referrals.selectors import EnrollmentIndex, enrollment_index
+
+ERROR, WARNING = ProblemSeverity.ERROR.value, ProblemSeverity.WARNING.value
+TIMELY_FILING_WARNING_DAYS = 14
+_PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|POB)\b", re.IGNORECASE)
+_ZIP9 = re.compile(r"^\d{5}-?\d{4}$")
+_ZIP = re.compile(r"^\d{5}(?:-?\d{4})?$")
+_VALID_POS = frozenset(PlaceOfService.values)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: a stable ``code``, ``severity`` (error holds the claim, warning does not),
+    what is wrong (``message``) and what to do about it (``fix``); ``line`` is the line number
+    when the problem is on one service line."""
+
+    code: str
+    severity: str
+    message: str
+    fix: str
+    line: int | None = None
+
+    def as_dict(self) -> dict:
+        # What dataclasses.asdict gives, without its deep copy (called for every claim built).
+        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix,
+                "line": self.line}  # fmt: skip
+
+
+def has_errors(problems: Iterable[Problem | dict]) -> bool:
+    return any((p.severity if isinstance(p, Problem) else p.get("severity")) == ERROR for p in problems)
+
+
+# --------------------------------------------------------------------------- lookups
+class MemberRow(NamedTuple):
+    """The member fields the checks read (a database tuple: no model instance per member)."""
+
+    pk: int
+    cin: str
+    first_name: str
+    last_name: str
+    dob: date | None
+    street: str
+    city: str
+    zip: str
+    county_id: int | None
+
+
+@dataclass
+class Lookups:
+    """Everything the checks read, loaded once for many claims (a handful of queries).
+
+    ``billed`` holds the other live claim lines of the same members (and any lines passed in
+    memory), as (delivery id, member, service, first day, last day, units, authorization); the
+    order of delivery ids decides which of two duplicates is the later one.
+    """
+
+    today: date
+    orgs: dict[int, Organization]
+    members: dict[int, MemberRow]
+    counties: dict[int, County]
+    enrollment: EnrollmentIndex
+    authorizations: dict[int, Authorization]
+    contracts: dict[int, Contract]
+    services: dict[int, ServiceCatalogEntry]
+    rate_books: dict[tuple[int, int], RateBook]
+    billed: list[tuple[int, int, int, date, date, Decimal, int | None]] = field(default_factory=list)
+    _indexes: dict | None = None
+
+    def rate_book(self, cbo_id: int, plan_id: int) -> RateBook:
+        key = (cbo_id, plan_id)
+        if key not in self.rate_books:
+            from billing.services.claims import MemoBook
+
+            self.rate_books[key] = MemoBook(RateBook.load(self.orgs[cbo_id], self.orgs[plan_id]))
+        return self.rate_books[key]
+
+    # Running totals in delivery order, per (member, service, day), (member, service, month)
+    # and authorization: a line breaks a cap when the total up to and including it is over.
+    def indexes(self) -> dict:
+        if self._indexes is None:
+            first_by_day: dict[tuple, int] = {}
+            per_day: dict[tuple, list] = defaultdict(list)
+            per_month: dict[tuple, list] = defaultdict(list)
+            per_auth: dict[int, list] = defaultdict(list)
+            for delivery_id, member_id, service_id, day, _last, units, auth_id in self.billed:
+                key = (member_id, service_id, day)
+                if key not in first_by_day or delivery_id < first_by_day[key]:
+                    first_by_day[key] = delivery_id
+                per_day[key].append((delivery_id, units))
+                per_month[(member_id, service_id, day.year, day.month)].append((delivery_id, units))
+                if auth_id:
+                    per_auth[auth_id].append((delivery_id, units))
+            self._indexes = {
+                "first": first_by_day,
+                "day": _running(per_day),
+                "month": _running(per_month),
+                "auth": _running(per_auth),
+            }
+        return self._indexes
+
+
+def _running(groups: dict) -> dict:
+    out: dict = {}
+    for key, rows in groups.items():
+        total = Decimal(0)
+        for delivery_id, units in sorted(rows):
+            total += units
+            out[(key, delivery_id)] = total
+    return out
+
+
+def load_lookups(
+    pairs: Sequence[tuple[Claim, list[ClaimLine]]],
+    *,
+    today: date | None = None,
+    rate_books: dict | None = None,
+    services: dict[int, ServiceCatalogEntry] | None = None,
+    exclude_claim_ids: Iterable[int] = (),
+) -> Lookups:
+    """Load what the checks need for ``claims`` (saved or not) and their lines. Lines already in
+    the database for the same members count towards duplicates and caps, except those of
+    ``exclude_claim_ids`` (the claims being re-scrubbed, whose current lines are passed in)."""
+    claims = [claim for claim, _lines in pairs]
+    all_lines = [ln for _claim, lines in pairs for ln in lines]
+    org_ids = (
+        {c.billing_provider_id for c in claims}
+        | {c.submitter_id for c in claims}
+        | {c.plan_id for c in claims}
+    )
+    member_ids = {c.member_id for c in claims}
+    plan_ids = {c.plan_id for c in claims}
+    auth_ids = {c.authorization_id for c in claims if c.authorization_id}
+    orgs = Organization.objects.in_bulk(org_ids)
+    hub_ids = {o.hub_id for o in orgs.values() if o.hub_id} - set(orgs)
+    if hub_ids:
+        orgs.update(Organization.objects.in_bulk(hub_ids))
+    members = {
+        row[0]: MemberRow(*row)
+        for row in Member.objects.filter(in_ids(list(member_ids))).values_list(*MemberRow._fields)
+    }
+    # Two index lookups (the members' live claims, then their lines) rather than one join, whose
+    # plan goes wrong while a big build is still filling the tables.
+    excluded = set(exclude_claim_ids)
+    other_claims = {
+        pk: (member_id, auth_id)
+        for pk, member_id, auth_id in Claim.objects.filter(in_ids(list(member_ids), "member_id")).values_list(
+            "pk", "member_id", "authorization_id"
+        )
+        if pk not in excluded
+    }
+    passed = {ln.delivery_id for ln in all_lines}
+    billed = []
+    if other_claims:
+        for claim_id, delivery_id, service_id, day, end, units in (
+            ClaimLine.objects.filter(in_ids(list(other_claims), "claim_id"), live=True)
+            .order_by()
+            .values_list("claim_id", "delivery_id", "service_id", "service_date", "end_date", "units")
+        ):
+            if delivery_id not in passed:
+                member_id, auth_id = other_claims[claim_id]
+                billed.append((delivery_id, member_id, service_id, day, end or day, units, auth_id))
+    for claim, lines in pairs:
+        for ln in lines:
+            billed.append((ln.delivery_id, claim.member_id, ln.service_id, ln.service_date,
+                           ln.end_date or ln.service_date, ln.units, claim.authorization_id))  # fmt: skip
+    return Lookups(
+        today=today or timezone.localdate(),
+        orgs=orgs,
+        members=members,
+        counties=County.objects.in_bulk(),
+        enrollment=enrollment_index(member_ids, plan_ids),
+        authorizations=Authorization.objects.in_bulk(auth_ids),
+        contracts=Contract.objects.in_bulk({c.contract_id for c in claims}),
+        services=services if services is not None else ServiceCatalogEntry.objects.in_bulk(),
+        rate_books=rate_books if rate_books is not None else {},
+        billed=billed,
+    )
+
+
+# --------------------------------------------------------------------------- checks
+Check = Callable[[Claim, list[ClaimLine], Lookups], Iterable[Problem]]
+
+
+def check_billing_provider(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """NPI with a valid check digit, nine-digit TIN, taxonomy code, street address with ZIP+4."""
+    org = lk.orgs[claim.billing_provider_id]
+    fix = f"Correct it on {org}'s organization profile, then re-scrub."
+    if problem := identifiers.npi_problem(org.npi or ""):
+        yield Problem("provider_npi", ERROR, f"Billing provider NPI {org.npi or '(missing)'}: {problem}", fix)
+    if problem := identifiers.tin_problem(org.tin or ""):
+        yield Problem("provider_tin", ERROR, f"Billing provider TIN {org.tin or '(missing)'}: {problem}", fix)
+    if problem := identifiers.taxonomy_problem(org.taxonomy_code or ""):
+        yield Problem("provider_taxonomy", ERROR, f"Billing provider taxonomy: {problem}", fix)
+    if not (org.service_street or "").strip() or not (org.service_city or "").strip():
+        yield Problem("provider_address", ERROR, "The billing provider has no street address and city.", fix)
+    elif _PO_BOX.search(org.service_street) or _PO_BOX.search(org.service_street2 or ""):
+        yield Problem("provider_address", ERROR,
+                      "The billing provider address is a PO box; claims need the street address where "
+                      "services are run.", fix)  # fmt: skip
+    if not _ZIP9.match((org.service_zip or "").strip()):
+        yield Problem("provider_zip", ERROR,
+                      f"The billing provider ZIP code {org.service_zip or '(missing)'} needs all nine digits "
+                      "(ZIP+4); plans reject 837P claims without them.",
+                      f"Add the four-digit extension (e.g. 90012-1234) on {org}'s profile, then re-scrub.")  # fmt: skip
+
+
+def check_plan_settings(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """The contract names the plan's payer id, and who sends and receives the file."""
+    contract = lk.contracts.get(claim.contract_id)
+    plan = lk.orgs[claim.plan_id]
+    if contract is None:
+        return
+    fix = f"Ask {plan} for its claim-submission settings and enter them on contract {contract.number}."
+    if not (contract.payer_id or plan.payer_id):
+        yield Problem("payer_id", ERROR, f"No payer id is set for {plan}.", fix)
+    if contract.claim_format == "837p" and not (contract.receiver_id and contract.submitter_id):
+        yield Problem("x12_ids", ERROR,
+                      f"Contract {contract.number} does not give the receiver and submitter ids the plan's "
+                      "clearinghouse expects.", fix)  # fmt: skip
+    submitter = lk.orgs[claim.submitter_id]
+    if not (submitter.contact_name and (submitter.phone or submitter.contact_email)):
+        yield Problem("submitter_contact", ERROR,
+                      f"{submitter} has no billing contact name with a phone number or e-mail.",
+                      f"Add a contact person and phone on {submitter}'s profile.")  # fmt: skip
+
+
+def check_member(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """CIN (8 digits + a letter; an unusual one is a warning), first and last name, date of birth,
+    street address."""
+    m = lk.members[claim.member_id]
+    fix = f"Correct the member record of {m.first_name} {m.last_name}, then re-scrub."
+    if problem := identifiers.cin_problem(m.cin):
+        yield Problem("member_cin", ERROR, f"Member CIN {m.cin!r}: {problem}", fix)
+    elif warning := identifiers.cin_warning(m.cin):
+        yield Problem(
+            "member_cin_unusual", WARNING, warning, "Compare it with the plan's referral or eligibility file."
+        )
+    if not (m.first_name or "").strip() or not (m.last_name or "").strip():
+        yield Problem("member_name", ERROR, f"Member {m.cin} is missing a first or last name.", fix)
+    if m.dob is None or m.dob > lk.today or m.dob < date(lk.today.year - 120, 1, 1):
+        yield Problem(
+            "member_dob",
+            ERROR,
+            f"Member {m.cin}'s date of birth ({m.dob or 'missing'}) is not plausible.",
+            fix,
+        )
+    if not (m.street or "").strip() or not (m.city or "").strip() or not _ZIP.match((m.zip or "").strip()):
+        yield Problem("member_address", ERROR,
+                      f"Member {m.cin} has no complete address (street, city and ZIP code); the 837P needs one.",
+                      fix + " If the member is unhoused, use the shelter or the CBO's address as the plan allows.")  # fmt: skip
+
+
+def check_enrollment(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """The member is enrolled with the plan on every date of service (first and last day)."""
+    plan = lk.orgs[claim.plan_id]
+    for ln in lines:
+        for day in {ln.service_date, ln.end_date or ln.service_date}:
+            if not lk.enrollment.enrolled(claim.member_id, claim.plan_id, day):
+                yield Problem("not_enrolled", ERROR,
+                              f"The member is not enrolled with {plan} on {human_date(day)}.",
+                              "Check eligibility; if the plan's enrollment file is out of date, update the "
+                              "member's enrollment, then re-scrub. Otherwise void the service entry.",
+                              ln.line_number)  # fmt: skip
+                break
+
+
+def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """When the contract's terms require one: an authorization on the claim, approved, for this
+    member, plan and service, covering each date, with enough units (all live lines on it)."""
+    book = lk.rate_book(claim.billing_provider_id, claim.plan_id)
+    needed = []
+    for ln in lines:
+        cov = book.coverage(lk.services[ln.service_id], on=ln.service_date)
+        if cov.covered and cov.authorization_required:
+            needed.append(ln)
+    auth = lk.authorizations.get(claim.authorization_id) if claim.authorization_id else None
+    if auth is None:
+        if needed:
+            yield Problem("auth_missing", ERROR,
+                          f"The contract requires the plan's authorization for line(s) "
+                          f"{', '.join(str(ln.line_number) for ln in needed)}, and none is attached.",
+                          "Request the authorization from the plan, attach it to the service entries, then re-scrub.")  # fmt: skip
+        return
+    label = f"Authorization {auth.number or '(no number)'}"
+    if auth.status not in USABLE_AUTHORIZATION:
+        yield Problem("auth_not_approved", ERROR, f"{label} is {auth.get_status_display().lower()}, not approved.",
+                      "Ask the plan to approve or extend it, then re-scrub.")  # fmt: skip
+    if not (auth.number or "").strip():
+        yield Problem("auth_number", ERROR, f"{label} has no number to send to the plan.",
+                      "Enter the plan's authorization number.")  # fmt: skip
+    if auth.member_id != claim.member_id or auth.plan_id != claim.plan_id:
+        yield Problem("auth_mismatch", ERROR, f"{label} is for another member or plan.",
+                      "Attach the member's own authorization from this plan.")  # fmt: skip
+    provider = lk.orgs[claim.billing_provider_id]
+    if auth.cbo_id not in (provider.pk, provider.hub_id):
+        yield Problem("auth_mismatch", ERROR, f"{label} was issued to another provider.",
+                      "Attach an authorization issued to this provider.")  # fmt: skip
+    idx = lk.indexes()
+    for ln in lines:
+        if ln.service_id != auth.service_id:
+            yield Problem("auth_service", ERROR,
+                          f"{label} is for {lk.services[auth.service_id].label}, not {lk.services[ln.service_id].label}.",
+                          "Attach the authorization for this service.", ln.line_number)  # fmt: skip
+        last = ln.end_date or ln.service_date
+        if not (auth.start_date <= ln.service_date and last <= auth.end_date):
+            yield Problem("auth_dates", ERROR,
+                          f"{label} runs {human_date(auth.start_date)} – {human_date(auth.end_date)}; the service "
+                          f"on {human_date(ln.service_date)} is outside it.",
+                          "Ask the plan to extend the authorization (or attach the one covering this date), then re-scrub.",
+                          ln.line_number)  # fmt: skip
+        total = idx["auth"].get((auth.pk, ln.delivery_id))
+        if auth.units_approved is not None and total is not None and total > auth.units_approved:
+            yield Problem("auth_units", ERROR,
+                          f"{label} approves {auth.units_approved} units; with this line {total} would be billed.",
+                          "Ask the plan for more units, or correct the units logged, then re-scrub.",
+                          ln.line_number)  # fmt: skip
+
+
+def check_coverage(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """The contract covers each service on its date (in the member's county) with a rate."""
+    book = lk.rate_book(claim.billing_provider_id, claim.plan_id)
+    member = lk.members[claim.member_id]
+    county = lk.counties.get(member.county_id) if member.county_id else None
+    for ln in lines:
+        price = book.price(lk.services[ln.service_id], ln.units, on=ln.service_date, county=county)
+        if not price.covered:
+            yield Problem("not_covered", ERROR, price.message,
+                          "Ask the plan to add the service to the contract (or amend its dates), or void the "
+                          "service entry if it was logged by mistake; then re-scrub.", ln.line_number)  # fmt: skip
+
+
+def check_modifiers(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """At most four modifiers, each two characters, and the ones that identify the service."""
+    for ln in lines:
+        service = lk.services[ln.service_id]
+        bad = [m for m in ln.modifiers if identifiers.modifier_problem(m)]
+        if bad or len(ln.modifiers) > 4:
+            yield Problem("modifiers", ERROR, f"Line {ln.line_number} has invalid modifiers {ln.modifiers}.",
+                          "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
+        elif not service.matches(set(ln.modifiers)):
+            yield Problem("modifiers", ERROR,
+                          f"{ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} is not "
+                          f"{service.label} ({service.name}).",
+                          "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
+
+
+def check_diagnoses(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """1 to 12 diagnosis codes, each ICD-10-CM."""
+    codes = claim.diagnosis_codes or []
+    fix = "Add the member's social-need diagnosis (e.g. Z59.01) on the referral, then re-scrub."
+    if not codes:
+        yield Problem("diagnosis_missing", ERROR, "The claim has no diagnosis code.", fix)
+    for code in codes:
+        if problem := identifiers.icd10_problem(code):
+            yield Problem(
+                "diagnosis_invalid", ERROR, problem, "Correct the code on the referral, then re-scrub."
+            )
+    if len(codes) > 12:
+        yield Problem("diagnosis_count", ERROR, f"The claim has {len(codes)} diagnosis codes; at most 12 fit.",
+                      "Keep the 12 that matter on the referral.")  # fmt: skip
+
+
+def check_place_of_service(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """A place-of-service code CBOs use (04, 12, 13, 14, 16, 27, 99, 02, 10)."""
+    if claim.place_of_service not in _VALID_POS:
+        yield Problem("place_of_service", ERROR,
+                      f"Place of service {claim.place_of_service!r} is not one plans accept for these services.",
+                      "Correct the place of service on the service entry, then re-scrub.")  # fmt: skip
+
+
+def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """Units within the contract's per-day and per-month caps for the member (counting every live
+    claim line, earlier deliveries first)."""
+    book = lk.rate_book(claim.billing_provider_id, claim.plan_id)
+    idx = lk.indexes()
+    for ln in lines:
+        cov = book.coverage(lk.services[ln.service_id], on=ln.service_date)
+        if not cov.covered:
+            continue
+        version = cov.version
+        label = lk.services[ln.service_id].label
+        days = ((ln.end_date or ln.service_date) - ln.service_date).days + 1
+        if version.units_per_day:
+            allowed = version.units_per_day * days
+            total = idx["day"].get(
+                ((claim.member_id, ln.service_id, ln.service_date), ln.delivery_id), ln.units
+            )
+            if ln.units > allowed or (days == 1 and total > version.units_per_day):
+                yield Problem("units_per_day", ERROR,
+                              f"{label}: {total} units on {human_date(ln.service_date)}; the contract allows "
+                              f"{version.units_per_day} a day.",
+                              "Correct the units on the service entry (or void the extra entry), then re-scrub.",
+                              ln.line_number)  # fmt: skip
+        if version.units_per_month:
+            d = ln.service_date
+            total = idx["month"].get(
+                ((claim.member_id, ln.service_id, d.year, d.month), ln.delivery_id), ln.units
+            )
+            if total > version.units_per_month:
+                yield Problem("units_per_month", ERROR,
+                              f"{label}: {total} units in {d:%B %Y}; the contract allows {version.units_per_month} "
+                              "a month.",
+                              "Void the extra service entry or correct its units, then re-scrub.", ln.line_number)  # fmt: skip
+
+
+def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """The same service for the same member on the same day is not already on another live claim
+    line (the earlier entry is billed; the later is the duplicate)."""
+    first = lk.indexes()["first"]
+    for ln in lines:
+        key = (claim.member_id, ln.service_id, ln.service_date)
+        if first.get(key, ln.delivery_id) < ln.delivery_id:
+            yield Problem("duplicate", ERROR,
+                          f"{lk.services[ln.service_id].label} on {human_date(ln.service_date)} for this member is "
+                          "already billed on another claim.",
+                          "If it was logged twice, void this service entry; if it is a separate service, "
+                          "correct the date or units.", ln.line_number)  # fmt: skip
+
+
+def check_timely_filing(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """Filed within the contract's timely-filing days of each date of service; within 14 days of
+    the limit is a warning."""
+    contract = lk.contracts.get(claim.contract_id)
+    if contract is None or not lines:
+        return
+    first = min(ln.service_date for ln in lines)
+    deadline = first + timedelta(days=contract.timely_filing_days)
+    if lk.today > deadline:
+        yield Problem("timely_filing", ERROR,
+                      f"The service on {human_date(first)} was due to {contract.plan} by {human_date(deadline)} "
+                      f"({contract.timely_filing_days} days); the plan will deny it as late.",
+                      "Ask the plan whether it accepts a late claim with a reason (e.g. retroactive "
+                      "eligibility); otherwise void it.")  # fmt: skip
+    elif (deadline - lk.today).days <= TIMELY_FILING_WARNING_DAYS:
+        yield Problem("timely_filing_soon", WARNING,
+                      f"Send this claim by {human_date(deadline)}: that is the plan's timely-filing limit.",
+                      "Put it in a batch today.")  # fmt: skip
+
+
+def check_charge(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """Every line carries a charge above zero (a zero charge means the rate is missing)."""
+    for ln in lines:
+        if ln.charge <= 0:
+            yield Problem("no_charge", ERROR, f"Line {ln.line_number} has no charge: no rate was found for it.",
+                          "Make sure the contract has a rate for the service on this date, then re-scrub.",
+                          ln.line_number)  # fmt: skip
+
+
+CHECKS: tuple[Check, ...] = (
+    check_billing_provider,
+    check_plan_settings,
+    check_member,
+    check_enrollment,
+    check_authorization,
+    check_coverage,
+    check_modifiers,
+    check_diagnoses,
+    check_place_of_service,
+    check_units_caps,
+    check_duplicates,
+    check_timely_filing,
+    check_charge,
+)
+
+
+def scrub_one(claim: Claim, lines: list[ClaimLine], lookups: Lookups) -> list[Problem]:
+    """Every problem of one claim (no queries: everything comes from ``lookups``)."""
+    problems: list[Problem] = []
+    for check in CHECKS:
+        problems.extend(check(claim, lines, lookups))
+    # Provider and plan problems repeat on every line's claim; keep each message once.
+    seen: set[tuple] = set()
+    unique = []
+    for p in problems:
+        key = (p.code, p.message, p.line)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique

@@ -1,0 +1,278 @@
+"""Billing pages for claims and batches: thin views over billing.services.
+
+Billing coordinators (and admins) of a CBO or hub build claims, see ready and held claims with
+their problems and fixes, re-scrub, create batches (the file is written by a task; the page
+shows its progress) and download files. Plans see the claims sent to them, read-only.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.api.claims import progress_percent
+from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
+from billing.models import Batch, Claim, ClaimStatusChange, PlanChannel
+from billing.scope import PROVIDER_BILLING_ROLES
+from billing.services import batches as batch_services
+from billing.services import claims as claim_services
+from billing.services import invoices
+from cbo_portal import access
+from cbo_portal.models import Organization
+from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _is_biller(user) -> bool:  # noqa: ANN001
+    return access.is_platform_admin(user) or bool(access.org_ids_with_roles(user, PROVIDER_BILLING_ROLES))
+
+
+def _month(value: str) -> date | None:
+    try:
+        year, month = value.split("-")[:2]
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
+
+
+def _filtered_claims(request: HttpRequest):  # noqa: ANN202
+    claims = Claim.objects.visible_to(request.user).for_list()
+    status = request.GET.get("status", "")
+    if status in ClaimStatus.values:
+        claims = claims.filter(status=status)
+    elif not status and _is_biller(request.user):
+        claims = claims.filter(status__in=[ClaimStatus.READY, ClaimStatus.HELD])
+    plan = request.GET.get("plan", "")
+    if plan.isdigit():
+        claims = claims.filter(plan_id=plan)
+    month = _month(request.GET.get("month", ""))
+    if month:
+        claims = claims.filter(service_month=month)
+    return claims.order_by("-service_month", "-pk"), status, plan, month
+
+
+@portal_view
+@require_GET
+def claim_list(request: HttpRequest) -> HttpResponse:
+    """Ready and held claims (or any status), filtered by plan and month; CSV export."""
+    claims, status, plan, month = _filtered_claims(request)
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+        rows = (writer.writerow(r) for r in batch_services.csv_rows(claims.iterator(chunk_size=2000)))
+        response = StreamingHttpResponse(rows, content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="claims.csv"'
+        return response
+    page = Paginator(claims, 25).get_page(request.GET.get("page"))
+    visible = Claim.objects.visible_to(request.user)
+    plans = Organization.objects.filter(pk__in=visible.values("plan_id")).order_by("legal_name")
+    counts = dict(
+        visible.filter(status__in=[ClaimStatus.READY, ClaimStatus.HELD])
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["format"] = "csv"
+    return render(request, "billing/claims_list.html", {
+        "page": page, "statuses": ClaimStatus.choices, "status": status, "plans": plans, "plan": plan,
+        "month": month.strftime("%Y-%m") if month else "", "biller": _is_biller(request.user),
+        "ready_count": counts.get(ClaimStatus.READY, 0), "held_count": counts.get(ClaimStatus.HELD, 0),
+        "csv_query": query.urlencode(), "billable": _billable_count(request.user),
+        "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
+    })  # fmt: skip
+
+
+def _billable_count(user) -> int:  # noqa: ANN001
+    if not _is_biller(user):
+        return 0
+    return claim_services.billable_deliveries(user).count()
+
+
+@portal_view
+@require_POST
+def build(request: HttpRequest) -> HttpResponse:
+    """Build claims from every billable service the user may bill (synchronously: a few
+    thousand services take seconds; the nightly task handles the rest)."""
+    try:
+        result = claim_services.build_claims(acting_user=request.user)
+    except SERVICE_ERRORS as error:
+        for message in apply_service_error(None, error):
+            messages.error(request, message)
+        return redirect("billing:claims")
+    if result.claims:
+        messages.success(request, f"Built {result.claims} claims: {result.ready} ready, {result.held} held "
+                                  f"(${result.billed_amount:,.2f}).")  # fmt: skip
+    else:
+        messages.info(request, "There were no new services to bill.")
+    for reason in result.skipped:
+        messages.warning(request, f"Not billed: {reason}")
+    return redirect("billing:claims")
+
+
+@portal_view
+def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One claim: lines, problems with their fixes, history; re-scrub (POST)."""
+    claim = get_visible(Claim.objects.for_list().select_related("contract", "authorization", "replaces"),
+                        request.user, pk=pk)  # fmt: skip
+    if request.method == "POST":
+        try:
+            claim = claim_services.rescrub_claim(claim, acting_user=request.user)
+        except SERVICE_ERRORS as error:
+            for message in apply_service_error(None, error):
+                messages.error(request, message)
+        else:
+            if claim.status == ClaimStatus.READY:
+                messages.success(request, f"Claim {claim.control_number} is clean and ready to send.")
+            else:
+                messages.warning(request, f"Claim {claim.control_number} still has problems to fix.")
+        return redirect("billing:claim", pk=pk)
+    history = ClaimStatusChange.objects.filter(claim=claim).select_related("actor")
+    return render(request, "billing/claims_detail.html", {
+        "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
+        "problem_errors": [p for p in claim.problems if p.get("severity") == "error"],
+        "problem_warnings": [p for p in claim.problems if p.get("severity") != "error"],
+        "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
+        "replaced_by": Claim.objects.filter(replaces=claim).first(),
+    })  # fmt: skip
+
+
+def _can_bill(user, claim: Claim) -> bool:  # noqa: ANN001
+    try:
+        claim_services.require_biller(user, claim)
+    except SERVICE_ERRORS:
+        return False
+    return True
+
+
+@portal_view
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    """Batches with their status and progress, and the groups of ready claims to batch."""
+    batches = Batch.objects.visible_to(request.user).select_related("plan", "submitter")
+    status = request.GET.get("status", "")
+    if status in BatchStatus.values:
+        batches = batches.filter(status=status)
+    page = Paginator(batches, 25).get_page(request.GET.get("page"))
+    for b in page:
+        b.percent = progress_percent(b)
+    return render(request, "billing/batch_list.html", {
+        "page": page, "statuses": BatchStatus.choices, "status": status, "biller": _is_biller(request.user),
+        "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
+    })  # fmt: skip
+
+
+@portal_view
+@require_POST
+def batch_create(request: HttpRequest) -> HttpResponse:
+    """Create a batch for one submitter and plan (or every group, with no ids given)."""
+    try:
+        if request.POST.get("plan") and request.POST.get("submitter"):
+            batch = batch_services.create_batch(
+                submitter=Organization.objects.get(pk=request.POST["submitter"]),
+                plan=Organization.objects.get(pk=request.POST["plan"]), acting_user=request.user,
+                claim_format=request.POST.get("claim_format") or "837p",
+            )  # fmt: skip
+            messages.success(
+                request, f"Batch {batch.pk} created with {batch.claim_count} claims; writing its file."
+            )
+            return redirect("billing:batch", pk=batch.pk)
+        made = batch_services.create_batches(acting_user=request.user)
+    except (Organization.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    except SERVICE_ERRORS as error:
+        for message in apply_service_error(None, error):
+            messages.error(request, message)
+        return redirect("billing:batches")
+    messages.success(request, f"Created {len(made)} batch(es)." if made else "No ready claims to batch.")
+    return redirect("billing:batches")
+
+
+@portal_view
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One batch: progress, file, claims; mark a downloaded file as sent, retry a failed one."""
+    batch = get_visible(Batch.objects.select_related("plan", "submitter"), request.user, pk=pk)
+    is_submitter = access.is_platform_admin(request.user) or access.has_role(
+        request.user, batch.submitter, PROVIDER_BILLING_ROLES
+    )
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "retry":
+                batch_services.retry_batch(batch, acting_user=request.user)
+                messages.success(request, "Retrying the batch.")
+            else:
+                batch_services.submit_batch(batch, acting_user=request.user)
+                messages.success(request, "Marked as sent to the plan.")
+        except SERVICE_ERRORS as error:
+            for message in apply_service_error(None, error):
+                messages.error(request, message)
+        return redirect("billing:batch", pk=pk)
+    channel = PlanChannel.objects.filter(plan=batch.plan).first()
+    claims = Paginator(Claim.objects.filter(batch=batch).select_related("member", "billing_provider")
+                       .order_by("billing_provider_id", "member__last_name", "pk"), 50).get_page(request.GET.get("page"))  # fmt: skip
+    history = batch.history.select_related("actor")
+    batch.percent = progress_percent(batch)
+    return render(request, "billing/batch_detail.html", {
+        "batch": batch, "page": claims, "history": history, "is_submitter": is_submitter,
+        "sftp": channel is not None and channel.method == DeliveryMethod.SFTP,
+        "progress_url": reverse("billing:batch_progress", args=[batch.pk]),
+        "invoice": batch.format == BatchFormat.INVOICE,
+    })  # fmt: skip
+
+
+@portal_view
+@require_GET
+def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """The progress bar's feed: status, claims written, percent."""
+    batch = get_visible(Batch.objects.all(), request.user, pk=pk)
+    return JsonResponse({"status": batch.status, "status_label": batch.get_status_display(),
+                         "done": batch.progress_done, "total": batch.progress_total,
+                         "percent": progress_percent(batch), "error": batch.error})  # fmt: skip
+
+
+@portal_view
+@require_GET
+def batch_download(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_visible(Batch.objects.all(), request.user, pk=pk)
+    try:
+        batch_services.check_can_download(request.user, batch)
+    except SERVICE_ERRORS as exc:
+        raise Http404 from exc
+    if not batch.file:
+        raise Http404("The file is still being written.")
+    return FileResponse(batch.file.open("rb"), as_attachment=True, filename=batch.file_name)
+
+
+@portal_view
+@require_GET
+def batch_invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    """The printable invoice(s) of a batch: one page per provider, plan and month."""
+    batch = get_visible(Batch.objects.select_related("plan", "submitter"), request.user, pk=pk)
+    claims = Claim.objects.filter(batch=batch).prefetch_related(Prefetch("lines"))
+    return render(
+        request, "billing/invoice_print.html", {"batch": batch, "pages": invoices.invoice_pages(claims)}
+    )
+
+
+urlpatterns = [
+    path("billing/claims/", claim_list, name="claims"),
+    path("billing/claims/build/", build, name="build"),
+    path("billing/claims/<int:pk>/", claim_detail, name="claim"),
+    path("billing/batches/", batch_list, name="batches"),
+    path("billing/batches/create/", batch_create, name="batch_create"),
+    path("billing/batches/<int:pk>/", batch_detail, name="batch"),
+    path("billing/batches/<int:pk>/progress.json", batch_progress, name="batch_progress"),
+    path("billing/batches/<int:pk>/download/", batch_download, name="batch_download"),
+    path("billing/batches/<int:pk>/invoice/", batch_invoice, name="batch_invoice"),
+]
