@@ -504,13 +504,12 @@ def _match_line(svc: x835.ServicePayment, claim_id: int, by_control: dict[str, t
 
 # --------------------------------------------------------------------------- claim status moves
 
-# Same rule as ``billing.services.states.transition_claims_bulk`` (every from → to pair checked
-# against ``CLAIM_TRANSITIONS``; a claim moves only if it is still in the status it was read in;
-# one ``ClaimStatusChange`` per move), but the move shares one UPDATE with the claim's new totals
-# and ``adjudicated_at``, and on PostgreSQL the history rows are inserted by that same statement:
-# one write per claim instead of two, and no history rows travel from Python.
-# TODO(lead): fold back into states.py as a "transition with extra fields" once helper-7's COPY
-# changes there have landed.
+# The rule is ``billing.services.states.CLAIM_TRANSITIONS`` (every from → to pair is checked
+# against it before anything is written; a claim moves only if it is still in the status it was
+# read in; one ``ClaimStatusChange`` per move). Only the mechanism differs from
+# ``transition_claims_bulk``: the move shares one UPDATE with the claim's new totals and
+# ``adjudicated_at``, and on PostgreSQL the history rows are inserted by that same statement, so
+# an 835 of 100,000 claims writes each claim once and sends no history rows from Python.
 
 _ADJUDICATE_SQL = """
 WITH v AS (

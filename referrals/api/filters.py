@@ -1,10 +1,11 @@
+"""Query-string filters for the referrals API. The rules they filter on (overdue, billable) live
+on the querysets; these only expose them."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from referrals.choices import AWAITING_RESPONSE, DeliveryStatus
 from referrals.models import Authorization, Referral, ServiceDelivery
 
 
@@ -20,8 +21,8 @@ class ReferralFilter(filters.FilterSet):
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if value is None:
             return queryset
-        due = {"status__in": AWAITING_RESPONSE, "respond_by__lt": timezone.now()}
-        return queryset.filter(**due) if value else queryset.exclude(**due)
+        overdue = Referral.objects.overdue().values("pk")
+        return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
 
 
 class AuthorizationFilter(filters.FilterSet):
@@ -39,10 +40,10 @@ class ServiceDeliveryFilter(filters.FilterSet):
 
     class Meta:
         model = ServiceDelivery
-        fields = ["status", "referral", "member", "authorization", "staff", "cbo", "plan"]
+        fields = ["status", "referral", "member", "authorization", "service_date", "staff", "cbo", "plan"]
 
     def filter_billable(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if value is None:
             return queryset
-        billable = {"status": DeliveryStatus.LOGGED, "billed_at__isnull": True}
-        return queryset.filter(**billable) if value else queryset.exclude(**billable)
+        billable = ServiceDelivery.objects.billable().values("pk")
+        return queryset.filter(pk__in=billable) if value else queryset.exclude(pk__in=billable)

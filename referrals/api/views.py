@@ -17,6 +17,7 @@ from cbo_portal.api.base import ScopedViewSetMixin
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import Organization
 from referrals import selectors
+from referrals.api import filters
 from referrals.api import serializers as s
 from referrals.choices import ReferralSource
 from referrals.models import (
@@ -77,7 +78,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
     queryset = Referral.objects.for_list().select_related("member__county")
     serializer_class = s.ReferralSerializer
-    filterset_fields = ["status", "priority", "source", "cbo", "plan"]
+    filterset_class = filters.ReferralFilter
     search_fields = ["member__cin", "member__last_name", "plan_reference"]
     ordering_fields = ["created_at", "respond_by", "status"]
     http_method_names = ["get", "post", "head", "options"]
@@ -220,7 +221,7 @@ class AuthorizationViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = Authorization.objects.for_list()
     serializer_class = s.AuthorizationSerializer
-    filterset_fields = ["status", "referral", "cbo", "plan"]
+    filterset_class = filters.AuthorizationFilter
     ordering_fields = ["end_date", "created_at"]
 
     @extend_schema(request=s.DecideSerializer, responses=s.AuthorizationSerializer)
@@ -246,7 +247,7 @@ class ServiceDeliveryViewSet(
 
     queryset = ServiceDelivery.objects.for_list()
     serializer_class = s.DeliverySerializer
-    filterset_fields = ["status", "referral", "service_date", "staff"]
+    filterset_class = filters.ServiceDeliveryFilter
     ordering_fields = ["service_date", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
     parser_classes = [JSONParser, FormParser, MultiPartParser]

@@ -152,3 +152,30 @@ def test_service_label_must_exist(world, api):
         "/api/v1/referrals/", {**NEW, "service": "ZZZZZ", "cbo": world.cbo.pk}, format="json"
     )
     assert response.status_code == 400 and "service" in response.json()["error"]["fields"]
+
+
+def test_list_filters_overdue_referrals_and_billable_services(cw, api):
+    late, fresh = referral(cw, accept=False), referral(cw, accept=False)
+    Referral.objects.filter(pk=late.pk).update(respond_by=timezone.now() - timedelta(hours=1))
+    client = api.as_user(cw.cbo_admin)
+    overdue = client.get("/api/v1/referrals/", {"overdue": "true"}).json()["results"]
+    assert [r["id"] for r in overdue] == [late.pk]
+    assert fresh.pk in [
+        r["id"] for r in client.get("/api/v1/referrals/", {"overdue": "false"}).json()["results"]
+    ]
+
+    served = referral(cw)
+    authorization(cw, served)
+    today = timezone.localdate()
+    for days in (1, 2):
+        response = client.post("/api/v1/service-deliveries/", {
+            "referral": served.pk, "service_date": str(today - timedelta(days=days)), "units": "1",
+            "place_of_service": "12",
+        }, format="json")  # fmt: skip
+        assert response.status_code == 201, response.json()
+    from referrals.models import ServiceDelivery
+
+    billed = ServiceDelivery.objects.filter(referral=served).order_by("service_date").first()
+    ServiceDelivery.objects.filter(pk=billed.pk).update(billed_at=timezone.now())
+    billable = client.get("/api/v1/service-deliveries/", {"billable": "true"}).json()["results"]
+    assert billed.pk not in [d["id"] for d in billable] and len(billable) == 1
