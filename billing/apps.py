@@ -28,7 +28,7 @@ class BillingConfig(AppConfig):
             ("Denials", "billing:denials"),
             ("Billing reports", "billing:reports"),
         ):
-            register_nav(label, url_name, _billing_role)
+            register_nav(label, url_name, _billing_role, group="Billing")
 
         from billing import usage
 

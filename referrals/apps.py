@@ -25,12 +25,16 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from cbo_portal.context_processors import register_nav
 
-        register_nav("Worklist", "referrals:worklist", _sees_referrals)
-        register_nav("Referrals", "referrals:list", _sees_referrals)
+        for label, url_name, visible in (
+            ("Referrals", "referrals:list", _sees_referrals),
+            ("Worklist", "referrals:worklist", _sees_referrals),
+            ("Authorizations", "referrals:authorizations", _sees_referrals),
+            ("Members", "referrals:members", _sees_referrals),
+            ("Network report", "referrals:report", _is_plan),
+        ):
+            register_nav(label, url_name, visible, group="Referrals")
+        # Staff log services between home visits: one tap from anywhere.
         register_nav("Log a service", "referrals:log_service", _is_provider)
-        register_nav("Authorizations", "referrals:authorizations", _sees_referrals)
-        register_nav("Members", "referrals:members", _sees_referrals)
-        register_nav("Network report", "referrals:report", _is_plan)
 
         from cbo_portal.dashboard import register_tiles
         from referrals.dashboard import referral_tiles
