@@ -105,6 +105,16 @@ class ReferralForm(forms.Form):
         return data
 
 
+class DiagnosesForm(forms.Form):
+    diagnosis_codes = forms.CharField(label="Diagnosis codes (ICD-10)", max_length=200,
+                                      help_text="Separate with commas, e.g. Z59.01, Z59.41")  # fmt: skip
+
+    def clean_diagnosis_codes(self) -> list[str]:
+        return [
+            c.strip() for c in self.cleaned_data["diagnosis_codes"].replace(";", ",").split(",") if c.strip()
+        ]
+
+
 class DeclineForm(forms.Form):
     reason = forms.CharField(label="Why are you declining?", max_length=300,
                              widget=forms.TextInput(attrs={"placeholder": "e.g. at capacity this month"}))  # fmt: skip

@@ -241,6 +241,9 @@ REFERRAL_ACTIONS = {
     "approve": (None, lambda r, u, d: ref_svc.approve_community_referral(r, acting_user=u), "Referral approved."),
     "complete": (None, lambda r, u, d: ref_svc.complete(r, acting_user=u), "Services completed; loop closed."),
     "close": (f.CloseForm, lambda r, u, d: ref_svc.close(r, acting_user=u, **d), "Referral closed."),
+    "diagnoses": (f.DiagnosesForm,
+                  lambda r, u, d: ref_svc.set_diagnoses(r, acting_user=u, codes=d["diagnosis_codes"]),
+                  "Diagnosis codes saved."),
     "outreach": (f.OutreachForm, lambda r, u, d: ref_svc.record_outreach(r, acting_user=u, **d), "Outreach logged."),
     "authorize": (f.AuthorizeForm, lambda r, u, d: auth_svc.authorize(r, acting_user=u, **d), "Authorized."),
     "request_auth": (f.RequestAuthorizationForm,
@@ -257,6 +260,8 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     referral = _referral(request, pk)
     user = request.user
     forms = {name: (cls(prefix=name) if cls else None) for name, (cls, _fn, _msg) in REFERRAL_ACTIONS.items()}
+    codes = ", ".join(referral.diagnosis_codes or [])
+    forms["diagnoses"] = f.DiagnosesForm(prefix="diagnoses", initial={"diagnosis_codes": codes})
     errors: list[str] = []
     open_form = ""
     if request.method == "POST":
@@ -283,9 +288,11 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     authorizations = list(
         Authorization.objects.visible_to(user).filter(referral=referral).select_related("service")
     )
+    dx_editor = referral.status != ReferralStatus.DECLINED and ref_svc.can_edit_diagnoses(user, referral)
     return render(request, "referrals/detail.html", {
         "r": referral, "forms": forms, "errors": errors, "open_form": open_form, "worker": worker,
         "plan_side": plan_side, "authorizer": authorizer, "authorizations": authorizations,
+        "dx_editor": dx_editor,
         "usable": [a for a in authorizations if a.status in USABLE_AUTHORIZATION],
         "history": ReferralStatusChange.objects.filter(referral=referral).select_related("actor"),
         "outreach": OutreachAttempt.objects.visible_to(user).filter(referral=referral).select_related("staff"),

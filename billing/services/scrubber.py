@@ -9,10 +9,11 @@ data (organization profile, member record, authorization, contract) and re-scrub
 Checks, in order: billing provider NPI (check digit), TIN, taxonomy, street address with ZIP+4;
 the plan's claim-submission settings; member CIN, name, date of birth, address; enrollment with
 the plan on each date of service; authorization present (when the contract requires it),
-usable, matching member/plan/service, covering the dates, with the units; service covered by the
-contract on the date with a rate; modifiers; diagnosis present and well formed; place of service
-valid; units within the contract's caps; duplicate of a service already billed; timely filing
-(past the contract's limit: error; within 14 days of it: warning); a charge above zero.
+granted (approved, or since used up or ended), matching member/plan/service, covering the dates,
+with the units; service covered by the contract on the date with a rate; modifiers; diagnosis
+present and well formed; place of service valid; units within the contract's caps; duplicate of a
+service already billed; timely filing (past the contract's limit: error; within 14 days of it:
+warning); a charge above zero.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ from cbo_portal.models import County, Organization
 from contracts.models import Contract, ServiceCatalogEntry
 from contracts.models.contracts import human_date
 from contracts.selectors import RateBook
-from referrals.choices import USABLE_AUTHORIZATION, PlaceOfService
+from referrals.choices import USABLE_AUTHORIZATION, AuthorizationStatus, PlaceOfService
 from referrals.models import Authorization, Member
 from referrals.selectors import EnrollmentIndex, enrollment_index
 
 ERROR, WARNING = ProblemSeverity.ERROR.value, ProblemSeverity.WARNING.value
 TIMELY_FILING_WARNING_DAYS = 14
+# An authorization the plan granted stays good for the services it covered once its units are
+# used up (exhausted: the very services being billed used them) or its last day has passed
+# (expired): dates and units are checked line by line below. Only requested or denied ones hold.
+BILLABLE_AUTHORIZATION = (*USABLE_AUTHORIZATION, AuthorizationStatus.EXHAUSTED, AuthorizationStatus.EXPIRED)
 _PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|POB)\b", re.IGNORECASE)
 _ZIP9 = re.compile(r"^\d{5}-?\d{4}$")
 _ZIP = re.compile(r"^\d{5}(?:-?\d{4})?$")
@@ -321,7 +326,7 @@ def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
                           "Request the authorization from the plan, attach it to the service entries, then re-scrub.")  # fmt: skip
         return
     label = f"Authorization {auth.number or '(no number)'}"
-    if auth.status not in USABLE_AUTHORIZATION:
+    if auth.status not in BILLABLE_AUTHORIZATION:
         yield Problem("auth_not_approved", ERROR, f"{label} is {auth.get_status_display().lower()}, not approved.",
                       "Ask the plan to approve or extend it, then re-scrub.")  # fmt: skip
     if not (auth.number or "").strip():

@@ -124,8 +124,10 @@ def build(request: HttpRequest) -> HttpResponse:
 @portal_view
 def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One claim: lines, problems with their fixes, history; re-scrub (POST)."""
-    claim = get_visible(Claim.objects.for_list().select_related("contract", "authorization", "replaces"),
-                        request.user, pk=pk)  # fmt: skip
+    claim = get_visible(
+        Claim.objects.for_list().select_related("contract", "authorization", "replaces", "referral"),
+        request.user, pk=pk,
+    )  # fmt: skip
     if request.method == "POST":
         try:
             claim = claim_services.rescrub_claim(claim, acting_user=request.user)

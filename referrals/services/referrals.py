@@ -32,6 +32,7 @@ from referrals.choices import LoopClosureReason, OutreachMethod, Priority, Refer
 from referrals.models import Member, OutreachAttempt, Referral, ReferralStatusChange
 from referrals.services.common import (
     PLAN_REFERRERS,
+    PROVIDER_BILLERS,
     PROVIDER_WORKERS,
     actor_or_none,
     can_act_for_provider,
@@ -342,3 +343,34 @@ def mark_service_started(referral: Referral, *, acting_user, service_date: date)
         fields += ["status", "status_changed_at"]
     if fields:
         referral.save(update_fields=fields)
+
+
+def can_edit_diagnoses(user, referral: Referral) -> bool:  # noqa: ANN001
+    """The referring plan's care coordinators and admins, and the CBO's (or its hub's) admins, staff
+    and billing coordinators: the CBO screens for social needs, and its claims carry these codes."""
+    return can_act_for_provider(
+        user, referral.cbo, (*PROVIDER_WORKERS, *PROVIDER_BILLERS)
+    ) or access.has_role(user, referral.plan_id, PLAN_REFERRERS)
+
+
+@transaction.atomic
+def set_diagnoses(referral: Referral, *, acting_user, codes: list[str]) -> Referral:
+    """Replace the referral's ICD-10-CM diagnosis codes (e.g. the social-need Z code a claim is held
+    for). Each code must be well formed; a declined referral is not changed."""
+    if not can_edit_diagnoses(acting_user, referral):
+        require_plan_role(acting_user, referral.plan_id, PLAN_REFERRERS, action="change diagnosis codes")
+    locked = Referral.objects.select_for_update().select_related("plan", "cbo").get(pk=referral.pk)
+    if locked.status == S.DECLINED:
+        raise ValidationError(f"Referral {locked.number} was declined; its diagnosis codes cannot change.")
+    previous = list(locked.diagnosis_codes or [])
+    locked.diagnosis_codes = list(codes)
+    locked.full_clean(validate_constraints=False)
+    if not locked.diagnosis_codes:
+        raise ValidationError({"diagnosis_codes": "Enter at least one ICD-10-CM code, e.g. Z59.01."})
+    locked.save(update_fields=["diagnosis_codes"])
+    audit.record(
+        actor=acting_user, action=AuditAction.UPDATE, obj=locked, organization=locked.cbo,
+        summary=f"Referral {locked.number}: diagnosis codes {', '.join(locked.diagnosis_codes)}",
+        changes={"diagnosis_codes": [previous, locked.diagnosis_codes]},
+    )  # fmt: skip
+    return locked

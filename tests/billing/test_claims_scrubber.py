@@ -15,6 +15,8 @@ from billing.services.claims import build_claims, rescrub_claim
 from cbo_portal.models import Organization
 from contracts.models import Contract, RateLine, RateLineVersion
 from referrals.models import Authorization, Enrollment, Member, Referral, ServiceDelivery
+from referrals.services.authorizations import expire_ended
+from referrals.services.deliveries import log_service
 from tests.billing.factories import authorized_delivery, delivery, last_month, setup_billing
 from tests.factories import UserFactory, valid_npi
 from tests.referrals.factories import authorization, referral, service
@@ -81,8 +83,8 @@ CASES = [
      "auth_dates", "outside it"),
     ("auth units", lambda w: authorized_delivery(w, units_approved=3, units=4), lambda w, d: None,
      lambda w, d: Authorization.objects.filter(pk=d.authorization_id).update(units_approved=10), "auth_units", "approves 3"),
-    ("auth status", lambda w: authorized_delivery(w), lambda w, d: Authorization.objects.filter(pk=d.authorization_id).update(status="expired"),
-     lambda w, d: Authorization.objects.filter(pk=d.authorization_id).update(status="approved"), "auth_not_approved", "expired"),
+    ("auth status", lambda w: authorized_delivery(w), lambda w, d: Authorization.objects.filter(pk=d.authorization_id).update(status="denied"),
+     lambda w, d: Authorization.objects.filter(pk=d.authorization_id).update(status="approved"), "auth_not_approved", "denied"),
     ("not covered", lambda w: delivery(w, label="T2040-U6"), lambda w, d: None, _t2040, "not_covered", "does not cover"),
     ("no diagnosis", lambda w: delivery(w, dx=[]), lambda w, d: None,
      lambda w, d: Referral.objects.filter(pk=d.referral_id).update(diagnosis_codes=["Z59.02"]), "diagnosis_missing", "no diagnosis"),
@@ -145,6 +147,22 @@ def test_timely_filing_close_to_the_limit_is_a_warning_only(bw):
     assert claim.status == ClaimStatus.READY
     assert [p["code"] for p in claim.problems] == ["timely_filing_soon"]
     assert claim.problems[0]["severity"] == "warning"
+
+
+def test_an_authorization_used_up_or_ended_still_covers_the_services_it_authorized(bw):
+    """Logging the last authorized unit makes the authorization exhausted, and the nightly task
+    expires it after its last day: neither is a reason to hold the claims for those services."""
+    used_up, ended = (referral(bw, label="T2041-U6", diagnosis_codes=["Z59.01"]) for _ in range(2))
+    authorization(bw, used_up, units=4)
+    authorization(bw, ended, units=10, start=last_month(1), end=last_month(28))
+    for ref in (used_up, ended):
+        log_service(
+            acting_user=bw.cbo_staff, referral=ref, service_date=last_month(5), units=4, place_of_service="12"
+        )
+    assert expire_ended() == 1
+    assert set(Authorization.objects.values_list("status", flat=True)) == {"exhausted", "expired"}
+    build_claims(acting_user=bw.cbo_billing)
+    assert [(c.status, c.problems) for c in Claim.objects.all()] == [("ready", []), ("ready", [])]
 
 
 def test_modifiers_that_do_not_identify_the_service_are_caught_and_rescrub_restores_them(bw):
