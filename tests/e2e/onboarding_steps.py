@@ -16,7 +16,7 @@ from pathlib import Path
 from django.core import mail
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 
 NEW_ADMIN_PASSWORD = "Sunrise-kitchen-2025!"
 STAFF_PASSWORD = "Staff-member-pass-77"
@@ -80,14 +80,6 @@ def open_menu(page: Page) -> None:
 def go_to(page: Page, label: str) -> None:
     open_menu(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()
-
-
-def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
 
 
 def sign_out(page: Page) -> None:

@@ -3,8 +3,6 @@ progress bar; desktop and phone screenshots go to /tmp/shots/billing-*.png."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -12,9 +10,7 @@ from cbo_portal.models import Organization
 from referrals.models import Member
 from tests.billing.factories import delivery, last_month, new_member, setup_billing
 from tests.contracts.factories import ensure_reference_data
-from tests.e2e.test_contracts_flow import sign_in
-
-SHOTS = Path("/tmp/shots")
+from tests.e2e.pages import SHOTS, sign_in
 
 
 def shots(page: Page, name: str) -> None:

@@ -9,37 +9,16 @@ them through the pages is covered by the claims team's browser tests. Screenshot
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.billing.remit_factories import ack_999, adj, clp, line_pay, plb, remittance_835, sent_batch
 from tests.contracts.factories import ensure_reference_data
-from tests.factories import PASSWORD
-
-SHOTS = Path("/tmp/shots")
+from tests.e2e.pages import screenshot, sign_in, upload_x12
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"remit-{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
-
-
-def upload(page: Page, base_url: str, tmp_path: Path, name: str, data: bytes) -> None:
-    path = tmp_path / name
-    path.write_bytes(data)
-    page.goto(base_url + "/billing/remittances/upload/")
-    page.get_by_label("X12 file").set_input_files(str(path))
-    page.get_by_role("button", name="Import file").click()
+    screenshot(page, f"remit-{name}")
 
 
 @pytest.mark.browser
@@ -52,12 +31,12 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
     sign_in(page, base, world.cbo_billing.email)
 
     # A file that is not an 835 is refused with the reason; nothing changes.
-    upload(page, base, tmp_path, "notes.txt", b"hello, this is not an X12 file" * 8)
+    upload_x12(page, base, tmp_path, "notes.txt", b"hello, this is not an X12 file" * 8)
     expect(page.get_by_test_id("upload-error")).to_contain_text("ISA")
     shot(page, "upload-error")
 
     # The plan's 999 accepts the set.
-    upload(page, base, tmp_path, "pchp-0410.999", ack_999(batch, sets=["0001"]))
+    upload_x12(page, base, tmp_path, "pchp-0410.999", ack_999(batch, sets=["0001"]))
     expect(page.get_by_role("status")).to_contain_text("1 transaction sets accepted")
     shot(page, "ack")
 
@@ -67,7 +46,7 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
         clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "125"), rarc=["N54"])]),
         clp("OTHER0001", "1", charge="60", paid="60"),
     ], [plb("L6", "-4.10", "INT0410", world.cbo.npi)])  # fmt: skip
-    upload(page, base, tmp_path, "pchp-0410.835", data)
+    upload_x12(page, base, tmp_path, "pchp-0410.835", data)
     expect(page.get_by_role("status")).to_contain_text("2 claims matched, 1 unmatched")
     expect(page.get_by_test_id("remit-claims")).to_contain_text("Partially paid")
     expect(page.get_by_test_id("remit-claims")).to_contain_text("Denied")

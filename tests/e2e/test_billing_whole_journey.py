@@ -33,25 +33,15 @@ from billing.x12.validate import validate_x12
 from tests.billing.factories import DX, last_month, new_member, setup_billing
 from tests.billing.remit_factories import PAYER
 from tests.contracts.factories import ensure_reference_data
-from tests.factories import PASSWORD
+from tests.e2e.pages import screenshot, sign_in, upload_x12
 from tests.referrals.factories import authorization, referral
 
-SHOTS = Path("/tmp/shots")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"journey-{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
+    screenshot(page, f"journey-{name}")
 
 
 def log_service(page: Page, referral_pk: int, day: dt.date, units: int) -> None:
@@ -60,14 +50,6 @@ def log_service(page: Page, referral_pk: int, day: dt.date, units: int) -> None:
     page.get_by_label("Units").fill(str(units))
     page.get_by_role("button", name="Log service").click()
     expect(page.get_by_role("status").filter(has_text=f"Logged {units} ×")).to_be_visible()
-
-
-def upload(page: Page, base_url: str, tmp_path: Path, name: str, data: bytes) -> None:
-    path = tmp_path / name
-    path.write_bytes(data)
-    page.goto(base_url + "/billing/remittances/upload/")
-    page.get_by_label("X12 file").set_input_files(str(path))
-    page.get_by_role("button", name="Import file").click()
 
 
 # --------------------------------------------------------------------------- reading the 837
@@ -269,7 +251,7 @@ def test_whole_billing_journey_from_logging_to_resubmitted_denial(
     assert {c.frequency for c in sent.claims.values()} == {"1"}
 
     # 5. The plan's 999 accepts the file; its 835 pays Cruz in full, Ben short and denies Ana.
-    upload(page, base, tmp_path, "pchp-ack.999", plan_999(sent))
+    upload_x12(page, base, tmp_path, "pchp-ack.999", plan_999(sent))
     expect(page.get_by_role("status")).to_contain_text(
         f"{len(sent.set_controls)} transaction sets accepted, 0 rejected"
     )
@@ -284,7 +266,7 @@ def test_whole_billing_journey_from_logging_to_resubmitted_denial(
     )
     ok, errors = validate_x12(remit.decode())
     assert ok and errors == [], errors
-    upload(page, base, tmp_path, "pchp-remit.835", remit)
+    upload_x12(page, base, tmp_path, "pchp-remit.835", remit)
     expect(page.get_by_role("status")).to_contain_text(
         "3 claims matched, 0 unmatched, $185.00 paid, 1 denied"
     )

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tests.contracts.factories import ensure_reference_data
-from tests.factories import PASSWORD
-
-SHOTS = Path("/tmp/shots")
+from tests.e2e.pages import screenshot, sign_in
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"contracts-{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
+    screenshot(page, f"contracts-{name}")
 
 
 def add_rate_line(page: Page, service: str, rate: str) -> None:

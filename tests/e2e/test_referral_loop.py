@@ -6,7 +6,6 @@ sees the status and 7 units left, and the loop is closed with a reason. Screensh
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,24 +13,14 @@ from playwright.sync_api import Page, expect
 
 from referrals.models import Referral
 from tests.contracts.factories import ensure_reference_data
-from tests.factories import PASSWORD
+from tests.e2e.pages import screenshot, sign_in
 from tests.referrals.factories import MemberFactory, covered_world, enroll, service
 
-SHOTS = Path("/tmp/shots")
 PHONE = {"width": 390, "height": 844}
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"referrals-{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
+    screenshot(page, f"referrals-{name}")
 
 
 def log_one(page: Page, referral_pk: int, day: date, *, repeat: bool) -> None:
