@@ -224,6 +224,7 @@ class DenialReasonSerializer(serializers.Serializer):
     description = serializers.CharField()
     advice = serializers.CharField()
     remarks = serializers.ListField(child=serializers.CharField())
+    lines = serializers.IntegerField(help_text="How many service lines the plan gave this reason on")
 
 
 class DenialSerializer(serializers.ModelSerializer):
@@ -244,7 +245,7 @@ class DenialSerializer(serializers.ModelSerializer):
     def get_reasons(self, obj: Claim) -> list[dict]:
         return [
             {"group": r.group, "carc": r.carc, "amount": r.amount, "description": r.description, "advice": r.advice,
-             "remarks": [f"{code}: {text}" for code, text in r.rarcs]}
+             "remarks": [f"{code}: {text}" for code, text in r.rarcs], "lines": r.lines}
             for r in denial_services.reasons(obj)
         ]  # fmt: skip
 

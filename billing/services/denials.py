@@ -16,7 +16,7 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, QuerySet
@@ -41,6 +41,7 @@ class Reason:
     advice: str
     rarcs: tuple[tuple[str, str], ...]
     is_patient_share: bool
+    lines: int = 1
 
     @property
     def label(self) -> str:
@@ -69,20 +70,26 @@ def queue(user) -> QuerySet[Claim]:  # noqa: ANN001
 
 
 def reasons(claim: Claim) -> list[Reason]:
-    """The latest decision's adjustments in words (needs ``queue``'s prefetch, else queries)."""
+    """The latest decision's adjustments in words (needs ``queue``'s prefetch, else queries). The
+    same reason on several lines is one entry with the lines' total."""
     decisions = getattr(claim, "decisions", None)
     if decisions is None:
         decisions = list(claim.remits.exclude(status_code="22").order_by("-pk")[:1])
     if not decisions:
         return []
-    out = []
+    out: dict[tuple, Reason] = {}
     for adj in decisions[0].adjustments.all():
+        key = (adj.group, adj.carc, tuple(adj.rarcs or []))
+        if key in out:
+            seen = out[key]
+            out[key] = replace(seen, amount=seen.amount + adj.amount, lines=seen.lines + 1)
+            continue
         info = codes.carc(adj.carc)
         rarcs = tuple((code, codes.rarc(code).description) for code in adj.rarcs or [])
-        out.append(
-            Reason(adj.group, adj.carc, adj.amount, info.description, info.advice, rarcs, adj.group == "PR")
+        out[key] = Reason(
+            adj.group, adj.carc, adj.amount, info.description, info.advice, rarcs, adj.group == "PR"
         )
-    return out
+    return list(out.values())
 
 
 def payer_claim_number(claim: Claim) -> str:

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.choices import ClaimStatus
 from billing.models import Remittance
+from billing.services import denials
 from billing.services.remittances import import_remittance
 from tests.billing.remit_factories import (
     ack_999,
@@ -151,3 +152,16 @@ def test_list_query_count_does_not_grow_with_rows(world, api, url):
     twenty, n20 = _count(client, url)
     assert (n1, n20) == (1, 20)
     assert one == twenty
+
+
+def test_the_same_reason_on_several_lines_is_one_reason_with_their_total(world):
+    claim = submitted_claim(world, charges=("100.00", "100.00", "50.00"))
+    co197 = adj("CO", "197", "100")
+    data = remittance_835(world, [clp(claim, "4", [
+        line_pay(claim, 1, "0", co197), line_pay(claim, 2, "0", co197), line_pay(claim, 3, "0", adj("CO", "16", "50")),
+    ])])  # fmt: skip
+    import_remittance(data, file_name="deny.835", acting_user=world.cbo_billing)
+
+    claim.refresh_from_db()
+    reasons = {r.label: (r.amount, r.lines) for r in denials.reasons(claim)}
+    assert reasons == {"CO-197": (Decimal("200.00"), 2), "CO-16": (Decimal("50.00"), 1)}
