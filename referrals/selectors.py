@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from cbo_portal import identifiers
 from cbo_portal.models import Organization
 from referrals.choices import (
     USABLE_AUTHORIZATION,
@@ -129,6 +130,32 @@ def cbo_worklist(user, org: Organization, *, today: date | None = None) -> CboWo
     )
     overdue = referrals.overdue().count()
     return CboWorklist(awaiting=awaiting, running_out=running_out, my_week=my_week, overdue_count=overdue)
+
+
+def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = False) -> QuerySet:
+    """Referrals whose member has the CIN (or, with ``partial_cin``, a CIN containing the text) or
+    a last name containing it, whose plan reference is the text, or whose CBO's name contains it.
+
+    The matching members and CBOs are looked up first (one query each) and the referrals then
+    filtered by ``member_id``/``cbo_id``/``plan_reference``, each answered by an index: joining the
+    referral table whole to members and organizations and testing every row took seconds at a
+    million referrals. At most ``SEARCH_MEMBERS`` members are matched (a search that broad is
+    narrowed by the user, not paged through)."""
+    text = text.strip()
+    if identifiers.cin_problem(text) is None:  # a whole CIN: no name contains one, use the CIN index
+        match = Q(cin=text.upper())
+    else:
+        match = (Q(cin__icontains=text) if partial_cin else Q(cin=text.upper())) | Q(
+            last_name__icontains=text
+        )
+    members = list(Member.objects.filter(match).order_by().values_list("pk", flat=True)[:SEARCH_MEMBERS])
+    cbos = list(
+        Organization.objects.filter(legal_name__icontains=text).order_by().values_list("pk", flat=True)
+    )
+    return referrals.filter(Q(member_id__in=members) | Q(plan_reference=text) | Q(cbo_id__in=cbos))
+
+
+SEARCH_MEMBERS = 5000
 
 
 @dataclass

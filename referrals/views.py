@@ -183,10 +183,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     elif status in ReferralStatus.values:
         referrals = referrals.filter(status=status)
     if query := request.GET.get("q", "").strip():
-        referrals = referrals.filter(
-            Q(member__cin__iexact=query) | Q(member__last_name__icontains=query) | Q(plan_reference__iexact=query)
-            | Q(cbo__legal_name__icontains=query)
-        )  # fmt: skip
+        referrals = selectors.search_referrals(referrals, query)
     page = Paginator(referrals.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     member_svc.record_view(
         acting_user=request.user, members=[r.member_id for r in page], where="referral list"

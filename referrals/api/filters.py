@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from referrals import selectors
 from referrals.models import Authorization, Referral, ServiceDelivery
 
 
@@ -18,11 +19,17 @@ class ReferralFilter(filters.FilterSet):
         model = Referral
         fields = ["status", "priority", "plan", "cbo", "member", "source", "plan_reference", "population"]
 
+    search = filters.CharFilter(method="filter_search", label="CIN, last name, plan reference or CBO name")
+
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        # The rule stays on the queryset; applied directly (not as ``pk IN (every overdue
+        # referral)``) so it combines with the scope and the indexes.
         if value is None:
             return queryset
-        overdue = Referral.objects.overdue().values("pk")
-        return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
+        return queryset.overdue() if value else queryset.exclude(pk__in=queryset.overdue().values("pk"))
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return selectors.search_referrals(queryset, value, partial_cin=True) if value.strip() else queryset
 
 
 class AuthorizationFilter(filters.FilterSet):

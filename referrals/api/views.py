@@ -78,8 +78,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
     queryset = Referral.objects.for_list().select_related("member__county")
     serializer_class = s.ReferralSerializer
-    filterset_class = filters.ReferralFilter
-    search_fields = ["member__cin", "member__last_name", "plan_reference"]
+    filterset_class = filters.ReferralFilter  # its ``search`` replaces SearchFilter's joined ILIKEs
     ordering_fields = ["created_at", "respond_by", "status"]
     http_method_names = ["get", "post", "head", "options"]
 

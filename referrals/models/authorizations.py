@@ -85,6 +85,9 @@ class Authorization(models.Model):
             models.Index(fields=["cbo", "status", "end_date"], name="auth_cbo_status_end"),
             models.Index(fields=["plan", "status"], name="auth_plan_status"),
             models.Index(fields=["referral", "service", "status"], name="auth_referral_service"),
+            # the authorization lists: newest first within the plan's or the CBO's scope
+            models.Index(fields=["plan", "-created_at"], name="auth_plan_created"),
+            models.Index(fields=["cbo", "-created_at"], name="auth_cbo_created"),
         ]
 
     def __str__(self) -> str:

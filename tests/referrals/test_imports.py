@@ -164,3 +164,28 @@ def test_only_plan_referrers_upload(world):
 def test_read_rows_streams(world):
     rows = list(imports.read_rows(io.BytesIO((HEADER + row(1) + "\n" + row(2)).encode())))
     assert [line for line, _ in rows] == [2, 4]
+
+
+def test_duplicate_references_are_found_across_batches(
+    world, django_capture_on_commit_callbacks, monkeypatch
+):
+    # Rows are checked a batch at a time; a repeated plan reference is caught within a batch and
+    # across batches, and always points at the first line that used it.
+    monkeypatch.setattr(imports, "BATCH", 2)
+    content = (
+        HEADER + row(1) + row(2) + row(3, ref="PR-1") + row(4) + row(5, ref="PR-4") + row(6, ref="PR-4", cin="1")
+    ).encode()  # fmt: skip
+    batch, _ = run(world, content, django_capture_on_commit_callbacks)
+    assert batch.status == "invalid" and (batch.error_rows, batch.total_rows) == (3, 6)
+    assert [(line, col, msg.split(":")[0]) for line, col, msg in errors(batch)] == [
+        (4, "plan_reference", "Duplicate row"),
+        (6, "plan_reference", "Duplicate row"),
+        (7, "cin", "“1”"),
+        (7, "plan_reference", "Duplicate row"),
+    ]
+    assert [msg for _, col, msg in errors(batch) if col == "plan_reference"] == [
+        "Duplicate row: plan reference PR-1 is also on line 2.",
+        "Duplicate row: plan reference PR-4 is also on line 5.",
+        "Duplicate row: plan reference PR-4 is also on line 5.",
+    ]
+    assert not Referral.objects.exists()
