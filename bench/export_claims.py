@@ -41,6 +41,29 @@ from cbo_portal.models import County, Organization  # noqa: E402
 CIN_PREFIX = "7"  # bench members' CINs start with 7 (real ones with 9), so cleanup finds them
 
 
+def ensure_database() -> None:
+    """Create the PostgreSQL database ``DATABASE_URL`` names when it does not exist yet (through
+    the ``postgres`` maintenance database), so a fresh database name just works."""
+    import psycopg
+    from django.db import connections
+
+    settings = connections["default"].settings_dict
+    if "postgresql" not in settings["ENGINE"]:
+        return
+    params = {"host": settings.get("HOST") or None, "port": settings.get("PORT") or None,
+              "user": settings.get("USER") or None, "password": settings.get("PASSWORD") or None}  # fmt: skip
+    params = {k: v for k, v in params.items() if v}
+    try:
+        psycopg.connect(dbname=settings["NAME"], **params).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+    print(f"created database {settings['NAME']}")
+
+
 def fixtures():  # noqa: ANN201
     from django.contrib.auth import get_user_model
 
@@ -85,6 +108,12 @@ def cleanup(cbo: Organization) -> None:
             [cbo.pk],
         )
         cur.execute("DELETE FROM billing_batch WHERE submitter_id = %s", [cbo.pk])
+        # billing_claim.referral_id has no index (nothing reads claims by referral and referrals
+        # are never deleted in the app), so each referral deleted below checks billing_claim by
+        # a scan: vacuum the emptied billing tables first so that scan reads no dead rows
+        # (autovacuum may be off or behind).
+        for table in ("billing_claimstatuschange", "billing_claimline", "billing_claim"):
+            cur.execute(f"VACUUM {table}")
         cur.execute("DELETE FROM referrals_servicedelivery WHERE cbo_id = %s", [cbo.pk])
         # referrals_referral's self-reference (handed_off_from) has no index, so each deleted
         # referral would scan the whole table for rows pointing at it (minutes for 50,000):
@@ -178,6 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
+    ensure_database()
     call_command("migrate", verbosity=0)
     plan, cbo, user = fixtures()
     cleanup(cbo)

@@ -40,6 +40,29 @@ from cbo_portal.choices import OnboardingStatus, OrgKind, Role  # noqa: E402
 from cbo_portal.models import Membership, Organization  # noqa: E402
 
 
+def ensure_database() -> None:
+    """Create the PostgreSQL database ``DATABASE_URL`` names when it does not exist yet (through
+    the ``postgres`` maintenance database), so a fresh database name just works."""
+    import psycopg
+    from django.db import connections
+
+    settings = connections["default"].settings_dict
+    if "postgresql" not in settings["ENGINE"]:
+        return
+    params = {"host": settings.get("HOST") or None, "port": settings.get("PORT") or None,
+              "user": settings.get("USER") or None, "password": settings.get("PASSWORD") or None}  # fmt: skip
+    params = {k: v for k, v in params.items() if v}
+    try:
+        psycopg.connect(dbname=settings["NAME"], **params).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+    print(f"created database {settings['NAME']}")
+
+
 def _npi() -> str:
     from cbo_portal.identifiers import luhn_check_digit
 
@@ -88,6 +111,14 @@ def cleanup(cbo, plan) -> None:  # noqa: ANN001
         ClaimStatusChange.objects.filter(claim__in=claims).delete()
         ClaimLine.objects.filter(claim__in=claims).delete()
         claims.delete()
+    if connection.vendor == "postgresql":
+        # billing_claim.referral_id has no index (nothing reads claims by referral; referrals are
+        # never deleted in the app), so each referral deleted below checks billing_claim by a
+        # scan: vacuum the emptied tables first so it reads no dead rows (autovacuum may be off).
+        with connection.cursor() as cursor:
+            for table in ("billing_claimstatuschange", "billing_claimline", "billing_claim"):
+                cursor.execute(f"VACUUM {table}")
+    with transaction.atomic():
         ServiceDelivery.objects.filter(cbo=cbo).delete()
         Referral.objects.filter(cbo=cbo).delete()
         from contracts.models import Contract, RateLine, RateLineVersion
@@ -128,6 +159,7 @@ def main() -> None:
     from billing.x12.remit835_writer import write_835
     from tests.billing.remit_factories import PAID_ON, PAYER, bulk_claim_payments, bulk_submitted_claims
 
+    ensure_database()
     call_command("migrate", verbosity=0)
     tag = uuid.uuid4().hex[:10]
     plan, cbo, user = fixtures(tag)

@@ -55,12 +55,23 @@ class Claim(models.Model):
     plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
     contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="claims")
     member = models.ForeignKey("referrals.Member", on_delete=models.PROTECT, related_name="claims")
+    # No index: no query looks claims up by referral (related_name "+"), and referrals are
+    # closed, never deleted, so the PROTECT check that would use it never runs.
     referral = models.ForeignKey(
-        "referrals.Referral", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "referrals.Referral",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
+    # Most claims have no authorization (ECM is presumptively authorized): a partial index
+    # (Meta.indexes, ``claim_authorization``) serves ``authorization_id = x`` and costs nothing
+    # on the claims without one.
     authorization = models.ForeignKey(
-        "referrals.Authorization", null=True, blank=True, on_delete=models.PROTECT, related_name="claims"
-    )
+        "referrals.Authorization", null=True, blank=True, on_delete=models.PROTECT, related_name="claims",
+        db_index=False,
+    )  # fmt: skip
     service_month = models.DateField(help_text="First day of the month of service")
     first_service_date = models.DateField()
     last_service_date = models.DateField()
@@ -68,8 +79,9 @@ class Claim(models.Model):
     frequency = models.CharField(
         max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL
     )
+    # Partial index ``claim_replaces`` (only frequency 7/8 claims have one).
     replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", db_index=False
     )
     payer_claim_number = models.CharField(
         max_length=50, blank=True, help_text="The plan's claim number (CLP07)"
@@ -81,16 +93,25 @@ class Claim(models.Model):
     paid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     patient_responsibility = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     problems = models.JSONField(default=list, blank=True, help_text="The scrubber's findings")
+    # Partial index ``claim_batch``: a claim is inserted without a batch, so the build writes no
+    # entry for it; the batch UPDATE adds one.
     batch = models.ForeignKey(
-        "billing.Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="claims"
+        "billing.Batch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claims",
+        db_index=False,
     )
     transaction_set_control = models.CharField(
         max_length=9, blank=True, help_text="ST02 of the set it was sent in"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
     adjudicated_at = models.DateTimeField(null=True, blank=True)
+    # No index: nothing looks claims up by their creator, and users are deactivated, never
+    # deleted (PROTECT), so the delete check that would use it never runs.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -110,6 +131,11 @@ class Claim(models.Model):
             models.Index(fields=["submitter", "plan", "status"], name="claim_submitter_plan_status"),
             models.Index(fields=["billing_provider", "service_month"], name="claim_provider_month"),
             models.Index(fields=["control_number"], name="claim_control_number"),
+            models.Index(fields=["batch"], name="claim_batch", condition=Q(batch__isnull=False)),
+            models.Index(fields=["replaces"], name="claim_replaces", condition=Q(replaces__isnull=False)),
+            models.Index(
+                fields=["authorization"], name="claim_authorization", condition=Q(authorization__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,8 +163,14 @@ class ClaimLine(models.Model):
         "referrals.ServiceDelivery", on_delete=models.PROTECT, related_name="claim_lines"
     )
     live = models.BooleanField(default=True)
-    line_control_number = models.CharField(max_length=30, unique=True, help_text="REF*6R, echoed in the 835")
-    service = models.ForeignKey("contracts.ServiceCatalogEntry", on_delete=models.PROTECT, related_name="+")
+    # Unique by a constraint (Meta), not ``unique=True``, which would add a second
+    # (varchar_pattern_ops) index for LIKE queries that nothing runs.
+    line_control_number = models.CharField(max_length=30, help_text="REF*6R, echoed in the 835")
+    # No index: catalog entries are retired, never deleted (PROTECT), and no query filters lines
+    # by service.
+    service = models.ForeignKey(
+        "contracts.ServiceCatalogEntry", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     procedure_code = models.CharField(max_length=5)
     modifiers = models.JSONField(default=list)
     service_date = models.DateField()
@@ -160,6 +192,7 @@ class ClaimLine(models.Model):
         ordering = ["claim", "line_number"]
         constraints = [
             models.UniqueConstraint(fields=["claim", "line_number"], name="claim_line_number_unique"),
+            models.UniqueConstraint(fields=["line_control_number"], name="claim_line_control_number_unique"),
             models.UniqueConstraint(
                 fields=["delivery"], condition=Q(live=True), name="delivery_on_one_live_claim"
             ),
@@ -176,7 +209,11 @@ class ClaimStatusChange(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="history")
     from_status = models.CharField(max_length=16, choices=ClaimStatus.choices)
     to_status = models.CharField(max_length=16, choices=ClaimStatus.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # No index: users are never deleted (PROTECT) and history is read by claim. Every bulk move
+    # writes one row per claim, so each index here is written 100,000 times a batch.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

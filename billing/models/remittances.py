@@ -62,8 +62,14 @@ class RemittanceClaim(models.Model):
     """One CLP of an 835, matched to our claim by CLP01 (or left unmatched for the work queue)."""
 
     remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    # Indexed once, by ``remit_claim_claim`` (Meta); the foreign key's own index was a duplicate.
     claim = models.ForeignKey(
-        "billing.Claim", null=True, blank=True, on_delete=models.PROTECT, related_name="remits"
+        "billing.Claim",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remits",
+        db_index=False,
     )
     patient_control_number = models.CharField(max_length=38)
     status_code = models.CharField(max_length=2, help_text="CLP02: 1/2/3 processed, 4 denied, 22 reversal")
@@ -74,8 +80,9 @@ class RemittanceClaim(models.Model):
     resolved_at = models.DateTimeField(
         null=True, blank=True, help_text="When an unmatched row was dealt with"
     )
+    # No index: users are never deleted (PROTECT) and nothing looks rows up by who resolved them.
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     resolution_note = models.TextField(blank=True)
 

@@ -174,3 +174,18 @@ def test_submitting_a_downloaded_batch_marks_claims_submitted(bw):
 
     with pytest.raises(PermissionDenied):
         submit_batch(batch, acting_user=UserFactory())
+
+
+def test_fast_read_path_reads_what_the_orm_reads(bw):
+    """The 837 export reads claims and lines on the raw cursor (JSON decoded once per distinct
+    value); it must hand the writer exactly what the ORM query would."""
+    from billing.services import export837
+
+    authorized_delivery(bw, units=4)
+    member = new_member(bw)
+    delivery(bw, member=member, day=last_month(3))
+    delivery(bw, member=member, day=last_month(5), end=last_month(6), units=Decimal("2.5"), pos="02")
+    build_claims(acting_user=bw.cbo_billing)
+    ids = list(Claim.objects.order_by("pk").values_list("pk", flat=True))
+    assert ids
+    assert export837._fetch_fast(ids) == export837._fetch_orm(ids)
