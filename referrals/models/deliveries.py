@@ -38,12 +38,20 @@ class ServiceDelivery(models.Model):
     voided until billed; then only a correction (void + new entry) is possible.
     """
 
-    member = models.ForeignKey("referrals.Member", on_delete=models.PROTECT, related_name="deliveries")
+    # No single-column indexes where a composite index below leads with the column (member, cbo,
+    # plan, staff) or where nothing reads by it (created_by, voided_by: users are deactivated, never
+    # deleted): billing stamps billed_at on a hundred thousand rows a night, and that UPDATE
+    # writes every index of the table.
+    member = models.ForeignKey(
+        "referrals.Member", on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     cbo = models.ForeignKey(
-        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+",
+        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False,
         help_text="The provider who delivered the service",
     )  # fmt: skip
-    plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     referral = models.ForeignKey("referrals.Referral", on_delete=models.PROTECT, related_name="deliveries")
     authorization = models.ForeignKey(
         "referrals.Authorization", null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
@@ -56,20 +64,29 @@ class ServiceDelivery(models.Model):
         null=True, blank=True, help_text="Minutes spent, when logged in time"
     )
     place_of_service = models.CharField(max_length=2, choices=PlaceOfService.choices)
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     note = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.LOGGED)
     billed_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     void_reason = models.CharField(max_length=300, blank=True)
     replaces = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
         help_text="The voided entry this one corrects",
     )  # fmt: skip
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
