@@ -31,37 +31,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench._database import prepare_database  # noqa: E402
 from cbo_portal.choices import OnboardingStatus, OrgKind  # noqa: E402
 from cbo_portal.models import County, Organization  # noqa: E402
 
 CIN_PREFIX = "7"  # bench members' CINs start with 7 (real ones with 9), so cleanup finds them
-
-
-def ensure_database() -> None:
-    """Create the PostgreSQL database ``DATABASE_URL`` names when it does not exist yet (through
-    the ``postgres`` maintenance database), so a fresh database name just works."""
-    import psycopg
-    from django.db import connections
-
-    settings = connections["default"].settings_dict
-    if "postgresql" not in settings["ENGINE"]:
-        return
-    params = {"host": settings.get("HOST") or None, "port": settings.get("PORT") or None,
-              "user": settings.get("USER") or None, "password": settings.get("PASSWORD") or None}  # fmt: skip
-    params = {k: v for k, v in params.items() if v}
-    try:
-        psycopg.connect(dbname=settings["NAME"], **params).close()
-        return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
-    print(f"created database {settings['NAME']}")
 
 
 def fixtures():  # noqa: ANN201
@@ -207,8 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
-    ensure_database()
-    call_command("migrate", verbosity=0)
+    prepare_database()
     plan, cbo, user = fixtures()
     cleanup(cbo)
     t0 = time.perf_counter()

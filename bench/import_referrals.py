@@ -28,10 +28,10 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.files.base import File  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench._database import prepare_database  # noqa: E402
 from cbo_portal.celery import app  # noqa: E402
 from cbo_portal.choices import OnboardingStatus, OrgKind, Role  # noqa: E402
 from cbo_portal.models import Membership, Organization  # noqa: E402
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the imported rows")
     args = parser.parse_args()
 
-    call_command("migrate", verbosity=0)
+    prepare_database()
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     plan, cbo, user = fixtures()

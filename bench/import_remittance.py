@@ -33,34 +33,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from bench._database import prepare_database  # noqa: E402
 from cbo_portal.choices import OnboardingStatus, OrgKind, Role  # noqa: E402
 from cbo_portal.models import Membership, Organization  # noqa: E402
-
-
-def ensure_database() -> None:
-    """Create the PostgreSQL database ``DATABASE_URL`` names when it does not exist yet (through
-    the ``postgres`` maintenance database), so a fresh database name just works."""
-    import psycopg
-    from django.db import connections
-
-    settings = connections["default"].settings_dict
-    if "postgresql" not in settings["ENGINE"]:
-        return
-    params = {"host": settings.get("HOST") or None, "port": settings.get("PORT") or None,
-              "user": settings.get("USER") or None, "password": settings.get("PASSWORD") or None}  # fmt: skip
-    params = {k: v for k, v in params.items() if v}
-    try:
-        psycopg.connect(dbname=settings["NAME"], **params).close()
-        return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
-    print(f"created database {settings['NAME']}")
 
 
 def _npi() -> str:
@@ -159,8 +136,7 @@ def main() -> None:
     from billing.x12.remit835_writer import write_835
     from tests.billing.remit_factories import PAID_ON, PAYER, bulk_claim_payments, bulk_submitted_claims
 
-    ensure_database()
-    call_command("migrate", verbosity=0)
+    prepare_database()
     tag = uuid.uuid4().hex[:10]
     plan, cbo, user = fixtures(tag)
     size = args.size

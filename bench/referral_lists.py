@@ -34,12 +34,12 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench._database import prepare_database  # noqa: E402
 from cbo_portal.choices import OnboardingStatus, OrgKind, Role  # noqa: E402
 from cbo_portal.models import Membership, Organization  # noqa: E402
 
@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="time only URLs containing this text")
     args = parser.parse_args()
 
-    call_command("migrate", verbosity=0)
+    prepare_database()
     plans, cbos = organizations()
     coordinator = user("coordinator@bench-lists.example", plans[0], Role.PLAN_CARE_COORDINATOR)
     admin = user("admin@bench-lists.example", cbos[0], Role.CBO_ADMIN)
