@@ -224,7 +224,7 @@ def main() -> None:
     personas = [("plan care coordinator", coordinator), ("CBO admin", admin), ("CBO staff", staff_user)]
     urls = [
         "/referrals/", "/referrals/?status=received", "/referrals/?status=overdue", f"/referrals/?q={cin}",
-        "/referrals/?q=Reyes17", "/worklist/", "/authorizations/", "/api/v1/referrals/",
+        "/referrals/?q=Reyes17", "/worklist/", "/worklist/?period=all", "/authorizations/", "/api/v1/referrals/",
         "/api/v1/referrals/?status=received", "/api/v1/referrals/?priority=urgent",
         "/api/v1/referrals/?overdue=true", f"/api/v1/referrals/?search={cin}", "/api/v1/referrals/?page=50",
         "/api/v1/authorizations/", "/api/v1/service-deliveries/",

@@ -182,6 +182,37 @@ ACCEPTED_OR_LATER = (
 )  # fmt: skip
 
 
+# The plan's funnel and per-CBO figures cover the referrals made in a period (the worklist's
+# choice, the report's quarter): what a contract manager reviews, and an indexed range rather than
+# every referral the plan ever made.
+FUNNEL_PERIODS: dict[str, tuple[str, int | None]] = {
+    "30": ("Last 30 days", 30),
+    "90": ("Last 90 days", 90),
+    "365": ("Last 12 months", 365),
+    "all": ("All time", None),
+}
+DEFAULT_FUNNEL_PERIOD = "90"
+
+
+def referred_within(referrals: QuerySet, period: str | None, *, now: datetime | None = None) -> tuple[QuerySet, str]:
+    """The referrals created in ``period`` (a ``FUNNEL_PERIODS`` key; anything else means the
+    default) and the period used."""
+    if period not in FUNNEL_PERIODS:
+        period = DEFAULT_FUNNEL_PERIOD
+    days = FUNNEL_PERIODS[period][1]
+    if days is None:
+        return referrals, period
+    return referrals.filter(created_at__gte=(now or timezone.now()) - timedelta(days=days)), period
+
+
+def referred_in_quarter(referrals: QuerySet, year: int, quarter: int) -> QuerySet:
+    """The referrals created in the quarter (local time)."""
+    first, last = quarter_bounds(year, quarter)
+    start = month_bounds(first.year, first.month)[0]
+    end = month_bounds(last.year, last.month)[1]
+    return referrals.filter(created_at__gte=start, created_at__lt=end)
+
+
 def referral_funnel(referrals: QuerySet) -> Funnel:
     """received → accepted → served (a service logged) → closed, in one query."""
     row = referrals.aggregate(

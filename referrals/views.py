@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -94,6 +94,15 @@ def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> Streamin
 
 
 # ---------------------------------------------------------------- worklist and report
+def _funnel_context(request: HttpRequest, referrals: QuerySet) -> dict:
+    """The funnel and per-CBO figures for the referrals made in the period the user picked."""
+    recent, period = selectors.referred_within(referrals, request.GET.get("period"))
+    return {
+        "funnel": selectors.referral_funnel(recent), "performance": selectors.per_cbo_performance(recent),
+        "periods": selectors.FUNNEL_PERIODS, "period": period, "funnel_caption": selectors.FUNNEL_PERIODS[period][0],
+    }  # fmt: skip
+
+
 @portal_view
 def worklist(request: HttpRequest) -> HttpResponse:
     """CBO staff: referrals awaiting a response, authorizations running out, my services this
@@ -109,7 +118,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     referrals = Referral.objects.visible_to(request.user)
     if (plan := _plan(request)) is not None:
         referrals = referrals.filter(plan=plan)
-        context.update(funnel=selectors.referral_funnel(referrals), performance=selectors.per_cbo_performance(referrals),
+        context.update(_funnel_context(request, referrals),
                        overdue=referrals.overdue().count(),
                        pending_review=referrals.filter(status=ReferralStatus.PENDING_REVIEW).count(),
                        requests=Authorization.objects.visible_to(request.user).filter(
@@ -117,9 +126,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if cbo is None and plan is None and not access.is_platform_admin(request.user):
         raise Http404
     if cbo is None and plan is None:
-        context.update(
-            funnel=selectors.referral_funnel(referrals), performance=selectors.per_cbo_performance(referrals)
-        )
+        context.update(_funnel_context(request, referrals))
     return render(request, "referrals/worklist.html", context)
 
 
@@ -160,11 +167,12 @@ def report(request: HttpRequest) -> HttpResponse:
     referrals = Referral.objects.visible_to(request.user)
     if plan is not None:
         referrals = referrals.filter(plan=plan)
+    referrals = selectors.referred_in_quarter(referrals, year, quarter)
     this_year = timezone.localdate().year
     return render(request, "referrals/report.html", {
         "rows": rows, "year": year, "quarter": quarter, "chart": _chart(rows),
         "years": range(this_year - 2, this_year + 1), "funnel": selectors.referral_funnel(referrals),
-        "performance": selectors.per_cbo_performance(referrals),
+        "performance": selectors.per_cbo_performance(referrals), "funnel_caption": f"Referred in Q{quarter} {year}",
         "totals": selectors.quarter_totals(deliveries, year, quarter),
     })  # fmt: skip
 
