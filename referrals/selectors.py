@@ -194,7 +194,9 @@ FUNNEL_PERIODS: dict[str, tuple[str, int | None]] = {
 DEFAULT_FUNNEL_PERIOD = "90"
 
 
-def referred_within(referrals: QuerySet, period: str | None, *, now: datetime | None = None) -> tuple[QuerySet, str]:
+def referred_within(
+    referrals: QuerySet, period: str | None, *, now: datetime | None = None
+) -> tuple[QuerySet, str]:
     """The referrals created in ``period`` (a ``FUNNEL_PERIODS`` key; anything else means the
     default) and the period used."""
     if period not in FUNNEL_PERIODS:
