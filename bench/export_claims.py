@@ -221,7 +221,9 @@ def main() -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+            int(os.environ.get("BENCH_TOP", "25"))
+        )
     elapsed = end - start
     size_mb = sum(b.file.size for b in files) / 1e6
     print(f"built {built.claims} claims ({built.lines} lines; {built.ready} ready, {built.held} held) "

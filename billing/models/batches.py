@@ -89,6 +89,11 @@ class Batch(models.Model):
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     interchange_control = models.PositiveIntegerField(null=True, blank=True, help_text="ISA13")
     group_control = models.PositiveIntegerField(null=True, blank=True, help_text="GS06")
+    first_set_control = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="ST02 of the first transaction set (837P batches; reserved with the batch)",
+    )
     file = models.FileField(upload_to="batches/%Y/%m/", blank=True)
     file_name = models.CharField(max_length=120, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)

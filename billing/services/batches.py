@@ -5,11 +5,14 @@ building → ready → submitting → submitted → acknowledged (the 999 intake
 Rules:
 * ``create_batch`` takes the submitter's ready claims for the plan under row locks
   (``skip_locked``) and moves them ready → in_batch in the same transaction: a claim is in at
-  most one batch even when two coordinators create batches at once.
+  most one batch even when two coordinators create batches at once. An 837P batch reserves its
+  ST02 numbers then, and the same UPDATE stamps each claim with its transaction set (claims in
+  file order, 5,000 per set).
 * ``write_batch_file`` (building → ready) streams the file to a temporary file, then in one
-  transaction stores it (Django storage, with its SHA-256), stamps each claim's ST02 and moves
-  the batch to ready. A worker killed while writing leaves the batch ``building`` with no file;
-  a rerun writes it again with fresh control numbers (never reusing the old ones).
+  transaction stores it (Django storage, with its SHA-256) and moves the batch to ready (re-stamping
+  any claim whose set moved, e.g. a claim voided out of the batch meanwhile). A worker killed
+  while writing leaves the batch ``building`` with no file; a rerun writes it again with fresh
+  ISA13/GS06 (never reusing the old ones) and the batch's ST02s.
 * ``submit_batch`` (ready → submitting → submitted) records ``submitting`` — with the batch's
   idempotency key, which names the remote file — before anything leaves. SFTP upload is
   idempotent by name and SHA-256, so a rerun after a crash finishes the job without sending a
@@ -35,7 +38,7 @@ from django.utils import timezone
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
 from billing.models import Batch, Claim, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
-from billing.services import export837, invoices
+from billing.services import control_numbers, export837, invoices
 from billing.services.bulk import in_ids
 from billing.services.states import record_claim_history, transition_batch, transition_claims_bulk
 from cbo_portal import access
@@ -87,26 +90,31 @@ def create_batch(
             plan=plan,
             contract__claim_format=claim_format,
         )  # fmt: skip
-        .order_by("pk")
+        .order_by(*export837.FILE_ORDER)
         .values_list("pk", "billed_amount")
     )
     if not taken:
         raise ValidationError(f"{submitter} has no ready claims for {plan} to put in a batch.")
     ids = [pk for pk, _amount in taken]
+    per_set = export837.x.MAX_CLAIMS_PER_SET
+    x12 = claim_format != ClaimFormat.INVOICE
+    first_set = control_numbers.set_numbers(str(submitter.pk), -(-len(ids) // per_set)) if x12 else None
     batch = Batch.objects.create(
         submitter=submitter, plan=plan, created_by=acting_user, claim_count=len(ids),
-        format=BatchFormat.INVOICE if claim_format == ClaimFormat.INVOICE else BatchFormat.X12_837P,
+        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=first_set,
         total_billed=sum((amount for _pk, amount in taken), ZERO), progress_total=len(ids),
     )  # fmt: skip
     del taken
     now = timezone.now()
-    for start in range(0, len(ids), 20000):
-        chunk = ids[start : start + 20000]
-        # ready → in_batch and into the batch in one UPDATE (the rows are locked above), then
-        # the history rows (transition_claims_bulk would update every claim a second time).
+    for n, start in enumerate(range(0, len(ids), per_set)):
+        chunk = ids[start : start + per_set]
+        # ready → in_batch, into the batch and into its transaction set in one UPDATE (the rows
+        # are locked above), then the history rows (transition_claims_bulk would update every
+        # claim a second time).
         Claim.objects.filter(in_ids(chunk), status=ClaimStatus.READY).update(
-            batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now
-        )
+            batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now,
+            transaction_set_control=export837.x.set_control_number(first_set + n) if x12 else "",
+        )  # fmt: skip
         record_claim_history(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
                              reason=f"Put in batch {batch.pk}")  # fmt: skip
     audit.record(
@@ -167,7 +175,8 @@ def write_batch_file(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa:
     if batch.status != BatchStatus.BUILDING:
         return batch
     claims = Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH)
-    claim_ids = export837.ordered_claim_ids(claims)
+    placed = list(claims.order_by(*export837.FILE_ORDER).values_list("pk", "transaction_set_control"))
+    claim_ids = [pk for pk, _st02 in placed]
     contract = _contract_of(batch)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batch"
@@ -175,16 +184,18 @@ def write_batch_file(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa:
             if batch.format == BatchFormat.INVOICE:
                 written = invoices.write_csv(out, claim_ids)
                 isa = gs = None
-                sets: list[tuple[list[int], str]] = []
+                moved = {}
                 suffix = "csv"
             else:
                 written = export837.write_837(
                     out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
-                    batch_label=f"B{batch.pk}", progress=_progress(batch.pk),
+                    batch_label=f"B{batch.pk}", progress=_progress(batch.pk), first_set=batch.first_set_control,
                 )  # fmt: skip
                 isa, gs = written.interchange_control, written.group_control
-                per = export837.x.MAX_CLAIMS_PER_SET
-                sets = [(claim_ids[i : i + per], written.set_of(i)) for i in range(0, len(claim_ids), per)]
+                moved: dict[str, list[int]] = {}
+                for i, (pk, st02) in enumerate(placed):
+                    if st02 != (in_file := written.set_of(i)):
+                        moved.setdefault(in_file, []).append(pk)
                 suffix = "837"
         sha = invoices.sha256_of(path)
         with transaction.atomic():
@@ -194,7 +205,7 @@ def write_batch_file(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa:
             name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
             with open(path, "rb") as fh:
                 locked.file.save(name, File(fh), save=False)
-            for ids, st02 in sets:
+            for st02, ids in moved.items():
                 Claim.objects.filter(in_ids(ids)).update(transaction_set_control=st02)
             return transition_batch(
                 locked, BatchStatus.READY, acting_user=acting_user, reason=f"File written ({len(claim_ids)} claims)",

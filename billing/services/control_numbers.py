@@ -45,12 +45,20 @@ def line_control_number(claim_control_number: str, line_number: int) -> str:
     return f"{claim_control_number}-{line_number:02d}"
 
 
+def set_numbers(submitter_key: str, sets: int) -> int:
+    """The first of ``sets`` new ST02 numbers from the submitter's counter."""
+    st = reserve(f"st:{submitter_key}", sets)
+    if st + sets - 1 > MAX_X12_CONTROL:
+        raise OverflowError(f"X12 transaction set numbers for {submitter_key} are exhausted")
+    return st
+
+
 def envelope_numbers(submitter_key: str, *, sets: int) -> tuple[int, int, int]:
     """(ISA13, GS06, first ST02) for one interchange of one functional group with ``sets``
-    transaction sets, taken from the submitter's counters (``submitter_key`` is its ISA06 id)."""
+    transaction sets (``sets=0``: the caller reserved its ST02s already; 0 is returned for them),
+    taken from the submitter's counters (``submitter_key`` is the submitter's id)."""
     isa = reserve(f"isa:{submitter_key}")
     gs = reserve(f"gs:{submitter_key}")
-    st = reserve(f"st:{submitter_key}", sets)
-    if max(isa, gs, st + sets - 1) > MAX_X12_CONTROL:
+    if max(isa, gs) > MAX_X12_CONTROL:
         raise OverflowError(f"X12 control numbers for {submitter_key} are exhausted")
-    return isa, gs, st
+    return isa, gs, set_numbers(submitter_key, sets) if sets else 0

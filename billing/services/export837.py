@@ -5,6 +5,7 @@ Rules:
   writer opens few 2000A/2000B loops; each chunk is three queries (claims, members, lines).
 * The envelope's ISA13 / GS06 / ST02 come from the submitter's counters (``control_numbers``):
   unique and increasing per submitter, never reused. At most 5,000 claims per transaction set.
+  A batch reserves its ST02s when it is made (``first_set``); a rewrite of its file keeps them.
 * ISA06/GS02/NM1*41 use the contract's ``submitter_id``; ISA08/GS03/NM1*40 its ``receiver_id``;
   NM1*PR its ``payer_id`` (or the plan's).
 * Each claim's ``transaction_set_control`` (ST02) is derived from its position, as the writer
@@ -205,9 +206,8 @@ def _gate(written: int) -> None:
         time.sleep(0.05)
 
 
-def ordered_claim_ids(claims) -> list[int]:  # noqa: ANN001
-    """Claim ids in file order: billing provider, member, claim."""
-    return list(claims.order_by("billing_provider_id", "member_id", "pk").values_list("pk", flat=True))
+# File order: billing provider, member, claim (few 2000A/2000B loops).
+FILE_ORDER = ("billing_provider_id", "member_id", "pk")
 
 
 def write_837(
@@ -221,11 +221,14 @@ def write_837(
     progress: Callable[[int], None] | None = None,
     created: dt.datetime | None = None,
     usage: str = "P",
+    first_set: int | None = None,
 ) -> ExportResult:
-    """Write ``claim_ids`` (in that order) as one 837P interchange to ``out``, with fresh control
-    numbers for ``submitter``. Returns the numbers, counts and the SHA-256 of the text."""
+    """Write ``claim_ids`` (in that order) as one 837P interchange to ``out``, with fresh ISA13
+    and GS06 for ``submitter`` and, unless ``first_set`` gives them, fresh ST02s. Returns the
+    numbers, counts and the SHA-256 of the text."""
     sets = max(1, -(-len(claim_ids) // x.MAX_CLAIMS_PER_SET))
-    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=sets)
+    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=0 if first_set else sets)
+    st = first_set or st
     created = created or timezone.localtime()
     envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
                         interchange_control_number=isa, created=created.replace(tzinfo=None), usage=usage)  # fmt: skip
@@ -240,7 +243,8 @@ def write_837(
     )  # fmt: skip
     digest = hashlib.sha256()
     result = x.Write837Result()
-    for chunk in x.iter_837(envelope, [group], result=result, track_claims=False):
+    per_set = x.MAX_CLAIMS_PER_SET  # read at call time: the batch stamped its claims with it
+    for chunk in x.iter_837(envelope, [group], result=result, track_claims=False, max_claims_per_set=per_set):
         out.write(chunk)
         digest.update(chunk.encode())
     return ExportResult(isa, gs, st, result.claim_count, digest.hexdigest(), list(claim_ids), result)

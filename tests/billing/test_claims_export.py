@@ -189,3 +189,48 @@ def test_fast_read_path_reads_what_the_orm_reads(bw):
     ids = list(Claim.objects.order_by("pk").values_list("pk", flat=True))
     assert ids
     assert export837._fetch_fast(ids) == export837._fetch_orm(ids)
+
+
+def test_each_claim_is_stamped_with_its_transaction_set_when_batched(bw, monkeypatch):
+    """ST02s are reserved with the batch and stamped in file order (here 2 claims per set); the
+    file written later carries the same sets, and a rewrite after a lost file keeps them."""
+    monkeypatch.setattr("billing.x12.claim837.MAX_CLAIMS_PER_SET", 2)
+    for _ in range(5):
+        delivery(bw)
+    build_claims(acting_user=bw.cbo_billing)
+    batch = create_batch(submitter=bw.hub, plan=bw.plan, acting_user=bw.hub_billing, dispatch=False)
+    stamped = dict(batch.claims.values_list("control_number", "transaction_set_control"))
+    first = batch.first_set_control
+    assert sorted(stamped.values()) == [f"{n:04d}" for n in (first, first, first + 1, first + 1, first + 2)]
+
+    text = _batch_text_of(write_batch_file(batch))
+    assert_clean(text)
+    in_file, st02 = {}, None
+    for segment in text.split("~"):
+        fields = segment.strip().split("*")
+        if fields[0] == "ST":
+            st02 = fields[2]
+        elif fields[0] == "CLM":
+            in_file[fields[1]] = st02
+    assert in_file == stamped
+
+    # The file is lost before it is stored (a crashed worker): the rewrite keeps each claim's set.
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.BUILDING, file="", file_name="")
+    rewritten = write_batch_file(batch.pk)
+    assert rewritten.interchange_control != batch.interchange_control
+    assert dict(batch.claims.values_list("control_number", "transaction_set_control")) == stamped
+
+
+def test_a_batch_made_before_sets_were_reserved_gets_them_with_its_file(bw):
+    delivery(bw)
+    build_claims(acting_user=bw.cbo_billing)
+    batch = create_batch(submitter=bw.hub, plan=bw.plan, acting_user=bw.hub_billing, dispatch=False)
+    Batch.objects.filter(pk=batch.pk).update(first_set_control=None)
+    Claim.objects.filter(batch=batch).update(transaction_set_control="")
+    text = _batch_text_of(write_batch_file(batch.pk))
+    assert Claim.objects.get(batch=batch).transaction_set_control == _segments(text, "ST")[0][2]
+
+
+def _batch_text_of(batch: Batch) -> str:
+    with batch.file.open("rb") as fh:
+        return fh.read().decode()
