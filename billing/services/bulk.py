@@ -73,7 +73,7 @@ def copy_rows(
         ids = reserve_ids(model, len(rows))
         columns.insert(0, meta.pk.column)
     sql = f"COPY {meta.db_table} ({', '.join(connection.ops.quote_name(c) for c in columns)}) FROM STDIN"
-    dumps = json.dumps
+    dumps = _JsonMemo()
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         write = copy.write_row
         for n, row in enumerate(rows):
@@ -86,6 +86,23 @@ def copy_rows(
             else:
                 write((*row, *tail))
     return ids
+
+
+class _JsonMemo:
+    """``json.dumps`` that remembers flat lists: the same few modifier, pointer and diagnosis
+    lists (and the empty problem list) repeat on every row of a big insert."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple, str] = {}
+
+    def __call__(self, value: object) -> str:
+        if type(value) is list and all(type(v) is str or type(v) is int for v in value):
+            key = tuple(value)
+            found = self.seen.get(key)
+            if found is None:
+                found = self.seen[key] = json.dumps(value)
+            return found
+        return json.dumps(value)
 
 
 def in_ids(ids: Sequence[int], field: str = "pk") -> Q:

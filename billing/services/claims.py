@@ -20,15 +20,17 @@ Rules:
 from __future__ import annotations
 
 import logging
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -144,14 +146,14 @@ class MemoBook:
         self._price: dict = {}
 
     def coverage(self, service: ServiceCatalogEntry, *, on: date, county: County | None = None):  # noqa: ANN201
-        key = (service.pk, on, getattr(county, "pk", county))
+        key = (service.id, on, county and county.id)
         found = self._coverage.get(key)
         if found is None:
             found = self._coverage[key] = self.book.coverage(service, on=on, county=county)
         return found
 
     def price(self, service: ServiceCatalogEntry, units, *, on: date, county: County | None = None):  # noqa: ANN001, ANN201
-        key = (service.pk, units, on, getattr(county, "pk", county))
+        key = (service.id, units, on, county and county.id)
         found = self._price.get(key)
         if found is None:
             found = self._price[key] = self.book.price(service, units, on=on, county=county)
@@ -229,10 +231,11 @@ def _insert(model: type[Claim] | type[ClaimLine], fields: Sequence[str], objs: S
     150,000 ``nextval`` calls cost more than a second); model instances always get theirs."""
     if not objs:
         return
+    values = operator.attrgetter(*fields)
     if not keys and getattr(objs[0], "_state", None) is None:
-        bulk.copy_rows(model, fields, [tuple(getattr(o, f) for f in fields) for o in objs])
+        bulk.copy_rows(model, fields, list(map(values, objs)))
         return
-    ids = bulk.copy_rows(model, fields, [tuple(getattr(o, f) for f in fields) for o in objs], return_ids=True)
+    ids = bulk.copy_rows(model, fields, list(map(values, objs)), return_ids=True)
     now = None
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
@@ -360,12 +363,25 @@ def _new_claim(
     return claim, lines
 
 
-def _save_scrubbed(pairs: list[tuple], cache: _Cache, *, acting_user, reason: str,  # noqa: ANN001
-                   today: date | None = None) -> BuildResult:  # fmt: skip
-    """Number and scrub new claims (drafts or unsaved ``Claim``s with their lines), then insert
-    them — already held or ready, as the scrubber decided — and their lines, and record each
-    claim's draft → held / ready history row; all in bulk, in the caller's transaction."""
-    result = BuildResult()
+def _scrub(
+    pairs: list[tuple], cache: _Cache, *, today: date | None = None, in_flight: Sequence[tuple] = ()
+) -> None:
+    """Scrub new claims (drafts or unsaved ``Claim``s with their lines): each becomes held (with
+    its problems) or ready. ``in_flight``: claims written but maybe not yet committed, which the
+    duplicate and cap checks must count."""
+    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today,
+                                    in_flight=in_flight)  # fmt: skip
+    lookups.orgs.update(cache.orgs)
+    for claim, lines in pairs:
+        problems = scrubber.scrub_one(claim, lines, lookups)
+        claim.problems = [p.as_dict() for p in problems]
+        claim.status = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
+
+
+def _save(pairs: list[tuple], *, acting_user, reason: str) -> BuildResult:  # noqa: ANN001
+    """Number scrubbed claims, insert them — held or ready, as the scrubber decided — and their
+    lines, and record each claim's draft → held / ready history row; in bulk, in the caller's
+    transaction."""
     by_provider: dict[int, list] = defaultdict(list)
     for claim, _lines in pairs:
         by_provider[claim.billing_provider_id].append(claim)
@@ -374,95 +390,95 @@ def _save_scrubbed(pairs: list[tuple], cache: _Cache, *, acting_user, reason: st
             claims, control_numbers.claim_numbers(provider_id, len(claims)), strict=True
         ):
             claim.control_number = number
-    for claim, lines in pairs:
-        for ln in lines:
-            ln.line_control_number = control_numbers.line_control_number(claim.control_number, ln.line_number)
-    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today)
-    lookups.orgs.update(cache.orgs)
-    held: list = []
-    ready: list = []
-    for claim, lines in pairs:
-        problems = scrubber.scrub_one(claim, lines, lookups)
-        claim.problems = [p.as_dict() for p in problems]
-        if scrubber.has_errors(problems):
-            claim.status = ClaimStatus.HELD
-            held.append(claim)
-        else:
-            claim.status = ClaimStatus.READY
-            ready.append(claim)
     _insert(Claim, CLAIM_FIELDS, [c for c, _ in pairs])
     all_lines = []
     for claim, lines in pairs:
         for ln in lines:
             ln.claim_id = claim.pk
+            ln.line_control_number = control_numbers.line_control_number(claim.control_number, ln.line_number)
             all_lines.append(ln)
     _insert(ClaimLine, LINE_FIELDS, all_lines, keys=False)
+    held = [c.pk for c, _ in pairs if c.status == ClaimStatus.HELD]
+    ready = [c.pk for c, _ in pairs if c.status == ClaimStatus.READY]
     if held:
-        record_claim_history([c.pk for c in held], ClaimStatus.DRAFT, ClaimStatus.HELD, acting_user=acting_user,
+        record_claim_history(held, ClaimStatus.DRAFT, ClaimStatus.HELD, acting_user=acting_user,
                              reason=f"{reason}: the scrubber found problems")  # fmt: skip
     if ready:
-        record_claim_history([c.pk for c in ready], ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
+        record_claim_history(ready, ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
                              reason=f"{reason}: clean")  # fmt: skip
-    result.claims, result.lines = len(pairs), len(all_lines)
-    result.held, result.ready = len(held), len(ready)
-    result.billed_amount = sum((c.billed_amount for c, _ in pairs), ZERO)
-    result.claim_ids = [c.pk for c, _ in pairs]
-    return result
+    return BuildResult(
+        claims=len(pairs), lines=len(all_lines), held=len(held), ready=len(ready),
+        billed_amount=sum((c.billed_amount for c, _ in pairs), ZERO), claim_ids=[c.pk for c, _ in pairs],
+    )  # fmt: skip
 
 
-def _flush(rows: list[Row], cache: _Cache, *, acting_user, today: date | None) -> BuildResult:  # noqa: ANN001
-    """Claims for one chunk of deliveries (whole groups), in one transaction."""
+@dataclass
+class _Chunk:
+    """One chunk of deliveries (whole groups) turned into scrubbed claim drafts, not yet saved."""
+
+    rows: list[Row]
+    pairs: list[tuple[ClaimDraft, list[LineDraft]]]
+    skipped: list[str]
+
+
+def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
+             in_flight: Sequence[tuple] = ()) -> _Chunk:  # fmt: skip
+    """Group, price and scrub a chunk of deliveries (database reads only)."""
+    cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
+    dx_by_referral = dict(
+        Referral.objects.filter(bulk.in_ids(list({r.referral_id for r in rows}))).values_list(
+            "pk", "diagnosis_codes"
+        )
+    )
+    from referrals.models import Member
+
+    members = dict(
+        Member.objects.filter(bulk.in_ids(list({r.member_id for r in rows}))).values_list("pk", "county_id")
+    )
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.group_key, []).append(row)
+    pairs = []
+    skipped: list[str] = []
+    for group in groups.values():
+        group.sort(key=lambda r: (r.service_date, r.pk))
+        for chunk in _chunks(group, MAX_LINES):
+            made = _new_claim(chunk, cache, members, dx_by_referral, acting_user)
+            if made is None:
+                skipped.append(
+                    f"{len(chunk)} service(s) of {cache.org(chunk[0].cbo_id)} for {cache.org(chunk[0].plan_id)}: "
+                    "there is no contract between them."
+                )
+                continue
+            pairs.append(made)
+    if pairs:
+        _scrub(pairs, cache, today=today, in_flight=in_flight)
+    return _Chunk(rows, pairs, skipped)
+
+
+def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None) -> BuildResult:  # noqa: ANN001
+    """Save a prepared chunk in one transaction: lock its deliveries (``skip_locked``), insert the
+    claims, stamp the deliveries billed, audit. Deliveries another build took or that were
+    changed meanwhile drop out, and the chunk is prepared again from the rest."""
     with transaction.atomic():
-        ids = [r.pk for r in rows]
-        locked = set(
-            ServiceDelivery.objects.select_for_update(skip_locked=True)
-            .filter(bulk.in_ids(ids), billed_at__isnull=True, status=DeliveryStatus.LOGGED)
-            .values_list("pk", flat=True)
-        )
-        rows = [r for r in rows if r.pk in locked]
-        if not rows:
-            return BuildResult()
-        cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
-        dx_by_referral = dict(
-            Referral.objects.filter(bulk.in_ids(list({r.referral_id for r in rows}))).values_list(
-                "pk", "diagnosis_codes"
-            )
-        )
-        from referrals.models import Member
-
-        members = dict(
-            Member.objects.filter(bulk.in_ids(list({r.member_id for r in rows}))).values_list(
-                "pk", "county_id"
-            )
-        )
-        groups: dict[tuple, list[Row]] = {}
-        for row in rows:
-            groups.setdefault(row.group_key, []).append(row)
-        pairs = []
-        skipped: list[str] = []
-        billed_ids: list[int] = []
-        for group in groups.values():
-            group.sort(key=lambda r: (r.service_date, r.pk))
-            for chunk in _chunks(group, MAX_LINES):
-                made = _new_claim(chunk, cache, members, dx_by_referral, acting_user)
-                if made is None:
-                    skipped.append(
-                        f"{len(chunk)} service(s) of {cache.org(chunk[0].cbo_id)} for {cache.org(chunk[0].plan_id)}: "
-                        "there is no contract between them."
-                    )
-                    continue
-                pairs.append(made)
-                billed_ids += [r.pk for r in chunk]
-        if not pairs:
-            return BuildResult(skipped=skipped)
-        result = _save_scrubbed(
-            pairs, cache, acting_user=acting_user, reason="Built from logged services", today=today
-        )
-        result.skipped = skipped
+        seen = {r.pk: r for r in chunk.rows}
+        current = [
+            Row(*values)
+            for values in ServiceDelivery.objects.select_for_update(skip_locked=True)
+            .filter(bulk.in_ids(list(seen)), billed_at__isnull=True, status=DeliveryStatus.LOGGED)
+            .values_list(*DELIVERY_FIELDS)
+        ]
+        if len(current) != len(seen) or any(seen[r.pk] != r for r in current):
+            chunk = _prepare(sorted(current, key=_build_order), cache, acting_user=acting_user, today=today)
+        if not chunk.pairs:
+            return BuildResult(skipped=chunk.skipped)
+        result = _save(chunk.pairs, acting_user=acting_user, reason="Built from logged services")
+        result.skipped = chunk.skipped
+        billed_ids = [ln.delivery_id for _claim, lines in chunk.pairs for ln in lines]
         _mark_billed(billed_ids, acting_user=acting_user)
         audit.record(
             actor=acting_user, action=AuditAction.CREATE, object_type="billing.Claim",
-            organization=cache.org(pairs[0][0].submitter_id),
+            organization=cache.org(chunk.pairs[0][0].submitter_id),
             summary=f"Built {result.claims} claims ({result.ready} ready, {result.held} held) from {len(billed_ids)} services",
             changes={"claims": result.claims, "held": result.held, "ready": result.ready},
         )  # fmt: skip
@@ -484,6 +500,47 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
         raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
 
 
+def _build_order(row: Row) -> tuple:
+    return (row.cbo_id, row.plan_id, row.member_id, row.authorization_id, row.service_date, row.pk)
+
+
+class _Committer:
+    """Commits prepared chunks in order, at most one in flight. With ``background`` a thread with
+    its own database connection commits chunk *n* while the caller prepares chunk *n + 1*, so
+    PostgreSQL's work (COPY, index and foreign-key checks) overlaps Python's; the next chunk's
+    scrub counts the in-flight chunk's claims (``in_flight``). An error in a chunk is raised at
+    the next ``submit`` or at ``close``; chunks committed before it stay."""
+
+    def __init__(self, commit: Callable[[_Chunk], BuildResult], *, background: bool) -> None:
+        self.commit = commit
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="claims-commit") if background else None
+        self.pending: Future | None = None
+        self.in_flight: list[tuple] = []
+        self.total = BuildResult()
+
+    def submit(self, chunk: _Chunk) -> None:
+        self._wait()
+        if self.pool is None:
+            self.total.merge(self.commit(chunk))
+            return
+        self.in_flight = chunk.pairs
+        self.pending = self.pool.submit(self.commit, chunk)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            done, self.pending, self.in_flight = self.pending, None, []
+            self.total.merge(done.result())
+
+    def close(self) -> BuildResult:
+        try:
+            self._wait()
+        finally:
+            if self.pool is not None:
+                self.pool.submit(connections.close_all).result()  # the thread's own connection
+                self.pool.shutdown()
+        return self.total
+
+
 def build_claims(
     *,
     acting_user,  # noqa: ANN001
@@ -497,8 +554,11 @@ def build_claims(
     """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
     given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
     is the nightly task. Streams the deliveries in grouping order and commits every
-    ``chunk_size`` deliveries (whole groups), so memory stays bounded and a crash loses at most
-    one uncommitted chunk (its deliveries stay billable)."""
+    ``chunk_size`` deliveries (whole members), so memory stays bounded and a crash loses at most
+    the uncommitted chunks (their deliveries stay billable). Outside a transaction on PostgreSQL
+    the chunks are committed in the background while the next is prepared (``_Committer``); a
+    chunk never splits a member's deliveries, so the only claims a scrub cannot see in the
+    database are those of the one chunk in flight."""
     if acting_user is not None and not (
         access.is_platform_admin(acting_user)
         or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
@@ -507,21 +567,29 @@ def build_claims(
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
     qs = qs.order_by("cbo_id", "plan_id", "member_id", "authorization_id", "service_date", "pk")
     cache = _Cache()
-    total = BuildResult()
-    pending: list[Row] = []
-    last_key = None
-    for values in qs.values_list(*DELIVERY_FIELDS).iterator(chunk_size=5000):
-        row = Row(*values)
-        key = row.group_key
-        if len(pending) >= chunk_size and key != last_key:
-            total.merge(_flush(pending, cache, acting_user=acting_user, today=today))
-            pending = []
-            if not keep_ids:
-                total.claim_ids = []
-        pending.append(row)
-        last_key = key
-    if pending:
-        total.merge(_flush(pending, cache, acting_user=acting_user, today=today))
+    committer = _Committer(
+        lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today),
+        background=bulk.fast_path() and not transaction.get_connection().in_atomic_block,
+    )
+    try:
+        pending: list[Row] = []
+        last_member = None
+        for values in qs.values_list(*DELIVERY_FIELDS).iterator(chunk_size=5000):
+            row = Row(*values)
+            member = (row.cbo_id, row.plan_id, row.member_id)
+            if len(pending) >= chunk_size and member != last_member:
+                committer.submit(_prepare(pending, cache, acting_user=acting_user, today=today,
+                                          in_flight=committer.in_flight))  # fmt: skip
+                pending = []
+                if not keep_ids:
+                    committer.total.claim_ids = []
+            pending.append(row)
+            last_member = member
+        if pending:
+            committer.submit(_prepare(pending, cache, acting_user=acting_user, today=today,
+                                      in_flight=committer.in_flight))  # fmt: skip
+    finally:
+        total = committer.close()
     if not keep_ids:
         total.claim_ids = []
     return total
@@ -666,7 +734,8 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # n
     for name, value in fields.items():
         setattr(replacement, name, value)
     cache.load_orgs([original.billing_provider_id, original.submitter_id, original.plan_id])
-    _save_scrubbed([(replacement, lines)], cache, acting_user=acting_user, reason="Replacement (frequency 7)")
+    _scrub([(replacement, lines)], cache)
+    _save([(replacement, lines)], acting_user=acting_user, reason="Replacement (frequency 7)")
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=replacement, organization=original.billing_provider,
         summary=f"Claim {original.control_number} corrected by {replacement.control_number}",
