@@ -44,7 +44,9 @@ def test_chunks_commit_in_the_background_and_the_next_scrub_sees_the_one_in_flig
 
     assert len(threads) == 7 and all(name.startswith("claims-commit") for name in threads)
     assert (result.claims, result.lines) == (13, 25)  # one claim per member and month
-    assert sorted(ClaimLine.objects.values_list("delivery_id", flat=True)) == sorted(d.pk for d in [*logged, twice])
+    assert sorted(ClaimLine.objects.values_list("delivery_id", flat=True)) == sorted(
+        d.pk for d in [*logged, twice]
+    )
     held = Claim.objects.get(lines__delivery=twice)
     assert held.status == ClaimStatus.HELD and [p["code"] for p in held.problems] == ["duplicate"]
     assert Claim.objects.filter(status=ClaimStatus.READY).count() == 12
@@ -56,7 +58,10 @@ def test_a_delivery_changed_before_its_chunk_commits_is_billed_as_it_is_now(worl
     setup_billing(world)
     first = delivery(world, units=1)
     gone = delivery(world, units=1)
-    rows = [claim_svc.Row(*v) for v in ServiceDelivery.objects.order_by("pk").values_list(*claim_svc.DELIVERY_FIELDS)]
+    rows = [
+        claim_svc.Row(*v)
+        for v in ServiceDelivery.objects.order_by("pk").values_list(*claim_svc.DELIVERY_FIELDS)
+    ]
     cache = claim_svc._Cache()
     chunk = claim_svc._prepare(rows, cache, acting_user=world.cbo_billing, today=None)
     assert sorted(c.billed_amount for c, _lines in chunk.pairs) == [Decimal("95.00")] * 2
