@@ -24,8 +24,11 @@ Rules (domain.md §3 step 8, §6):
   afterwards follows ``adjudicated_status`` from its net paid amount.
 * Speed: claims are posted in chunks of ``CHUNK``. Per chunk on PostgreSQL: one claim query and
   one line query (array parameters), ``COPY`` for the new rows, one UPDATE … FROM unnest(arrays)
-  for the lines' totals, and one statement that writes each claim's totals, ``adjudicated_at`` and
-  new status and inserts its history row. Elsewhere the plain ORM does the same.
+  for the lines' totals, one statement that writes each claim's totals, ``adjudicated_at`` and
+  new status and inserts its history row, and the foreign-key checks of what the chunk wrote.
+  Those statements run on a database thread sharing the import's connection and transaction
+  while Python parses and builds the next chunk (``_Pipeline``). Elsewhere the plain ORM does the
+  same, in one thread.
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import PurePath
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import BooleanField, Count, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -227,22 +233,18 @@ def _set_digest(digest: str, index: int) -> str:
 
 
 def _post(text: str, ctx: _Context, digest: str, data: bytes) -> None:
-    chunk: list[x835.ClaimPayment] = []
     set_index = 0
-    for event in x835.iter_835(io.StringIO(text)):
-        if isinstance(event, x835.ClaimPayment):
-            chunk.append(event)
-            if len(chunk) >= CHUNK:
-                _post_chunk(chunk, ctx)
-                chunk = []
-        elif isinstance(event, x835.RemittanceStart):
-            ctx.row = _start_remittance(event.remittance, ctx, _set_digest(digest, set_index), data)
-            set_index += 1
-        else:
-            if chunk:
-                _post_chunk(chunk, ctx)
-                chunk = []
-            _finish_remittance(event, ctx)
+    with _Pipeline(ctx) as pipeline:
+        for event in x835.iter_835(io.StringIO(text)):
+            if isinstance(event, x835.ClaimPayment):
+                pipeline.add(event)
+            elif isinstance(event, x835.RemittanceStart):
+                pipeline.drain()
+                ctx.row = _start_remittance(event.remittance, ctx, _set_digest(digest, set_index), data)
+                set_index += 1
+            else:
+                pipeline.drain()
+                _finish_remittance(event, ctx)
     if ctx.result.remittance is None:
         raise RemittanceImportError(f"{ctx.file_name} was not imported: it holds no 835 transaction set.")
 
@@ -327,7 +329,169 @@ def _finish_remittance(event: x835.RemittanceEnd, ctx: _Context) -> None:
     )  # fmt: skip
 
 
-def _pick_claim(candidates: list[tuple], ctx: _Context) -> int | None:
+# --------------------------------------------------------------------------- posting, chunk by chunk
+
+
+class _Pipeline:
+    """Posts the claim payments of one transaction set in chunks of ``CHUNK``, with PostgreSQL
+    working on one chunk while Python parses and builds the next.
+
+    A chunk goes through four steps: *read* its claims and lines (``_read_chunk``), *build* its
+    rows in plain Python (``_build_chunk``: match the lines, add up, no database), *adjudicate* its
+    claims (``_adjudicate``: totals, status, history) and *write* the rest (``_write_chunk``: the
+    remittance claim, payment and adjustment rows, the lines' totals, a check of their foreign
+    keys). Every statement runs on one database thread (``_DatabaseThread``), in this order::
+
+        adjudicate N-1 · read N · write N-1 · adjudicate N · read N+1 · write N · ...
+
+    while this thread builds N as soon as read N is back, then parses N+1. So each chunk is posted
+    exactly as if the ones before it were done, with one exception it makes up for: read N comes
+    before write N-1, so the totals of the lines chunk N-1 paid are taken from its own sums
+    (``_ChunkWrites.line_paid_after``), not from the database. Claims are adjudicated before the
+    next read and are always read as they now are."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.chunk: list[x835.ClaimPayment] = []
+        self.unwritten: _ChunkWrites | None = None  # built and adjudicated, not yet written
+        self.check_sql = _deferred_fk_sql(WRITTEN_MODELS)
+        self.db = _DatabaseThread()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        try:
+            if exc_type is None:
+                self.drain()
+        finally:
+            # Before the transaction commits or rolls back, the database thread must be done with it.
+            self.db.close(abandon=exc_type is not None)
+
+    def add(self, cp: x835.ClaimPayment) -> None:
+        self.chunk.append(cp)
+        if len(self.chunk) >= CHUNK:
+            self._advance()
+
+    def drain(self) -> None:
+        """Post everything added so far and wait until it is written, before anything else uses the
+        connection (a new transaction set, the set's totals, the commit)."""
+        if self.chunk:
+            self._advance()
+        if self.unwritten is not None:
+            self.db.submit(_write_chunk, self.unwritten, self.check_sql)
+            self.unwritten = None
+        self.db.wait()
+
+    def _advance(self) -> None:
+        chunk, self.chunk = self.chunk, []
+        read = self.db.result(self.db.submit(_read_chunk, chunk, self.ctx))
+        previous, self.unwritten = self.unwritten, None
+        if previous is not None:
+            self.db.submit(_write_chunk, previous, self.check_sql)
+        built = _build_chunk(chunk, read, self.ctx, previous.line_paid_after if previous else {})
+        self.db.submit(_adjudicate, built.claims, self.ctx, built.reason)
+        self.unwritten = built
+
+
+class _Skipped(Exception):  # noqa: N818 - not an error of its own
+    """A statement not run because one queued before it failed."""
+
+
+class _DatabaseThread:
+    """Runs the statements of an import, in the order given, on one background thread that shares
+    the import's connection, and so its transaction (Django's ``inc_thread_sharing``, as its live
+    test server does). psycopg waits for PostgreSQL without holding the GIL, so Python work in the
+    calling thread goes on meanwhile. The calling thread leaves the connection alone until
+    ``wait``. After a failure the statements still queued are skipped and ``wait`` (or ``result``)
+    raises it. Off PostgreSQL everything runs at once in the calling thread."""
+
+    def __init__(self) -> None:
+        self.executor: ThreadPoolExecutor | None = None
+        self.futures: list[Future] = []
+        self.failed = False
+        if connection.vendor == "postgresql":
+            self.shared = connections[DEFAULT_DB_ALIAS]
+            self.shared.inc_thread_sharing()
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="835-db")
+
+    def submit(self, fn: Callable, *args: object) -> Future:
+        future: Future = Future()
+        if self.executor is None:
+            future.set_result(fn(*args))
+            return future
+        # Keep only what may still fail: done statements' results would pile up over a large file.
+        self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
+        future = self.executor.submit(self._run, fn, args)
+        self.futures.append(future)
+        return future
+
+    def _run(self, fn: Callable, args: tuple) -> object:
+        if self.failed:
+            raise _Skipped  # the transaction is already lost
+        connections[DEFAULT_DB_ALIAS] = self.shared
+        try:
+            return fn(*args)
+        except BaseException:
+            self.failed = True
+            raise
+
+    def result(self, future: Future) -> object:
+        """``future``'s value, once it and everything queued before it ran; raises the first error."""
+        try:
+            return future.result()
+        except BaseException:
+            self._raise_first_error()
+            raise
+
+    def wait(self) -> None:
+        """Wait for everything queued; raise the first error."""
+        futures_wait(self.futures)
+        self._raise_first_error()
+        self.futures = []
+
+    def _raise_first_error(self) -> None:
+        for future in self.futures:
+            error = future.exception() if future.done() else None
+            if error is not None and not isinstance(error, _Skipped):
+                raise error
+
+    def close(self, *, abandon: bool) -> None:
+        """Wait for the statement running, if any, and the queued ones (skipped when ``abandon``:
+        the import failed and is being rolled back), then stop the thread."""
+        if self.executor is None:
+            return
+        if abandon:
+            self.failed = True
+        self.executor.shutdown(wait=True)
+        self.executor = None
+        self.futures = []
+        self.shared.dec_thread_sharing()
+
+
+@dataclass
+class _ChunkRead:
+    """What the database says about one chunk: the claims each CLP01 may mean, their lines and
+    (on PostgreSQL) the ids the chunk's ``RemittanceClaim`` rows will have."""
+
+    candidates: dict[str, list[tuple]]  # CLP01 → claims with that control number (_CANDIDATE_FIELDS)
+    lines: list[tuple]  # (id, claim id, REF*6R, procedure code, paid so far), by claim and line number
+    rc_ids: list[int] | None
+
+
+@dataclass
+class _ChunkWrites:
+    """One chunk ready to write. Rows go in as tuples in the ``*_FIELDS`` orders, or on PostgreSQL
+    already as ``COPY`` text (``_copy_text``), made while the previous chunk was being written."""
+
+    reason: str
+    claims: list[tuple]  # for _adjudicate
+    inserts: list[tuple[type, list[str], list[tuple] | str]]
+    line_increments: list[tuple[int, Decimal]]
+    line_paid_after: dict[int, Decimal]  # each line's paid total once this chunk is written
+
+
+def _pick_claim(candidates: list[tuple], ctx: _Context) -> tuple | None:
     """The one claim a CLP01 means (see the module rules), or None."""
     row = ctx.row
     assert row is not None
@@ -335,12 +499,12 @@ def _pick_claim(candidates: list[tuple], ctx: _Context) -> int | None:
     if row.plan_id is not None:
         live = [c for c in live if c[3] == row.plan_id]
     if len(live) == 1:
-        return live[0][0]
+        return live[0]
     if len(live) > 1 and row.payee_npi:
         npi = row.payee_npi
         exact = [c for c in live if ctx.orgs.get(c[4], ("", None))[0] == npi]
         if len(exact) == 1:
-            return exact[0][0]
+            return exact[0]
         related = [
             c
             for c in live
@@ -348,58 +512,89 @@ def _pick_claim(candidates: list[tuple], ctx: _Context) -> int | None:
             or ctx.orgs.get(ctx.orgs.get(c[4], ("", None))[1] or 0, ("", None))[0] == npi
         ]
         if len(related) == 1:
-            return related[0][0]
+            return related[0]
     return None
 
 
-def _post_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> None:  # noqa: C901 - one pass reads best
+_CANDIDATE_FIELDS = (
+    "id", "control_number", "status", "plan_id", "billing_provider_id", "submitter_id", "billed_amount",
+    "paid_amount", "patient_responsibility", "payer_claim_number",
+)  # fmt: skip
+
+
+def _read_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> _ChunkRead:
+    """One claim query and one line query (array parameters) for the whole chunk. Only reads:
+    choosing among the candidates is ``_build_chunk``'s, in the thread that is not busy."""
+    numbers = list({cp.patient_control_number for cp in chunk})
+    candidates: dict[str, list[tuple]] = defaultdict(list)
+    claims = Claim.objects.filter(_among(Claim, "control_number", numbers))
+    if ctx.scope is not None:
+        claims = claims.filter(ctx.scope)
+    for cand in claims.values_list(*_CANDIDATE_FIELDS):
+        candidates[cand[1]].append(cand)
+    lines: list[tuple] = []
+    if candidates:
+        claim_ids = [c[0] for group in candidates.values() for c in group]
+        lines = list(
+            ClaimLine.objects.filter(_among(ClaimLine, "claim_id", claim_ids))
+            .order_by("claim_id", "line_number")
+            .values_list("id", "claim_id", "line_control_number", "procedure_code", "paid_amount")
+        )
+    return _ChunkRead(candidates, lines, _reserve_ids(RemittanceClaim, len(chunk)))
+
+
+class _Cents(dict):
+    """``money()`` of each amount, computed once per distinct amount (a file repeats a few)."""
+
+    def __missing__(self, value: Decimal) -> Decimal:
+        self[value] = rounded = money(value)
+        return rounded
+
+
+def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context,
+                 line_paid_after: dict[int, Decimal]) -> _ChunkWrites:  # fmt: skip  # noqa: C901, PLR0912, PLR0915 - one pass reads best
+    """Pick the claim each CLP01 means, match every SVC to a line, add up what each claim and line
+    is paid, and make the rows. ``line_paid_after`` holds the totals of the lines the previous
+    chunk paid, which the read did not see yet. No database here (it is busy writing the previous
+    chunk), except off PostgreSQL, where the ``RemittanceClaim`` rows go in now to learn their
+    ids."""
     row = ctx.row
     assert row is not None
     result = ctx.result
-    numbers = {cp.patient_control_number for cp in chunk}
-    by_number: dict[str, list[tuple]] = defaultdict(list)
-    claims = Claim.objects.filter(_among(Claim, "control_number", list(numbers)))
-    if ctx.scope is not None:
-        claims = claims.filter(ctx.scope)
-    for cand in claims.values_list(
-        "id", "control_number", "status", "plan_id", "billing_provider_id", "submitter_id", "billed_amount",
-        "paid_amount", "patient_responsibility", "payer_claim_number",
-    ):  # fmt: skip
-        by_number[cand[1]].append(cand)
+    now = ctx.now
+    cents = _Cents()
     chosen: dict[str, int | None] = {}
     states: dict[int, _ClaimState] = {}
-    for number in numbers:
-        candidates = by_number.get(number)
-        claim_id = chosen[number] = _pick_claim(candidates, ctx) if candidates else None
-        if claim_id is not None:
-            cand = next(c for c in candidates if c[0] == claim_id)  # type: ignore[union-attr]
-            states[claim_id] = _ClaimState(
-                id=claim_id, status=cand[2], billed=cand[6], paid=cand[7], patient_responsibility=cand[8],
+    for number, candidates in read.candidates.items():
+        cand = _pick_claim(candidates, ctx)
+        if cand is not None:
+            chosen[number] = cand[0]
+            states[cand[0]] = _ClaimState(
+                id=cand[0], status=cand[2], billed=cand[6], paid=cand[7], patient_responsibility=cand[8],
                 payer_claim_number=cand[9],
             )  # fmt: skip
-    lines_by_control: dict[str, tuple[int, int]] = {}
-    lines_by_claim: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    line_before: dict[int, Decimal] = {}
-    if states:
-        for line_id, claim_id, control, code, line_paid_before in (
-            ClaimLine.objects.filter(_among(ClaimLine, "claim_id", list(states)))
-            .order_by("claim_id", "line_number")
-            .values_list("id", "claim_id", "line_control_number", "procedure_code", "paid_amount")
-        ):
+    lines_by_control: dict[str, tuple[int, int]] = {}  # REF*6R → (line id, claim id)
+    lines_by_claim: dict[int, list[tuple[int, str]]] = defaultdict(list)  # claim → [(line id, code)] in order
+    line_before: dict[int, Decimal] = {}  # line id → paid so far
+    for line_id, claim_id, control, code, paid_before in read.lines:
+        if claim_id in states:
             lines_by_control[control] = (line_id, claim_id)
             lines_by_claim[claim_id].append((line_id, code))
-            line_before[line_id] = line_paid_before
-
-    now = ctx.now
-    rc_ids = _create_rows(
-        RemittanceClaim, REMIT_CLAIM_FIELDS,
-        [
-            (row.pk, chosen[cp.patient_control_number], cp.patient_control_number[:38], cp.status[:2], money(cp.charge),
-             money(cp.paid), money(cp.patient_responsibility or 0), cp.payer_claim_number[:50], None, None, "")
-            for cp in chunk
-        ],
-        with_ids=True,
-    )  # fmt: skip
+            line_before[line_id] = line_paid_after.get(line_id, paid_before)
+    remittance_claims = [
+        (row.pk, chosen.get(cp.patient_control_number), cp.patient_control_number[:38], cp.status[:2],
+         cents[cp.charge], cents[cp.paid], cents[cp.patient_responsibility or ZERO], cp.payer_claim_number[:50],
+         None, None, "")
+        for cp in chunk
+    ]  # fmt: skip
+    rc_ids = read.rc_ids
+    copy = rc_ids is not None  # PostgreSQL: COPY text, made here
+    inserts: list[tuple[type, list[str], list[tuple] | str]] = []
+    if rc_ids is None:
+        rc_ids = _create_rows(RemittanceClaim, REMIT_CLAIM_FIELDS, remittance_claims)
+    else:
+        rows = [(pk, *r) for pk, r in zip(rc_ids, remittance_claims, strict=True)]
+        inserts.append((RemittanceClaim, ["id", *REMIT_CLAIM_FIELDS], _copy_text(rows)))
 
     payments: list[tuple] = []
     adjustments: list[tuple] = []
@@ -412,7 +607,7 @@ def _post_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> None:  # noqa:
         adjustment_total += cp.charge - paid
         if is_denial(cp.status, paid):
             denied += 1
-        claim_id = chosen[cp.patient_control_number]
+        claim_id = chosen.get(cp.patient_control_number)
         if claim_id is None:
             continue
         matched += 1
@@ -425,10 +620,9 @@ def _post_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> None:  # noqa:
             state.denied = cp.status == DENIED
             if cp.payer_claim_number:
                 state.payer_claim_number = cp.payer_claim_number
-        if cp.adjustments:
-            claim_rarcs = cp.remark_codes
-            for a in cp.adjustments:
-                adjustments.append(_adjustment_row(a, claim_id, None, rc_id, claim_rarcs, now))
+        for a in cp.adjustments:
+            adjustments.append((claim_id, None, rc_id, a.group, a.reason[:5], cp.remark_codes, cents[a.amount],
+                                None if a.quantity is None else cents[a.quantity], now))  # fmt: skip
         used: set[int] = set()
         lines_paid = ZERO
         for svc in cp.services:
@@ -436,11 +630,12 @@ def _post_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> None:  # noqa:
             svc_paid = svc.paid
             lines_paid += svc_paid
             if svc_paid:
-                payments.append((claim_id, line_id, rc_id, money(svc_paid), now))
+                payments.append((claim_id, line_id, rc_id, cents[svc_paid], now))
             if line_id is not None:
                 line_paid[line_id] += svc_paid
             for a in svc.adjustments:
-                adjustments.append(_adjustment_row(a, claim_id, line_id, rc_id, svc.remark_codes, now))
+                adjustments.append((claim_id, line_id, rc_id, a.group, a.reason[:5], svc.remark_codes,
+                                    cents[a.amount], None if a.quantity is None else cents[a.quantity], now))  # fmt: skip
         if cp.is_reversal and not cp.services:
             # A claim-level reversal takes back what each line was paid, line by line.
             to_take = -paid
@@ -461,30 +656,37 @@ def _post_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> None:  # noqa:
     result.claims_unmatched += len(chunk) - matched
     ctx.set_claims += len(chunk)
     ctx.set_matched += matched
-    _create_rows(Payment, PAYMENT_FIELDS, payments)
-    _create_rows(Adjustment, ADJUSTMENT_FIELDS, adjustments)
     # Lines the file paid nothing on keep their total: adding 0.00 would only rewrite the row.
-    _bulk_update(ClaimLine, ["paid_amount"], [(i, d) for i, d in line_paid.items() if d], increment=True)
-    reason = f"835 {row.trace_number} from {row.payer_name} ({ctx.file_name})"[:300]
-    _adjudicate(
-        [
-            (s.id, money(s.paid), money(s.patient_responsibility), s.payer_claim_number[:50], s.status,
+    increments = [(i, d) for i, d in line_paid.items() if d]
+    return _ChunkWrites(
+        reason=f"835 {row.trace_number} from {row.payer_name} ({ctx.file_name})"[:300],
+        claims=[
+            (s.id, cents[s.paid], cents[s.patient_responsibility], s.payer_claim_number[:50], s.status,
              adjudicated_status(paid=s.paid, billed=s.billed, denied=s.denied))
             for s in states.values()
             if s.touched
         ],
-        ctx, reason,
+        inserts=[*inserts, (Payment, PAYMENT_FIELDS, _copy_text(payments) if copy else payments),
+                 (Adjustment, ADJUSTMENT_FIELDS, _copy_text(adjustments) if copy else adjustments)],
+        line_increments=increments, line_paid_after={i: line_before[i] + d for i, d in increments},
     )  # fmt: skip
+
+
+def _write_chunk(writes: _ChunkWrites, check_sql: list[str]) -> None:
+    """Insert a chunk's rows, add to its lines' totals, and check the foreign keys of what this
+    chunk (and its claims' history rows) wrote now rather than all at commit, while the next chunk
+    is being built (``_deferred_fk_sql``)."""
+    for model, fields, rows in writes.inserts:
+        _create_rows(model, fields, rows)
+    _bulk_update(ClaimLine, ["paid_amount"], writes.line_increments, increment=True)
+    if check_sql:
+        with connection.cursor() as cursor:
+            for sql in check_sql:
+                cursor.execute(sql)
 
 
 def _actor(user):  # noqa: ANN001, ANN202
     return user if getattr(user, "is_authenticated", False) else None
-
-
-def _adjustment_row(a: x835.Adjustment, claim_id: int, line_id: int | None, rc_id: int, rarcs: tuple[str, ...],
-                    now: object) -> tuple:  # fmt: skip
-    return (claim_id, line_id, rc_id, a.group, a.reason[:5], rarcs, money(a.amount),
-            None if a.quantity is None else money(a.quantity), now)  # fmt: skip
 
 
 def _match_line(svc: x835.ServicePayment, claim_id: int, by_control: dict[str, tuple[int, int]],
@@ -608,6 +810,8 @@ PAYMENT_FIELDS = ["claim_id", "claim_line_id", "remittance_claim_id", "amount", 
 ADJUSTMENT_FIELDS = [
     "claim_id", "claim_line_id", "remittance_claim_id", "group", "carc", "rarcs", "amount", "quantity", "created_at",
 ]  # fmt: skip
+# The tables an import inserts into; their foreign keys are checked chunk by chunk (``_write_chunk``).
+WRITTEN_MODELS = (RemittanceClaim, Payment, Adjustment, ClaimStatusChange)
 
 
 def _among(model: type, field_name: str, values: list) -> Q:
@@ -629,6 +833,14 @@ def _pg_array(values: Iterable[object]) -> str:
     by the statement to its element type. Django's psycopg cursor binds parameters on the client,
     and its generic list adapter costs more than the statement itself for thousands of values;
     this is one ``join``. Numbers go as they print, anything else quoted and escaped."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= {int, Decimal}:  # ids and amounts, the usual case
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds == {str}:
+        body = "\0".join(values)  # NUL stands for the separator, unless a value holds one
+        if '"' not in body and "\\" not in body and body.count("\0") == len(values) - 1:
+            return '{"' + body.replace("\0", '","') + '"}'
     out = []
     for v in values:
         if v is None:
@@ -640,18 +852,33 @@ def _pg_array(values: Iterable[object]) -> str:
     return "{" + ",".join(out) + "}"
 
 
-def _create_rows(model: type, fields: list[str], rows: list[tuple], *, with_ids: bool = False) -> list[int]:
-    """Insert many new rows given as tuples of ``fields`` (attribute names) and return their ids
-    when ``with_ids``. Plain tuples, not model instances: building 100,000 instances costs more
-    than writing them.
+def _reserve_ids(model: type, count: int) -> list[int] | None:
+    """``count`` primary keys for new rows of ``model``, taken from its sequence in one query, so
+    rows that point at them can be built before they are written. None off PostgreSQL."""
+    if connection.vendor != "postgresql" or not count:
+        return None if connection.vendor != "postgresql" else []
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return cursor.fetchone()[0]
 
-    On PostgreSQL the ids are taken from the table's sequence in one query and the rows go in with
-    ``COPY`` (several times faster than ``INSERT``); elsewhere ``bulk_create``."""
+
+def _create_rows(model: type, fields: list[str], rows: list[tuple] | str) -> list[int]:
+    """Insert many new rows given as tuples of ``fields`` (attribute names; ``id`` among them when
+    the ids were taken beforehand with ``_reserve_ids``), or on PostgreSQL as the ``COPY`` text of
+    such tuples (``_copy_text``). Plain tuples, not model instances: building 100,000 instances
+    costs more than writing them.
+
+    On PostgreSQL the rows go in with ``COPY`` (several times faster than ``INSERT``) and nothing
+    is returned; elsewhere ``bulk_create``, which returns the new ids."""
     if not rows:
         return []
     meta = model._meta
-    json_at = [i for i, f in enumerate(fields) if meta.get_field(f).get_internal_type() == "JSONField"]
     if connection.vendor != "postgresql":
+        json_at = [i for i, f in enumerate(fields) if meta.get_field(f).get_internal_type() == "JSONField"]
         objs = []
         for r in rows:
             values = dict(zip(fields, r, strict=True))
@@ -660,31 +887,43 @@ def _create_rows(model: type, fields: list[str], rows: list[tuple], *, with_ids:
             objs.append(model(**values))
         model.objects.bulk_create(objs, batch_size=500)
         return [o.pk for o in objs]
-    columns = [meta.get_field(f).column for f in fields]
-    ids: list[int] = []
+    text = rows if isinstance(rows, str) else _copy_text(rows)
+    names = ", ".join(connection.ops.quote_name(meta.get_field(f).column) for f in fields)
     with connection.cursor() as cursor:
-        if with_ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(rows)],
-            )
-            ids = [pk for (pk,) in cursor.fetchall()]
-            columns = [meta.pk.column, *columns]
-        names = ", ".join(connection.ops.quote_name(c) for c in columns)
         raw = cursor.cursor  # psycopg's cursor under Django's wrapper
-        dumped: dict[tuple, str] = {}  # JSON values repeat (a few RARC lists): dump each once
         with raw.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy:
-            write = copy.write_row
-            for n, r in enumerate(rows):
-                if json_at:
-                    r = list(r)
-                    for i in json_at:
-                        key = tuple(r[i])
-                        if key not in dumped:
-                            dumped[key] = json.dumps(list(key))
-                        r[i] = dumped[key]
-                write((ids[n], *r) if with_ids else r)
-    return ids
+            copy.write(text)
+    return []
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(rows: list[tuple]) -> str:
+    """``rows`` in ``COPY``'s text format: tab-separated, ``\\N`` for None, a tuple as a JSON list
+    (our JSON columns hold lists of codes), anything else as it prints (``Decimal`` and ``int`` as
+    digits, an aware ``datetime`` in ISO format). Made in Python rather than by psycopg's
+    ``write_row`` so that it can be done ahead, in the thread that is not waiting for the
+    database; each distinct value is formatted once."""
+    done: dict[tuple[type, object], str] = {}  # by type too: Decimal("1") == True, but not in COPY
+    out = []
+    for row in rows:
+        values = []
+        for v in row:
+            if v is None:
+                values.append("\\N")
+            elif type(v) is int:
+                values.append(str(v))
+            else:
+                key = (type(v), v)
+                text = done.get(key)
+                if text is None:
+                    text = json.dumps(list(v)) if isinstance(v, tuple) else v.isoformat() if isinstance(v, datetime) else str(v)  # fmt: skip
+                    text = done[key] = text.translate(_COPY_ESCAPES)
+                values.append(text)
+        out.append("\t".join(values))
+    out.append("")
+    return "\n".join(out)
 
 
 def _bulk_update(model: type, fields: list[str], rows: list[tuple], *, increment: bool = False) -> None:
@@ -715,6 +954,25 @@ def _bulk_update(model: type, fields: list[str], rows: list[tuple], *, increment
             setattr(obj, name, current.get(r[0], ZERO) + value if increment else value)
         objs.append(obj)
     model.objects.bulk_update(objs, fields, batch_size=500)
+
+
+def _deferred_fk_sql(models: Iterable[type]) -> list[str]:
+    """Two statements that check, at once, every row written so far against the deferred foreign
+    keys of ``models``' tables, then put those keys back to deferred (Django declares them
+    ``DEFERRABLE INITIALLY DEFERRED``). The same checks the commit would run, only earlier and in
+    smaller batches; a violation fails the import the same way. None off PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable AND condeferred "
+            "AND conrelid = ANY(%s::regclass[]) ORDER BY conname",
+            [_pg_array(connection.ops.quote_name(m._meta.db_table) for m in models)],
+        )
+        names = ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
+    if not names:
+        return []
+    return [f"SET CONSTRAINTS {names} IMMEDIATE", f"SET CONSTRAINTS {names} DEFERRED"]
 
 
 # --------------------------------------------------------------------------- summaries and the work queue
