@@ -94,8 +94,12 @@ class Enrollment(models.Model):
     """A member's enrollment with a plan from a date (to a date, or open-ended). Periods with the
     same plan may not start on the same day; the end is not before the start."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="enrollments")
-    plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
+    # The unique (member, plan, start) and the (plan, member) index lead with each key: no
+    # single-column indexes of their own (a bulk referral import writes an enrollment a row).
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
+    plan = models.ForeignKey(
+        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
 
