@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
 from cbo_portal import identifiers
@@ -215,18 +217,6 @@ def referred_in_quarter(referrals: QuerySet, year: int, quarter: int) -> QuerySe
     return referrals.filter(created_at__gte=start, created_at__lt=end)
 
 
-def referral_funnel(referrals: QuerySet) -> Funnel:
-    """received → accepted → served (a service logged) → closed, in one query."""
-    row = referrals.aggregate(
-        received=Count("pk"),
-        accepted=Count("pk", filter=Q(status__in=ACCEPTED_OR_LATER)),
-        served=Count("pk", filter=Q(first_service_date__isnull=False)),
-        closed=Count("pk", filter=Q(status__in=(ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
-                                               ReferralStatus.DECLINED))),
-    )  # fmt: skip
-    return Funnel(**row)
-
-
 @dataclass
 class CboPerformance:
     cbo: Organization
@@ -234,21 +224,63 @@ class CboPerformance:
     served: int
     median_days_to_first_service: float | None
     overdue: int
+    accepted: int = 0
+    closed: int = 0
 
 
-def per_cbo_performance(referrals: QuerySet) -> list[CboPerformance]:
-    """Per CBO: referrals, members served, median days from referral to first service, overdue.
-    One query for the counts and one streamed query for the medians."""
+class _Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)``: the median, interpolated between the middle two."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
+    """The funnel (received → accepted → served → closed) and, per CBO, referrals, members
+    served, median days from referral (local date) to first service and overdue responses. One
+    grouped query on PostgreSQL (medians in SQL); elsewhere a second, streamed query for the
+    medians."""
     now = timezone.now()
-    counts = (
-        referrals.values("cbo_id")
-        .annotate(
-            n=Count("pk"),
-            served=Count("pk", filter=Q(first_service_date__isnull=False)),
-            overdue=Count("pk", filter=Q(status=ReferralStatus.RECEIVED, respond_by__lt=now)),
-        )
-        .order_by()
-    )
+    days = ExpressionWrapper(F("first_service_date") - TruncDate("created_at"), output_field=DurationField())
+    figures = {
+        "n": Count("pk"),
+        "accepted": Count("pk", filter=Q(status__in=ACCEPTED_OR_LATER)),
+        "served": Count("pk", filter=Q(first_service_date__isnull=False)),
+        "closed": Count("pk", filter=Q(status__in=(ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
+                                                   ReferralStatus.DECLINED))),
+        "overdue": Count("pk", filter=Q(status=ReferralStatus.RECEIVED, respond_by__lt=now)),
+    }  # fmt: skip
+    in_sql = connection.vendor == "postgresql"
+    if in_sql:
+        figures["median"] = _Median(
+            Greatest(days, Value(timedelta(0))),
+            output_field=DurationField(),
+            filter=Q(first_service_date__isnull=False),
+        )  # GREATEST(NULL, 0) is 0
+    rows = list(referrals.values("cbo_id").annotate(**figures).order_by())
+    medians = {r["cbo_id"]: r["median"] for r in rows} if in_sql else _streamed_medians(referrals)
+    orgs = Organization.objects.in_bulk([r["cbo_id"] for r in rows])
+    performance = sorted(
+        (
+            CboPerformance(
+                cbo=orgs[r["cbo_id"]], referrals=r["n"], served=r["served"], overdue=r["overdue"],
+                accepted=r["accepted"], closed=r["closed"],
+                median_days_to_first_service=(
+                    medians[r["cbo_id"]].total_seconds() / 86400 if medians.get(r["cbo_id"]) is not None else None
+                ),
+            )
+            for r in rows
+        ),
+        key=lambda p: str(p.cbo),
+    )  # fmt: skip
+    funnel = Funnel(
+        received=sum(p.referrals for p in performance), accepted=sum(p.accepted for p in performance),
+        served=sum(p.served for p in performance), closed=sum(p.closed for p in performance),
+    )  # fmt: skip
+    return funnel, performance
+
+
+def _streamed_medians(referrals: QuerySet) -> dict[int, timedelta]:
     days: dict[int, list[int]] = defaultdict(list)
     tz = timezone.get_current_timezone()
     for cbo_id, created, first in (
@@ -258,18 +290,7 @@ def per_cbo_performance(referrals: QuerySet) -> list[CboPerformance]:
         .iterator(chunk_size=5000)
     ):
         days[cbo_id].append(max(0, (first - timezone.localtime(created, tz).date()).days))
-    orgs = Organization.objects.in_bulk([c["cbo_id"] for c in counts])
-    rows = [
-        CboPerformance(
-            cbo=orgs[c["cbo_id"]],
-            referrals=c["n"],
-            served=c["served"],
-            overdue=c["overdue"],
-            median_days_to_first_service=statistics.median(days[c["cbo_id"]]) if days[c["cbo_id"]] else None,
-        )  # fmt: skip
-        for c in counts
-    ]
-    return sorted(rows, key=lambda r: str(r.cbo))
+    return {cbo_id: timedelta(days=statistics.median(values)) for cbo_id, values in days.items()}
 
 
 # ---------------------------------------------------------------- quarterly report

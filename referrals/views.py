@@ -97,8 +97,9 @@ def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> Streamin
 def _funnel_context(request: HttpRequest, referrals: QuerySet) -> dict:
     """The funnel and per-CBO figures for the referrals made in the period the user picked."""
     recent, period = selectors.referred_within(referrals, request.GET.get("period"))
+    funnel, performance = selectors.network_figures(recent)
     return {
-        "funnel": selectors.referral_funnel(recent), "performance": selectors.per_cbo_performance(recent),
+        "funnel": funnel, "performance": performance,
         "periods": selectors.FUNNEL_PERIODS, "period": period, "funnel_caption": selectors.FUNNEL_PERIODS[period][0],
     }  # fmt: skip
 
@@ -169,10 +170,11 @@ def report(request: HttpRequest) -> HttpResponse:
         referrals = referrals.filter(plan=plan)
     referrals = selectors.referred_in_quarter(referrals, year, quarter)
     this_year = timezone.localdate().year
+    funnel, performance = selectors.network_figures(referrals)
     return render(request, "referrals/report.html", {
         "rows": rows, "year": year, "quarter": quarter, "chart": _chart(rows),
-        "years": range(this_year - 2, this_year + 1), "funnel": selectors.referral_funnel(referrals),
-        "performance": selectors.per_cbo_performance(referrals), "funnel_caption": f"Referred in Q{quarter} {year}",
+        "years": range(this_year - 2, this_year + 1), "funnel": funnel,
+        "performance": performance, "funnel_caption": f"Referred in Q{quarter} {year}",
         "totals": selectors.quarter_totals(deliveries, year, quarter),
     })  # fmt: skip
 

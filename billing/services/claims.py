@@ -59,6 +59,8 @@ CORRECTABLE = (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
 # Claims a plan never received: voiding them is a withdrawal, no frequency-8 claim is sent.
 UNSENT = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
 
+# Deliveries are read in this order (the unbilled index's), so groups and members come whole.
+BUILD_ORDER = ("cbo_id", "plan_id", "member_id", "authorization_id", "service_date", "pk")
 DELIVERY_FIELDS = (
     "pk", "cbo_id", "plan_id", "member_id", "authorization_id", "referral_id", "service_id",
     "service_date", "end_date", "units", "place_of_service",
@@ -469,7 +471,12 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None) ->
             .values_list(*DELIVERY_FIELDS)
         ]
         if len(current) != len(seen) or any(seen[r.pk] != r for r in current):
-            chunk = _prepare(sorted(current, key=_build_order), cache, acting_user=acting_user, today=today)
+            chunk = _prepare(
+                sorted(current, key=operator.attrgetter(*BUILD_ORDER)),
+                cache,
+                acting_user=acting_user,
+                today=today,
+            )
         if not chunk.pairs:
             return BuildResult(skipped=chunk.skipped)
         result = _save(chunk.pairs, acting_user=acting_user, reason="Built from logged services")
@@ -498,10 +505,6 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
                                              status=DeliveryStatus.LOGGED).update(billed_at=now, updated_at=now)  # fmt: skip
     if stamped != len(delivery_ids):
         raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
-
-
-def _build_order(row: Row) -> tuple:
-    return (row.cbo_id, row.plan_id, row.member_id, row.authorization_id, row.service_date, row.pk)
 
 
 class _Committer:
@@ -565,7 +568,7 @@ def build_claims(
     ):
         raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
-    qs = qs.order_by("cbo_id", "plan_id", "member_id", "authorization_id", "service_date", "pk")
+    qs = qs.order_by(*BUILD_ORDER)
     cache = _Cache()
     committer = _Committer(
         lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today),
