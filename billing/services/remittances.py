@@ -70,6 +70,7 @@ from billing.x12.common import X12Error, X12ParseError
 from cbo_portal import access
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import Organization
+from cbo_portal.pg import array_literal
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
 from contracts.money import money
@@ -771,7 +772,7 @@ def _move_claims(rows: list[tuple], actor, reason: str, now: object) -> set[int]
             claim=connection.ops.quote_name(Claim._meta.db_table),
             history=connection.ops.quote_name(ClaimStatusChange._meta.db_table),
         )
-        columns = [_pg_array(c) for c in zip(*rows, strict=True)]
+        columns = [array_literal(c) for c in zip(*rows, strict=True)]
         with connection.cursor() as cursor:
             cursor.execute(sql, [*columns, now, now, getattr(actor, "pk", None), reason, now])
             return {pk for (pk,) in cursor.fetchall()}
@@ -825,31 +826,8 @@ def _among(model: type, field_name: str, values: list) -> Q:
     array_type = "text" if f.get_internal_type() in ("CharField", "TextField") else f.db_type(connection)
     column = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(f.column)}"
     # Names come from the model's _meta; the values are one parameter.
-    return Q(RawSQL(f"{column} = ANY(%s::{array_type}[])", [_pg_array(values)], output_field=BooleanField()))  # noqa: S611
-
-
-def _pg_array(values: Iterable[object]) -> str:
-    """A one-dimensional PostgreSQL array literal (``{1,2}``, ``{"a","b"}``; None is NULL), cast
-    by the statement to its element type. Django's psycopg cursor binds parameters on the client,
-    and its generic list adapter costs more than the statement itself for thousands of values;
-    this is one ``join``. Numbers go as they print, anything else quoted and escaped."""
-    values = list(values)
-    kinds = set(map(type, values))
-    if kinds <= {int, Decimal}:  # ids and amounts, the usual case
-        return "{" + ",".join(map(str, values)) + "}"
-    if kinds == {str}:
-        body = "\0".join(values)  # NUL stands for the separator, unless a value holds one
-        if '"' not in body and "\\" not in body and body.count("\0") == len(values) - 1:
-            return '{"' + body.replace("\0", '","') + '"}'
-    out = []
-    for v in values:
-        if v is None:
-            out.append("NULL")
-        elif isinstance(v, int | Decimal):
-            out.append(str(v))
-        else:
-            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(out) + "}"
+    sql = f"{column} = ANY(%s::{array_type}[])"
+    return Q(RawSQL(sql, [array_literal(values)], output_field=BooleanField()))  # noqa: S611
 
 
 def _reserve_ids(model: type, count: int) -> list[int] | None:
@@ -942,7 +920,7 @@ def _bulk_update(model: type, fields: list[str], rows: list[tuple], *, increment
         # Table and column names come from the model's _meta, values are parameters.
         sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) WHERE {table}.id = v.id"  # noqa: S608, E501
         with connection.cursor() as cursor:
-            cursor.execute(sql, [_pg_array(c) for c in zip(*rows, strict=True)])
+            cursor.execute(sql, [array_literal(c) for c in zip(*rows, strict=True)])
         return
     objs = []
     current = {}
@@ -967,7 +945,7 @@ def _deferred_fk_sql(models: Iterable[type]) -> list[str]:
         cursor.execute(
             "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable AND condeferred "
             "AND conrelid = ANY(%s::regclass[]) ORDER BY conname",
-            [_pg_array(connection.ops.quote_name(m._meta.db_table) for m in models)],
+            [array_literal(connection.ops.quote_name(m._meta.db_table) for m in models)],
         )
         names = ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
     if not names:

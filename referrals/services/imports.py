@@ -36,6 +36,7 @@ from django.utils import timezone
 from cbo_portal import identifiers
 from cbo_portal.choices import AuditAction
 from cbo_portal.models import County, Organization
+from cbo_portal.pg import array_literal
 from cbo_portal.services import audit
 from contracts.models import ServiceCatalogEntry, UnknownService
 from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
@@ -424,14 +425,14 @@ class DuplicateFinder:
             cursor.execute(
                 f"INSERT INTO {self.TABLE} (ref, line) SELECT r, n FROM unnest(%s::varchar[], %s::int[]) "  # noqa: S608
                 "AS t(r, n) ORDER BY n ON CONFLICT (ref) DO NOTHING RETURNING line",
-                [_array([ref for _, ref in refs]), _array([line for line, _ in refs])],
+                [array_literal([ref for _, ref in refs]), array_literal([line for line, _ in refs])],
             )
             first_lines = {line for (line,) in cursor.fetchall()}
             again = [(line, ref) for line, ref in refs if line not in first_lines]
             if not again:
                 return {}
             cursor.execute(f"SELECT ref, line FROM {self.TABLE} WHERE ref = ANY(%s::varchar[])",  # noqa: S608
-                           [_array(list({ref for _, ref in again}))])  # fmt: skip
+                           [array_literal(list({ref for _, ref in again}))])  # fmt: skip
             first = dict(cursor.fetchall())
         return {line: first[ref] for line, ref in again}
 
@@ -577,17 +578,6 @@ def insert_rows(model, columns: tuple[str, ...], rows: Iterable[tuple] | Iterabl
             copy.write(chunk)
 
 
-def _array(values: list[str] | list[int]) -> str:
-    """A PostgreSQL array literal of strings or integers, built in one join: psycopg adapts a
-    list element by element, which cost more than the query itself for a batch of thousands."""
-    if values and isinstance(values[0], int):
-        return "{" + ",".join(map(str, values)) + "}"
-    body = '","'.join(values)
-    if '"' in body or "\\" in body:  # rare: quote each element properly
-        body = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + body + '"}' if values else "{}"
-
-
 def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:  # noqa: ANN001
     """``qs.filter(<field>__in=values).values_list(*out)``; on PostgreSQL as ``= ANY(array)``, one
     parameter instead of thousands (much cheaper to send for big batches)."""
@@ -598,7 +588,7 @@ def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:  # noqa:
 
     column = connection.ops.quote_name(qs.model._meta.get_field(field).column)
     cast = "bigint[]" if isinstance(values[0], int) else "text[]"
-    return list(qs.filter(RawSQL(f"{column} = ANY(%s::{cast})", [_array(values)],  # noqa: S611
+    return list(qs.filter(RawSQL(f"{column} = ANY(%s::{cast})", [array_literal(values)],  # noqa: S611
                                  output_field=models.BooleanField())).values_list(*out))  # fmt: skip
 
 
@@ -640,7 +630,7 @@ def _imported_references(plan_id: int, refs: list[str]) -> set[str]:
         cursor.execute(
             f"SELECT t.ref FROM unnest(%s::text[]) AS t(ref) CROSS JOIN LATERAL (SELECT 1 FROM {table} r "  # noqa: S608
             "WHERE r.plan_id = %s AND r.plan_reference = t.ref AND r.plan_reference <> '' LIMIT 1) AS hit",
-            [_array(refs), plan_id],
+            [array_literal(refs), plan_id],
         )
         return {ref for (ref,) in cursor.fetchall()}
 
