@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
+
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def needs_copy_escape(text: str) -> bool:
+    return _NEEDS_ESCAPE.search(text) is not None
+
+
+def copy_escape(text: str) -> str:
+    """Text as one value of ``COPY``'s text format (backslash, tab, newline and carriage return
+    escaped); most values need nothing, so look before copying."""
+    return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 def array_literal(values: Iterable[object]) -> str:

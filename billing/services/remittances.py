@@ -70,7 +70,7 @@ from billing.x12.common import X12Error, X12ParseError
 from cbo_portal import access
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import Organization
-from cbo_portal.pg import array_literal
+from cbo_portal.pg import array_literal, copy_escape
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
 from contracts.money import money
@@ -874,9 +874,6 @@ def _create_rows(model: type, fields: list[str], rows: list[tuple] | str) -> lis
     return []
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _copy_text(rows: list[tuple]) -> str:
     """``rows`` in ``COPY``'s text format: tab-separated, ``\\N`` for None, a tuple as a JSON list
     (our JSON columns hold lists of codes), anything else as it prints (``Decimal`` and ``int`` as
@@ -897,7 +894,7 @@ def _copy_text(rows: list[tuple]) -> str:
                 text = done.get(key)
                 if text is None:
                     text = json.dumps(list(v)) if isinstance(v, tuple) else v.isoformat() if isinstance(v, datetime) else str(v)  # fmt: skip
-                    text = done[key] = text.translate(_COPY_ESCAPES)
+                    text = done[key] = copy_escape(text)
                 values.append(text)
         out.append("\t".join(values))
     out.append("")

@@ -36,7 +36,7 @@ from django.utils import timezone
 from cbo_portal import identifiers
 from cbo_portal.choices import AuditAction
 from cbo_portal.models import County, Organization
-from cbo_portal.pg import array_literal
+from cbo_portal.pg import array_literal, copy_escape, needs_copy_escape
 from cbo_portal.services import audit
 from contracts.models import ServiceCatalogEntry, UnknownService
 from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
@@ -523,17 +523,10 @@ def _copy_text(value: object) -> str:
         value = json.dumps(value)
     elif not isinstance(value, str):
         value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return copy_escape(value)
 
 
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
-
-
-def _esc(text: str) -> str:
-    """Free text in COPY's text format; most values need no escaping, so look before copying."""
-    return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 def _json_codes(codes: list[str]) -> str:
@@ -641,8 +634,8 @@ def _member_lines(rows: list[CleanRow], ids: list[int], now: datetime) -> Iterat
     n = now.isoformat()
     for r, pk in zip(rows, ids, strict=True):
         text = (r.first_name, r.last_name, r.phone, r.street, r.city, r.state, r.zip, r.language)
-        if _NEEDS_ESCAPE.search("".join(text)):
-            text = tuple(map(_esc, text))
+        if needs_copy_escape("".join(text)):
+            text = tuple(map(copy_escape, text))
         first, last, phone, street, city, state, zip_code, language = text
         yield (f"{pk}\t{r.cin}\t{first}\t{last}\t{r.dob.isoformat()}\t{r.sex}\t{phone}\t{street}\t{city}\t{state}\t"
                f"{zip_code}\t{r.county_id or NULL}\t{language}\t{n}\t{n}\n")  # fmt: skip
@@ -717,7 +710,7 @@ def _write_batch(
                     [(mid, batch.plan_id, start) for mid, start in starts.items()])  # fmt: skip
     if postgres:
         # Most columns are the same on every row: format them once, escape only what varies.
-        t, e, n = _copy_text, _esc, now.isoformat()
+        t, e, n = _copy_text, copy_escape, now.isoformat()
         head = f"{batch.plan_id}\t"
         tail = {
             p: f"\t{p}\t\t\t\t\t\t{t(ReferralStatus.RECEIVED)}\t{n}\t{d.isoformat()}"
