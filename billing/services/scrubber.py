@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Literal, NamedTuple
 
 from django.utils import timezone
 
@@ -38,8 +38,8 @@ from contracts.models import Contract, ServiceCatalogEntry
 from contracts.models.contracts import human_date
 from contracts.selectors import RateBook
 from referrals.choices import USABLE_AUTHORIZATION, AuthorizationStatus, PlaceOfService
-from referrals.models import Authorization, Member
-from referrals.selectors import EnrollmentIndex, enrollment_index
+from referrals.models import Authorization, Enrollment, Member
+from referrals.selectors import EnrollmentIndex
 
 ERROR, WARNING = ProblemSeverity.ERROR.value, ProblemSeverity.WARNING.value
 TIMELY_FILING_WARNING_DAYS = 14
@@ -91,13 +91,61 @@ class MemberRow(NamedTuple):
 
 
 @dataclass
-class Lookups:
-    """Everything the checks read, loaded once for many claims (a handful of queries).
+class BilledIndex:
+    """Running totals of the live claim lines counted (the claims scrubbed, those in flight and
+    those already billed), in delivery order, per (member, service, day), (member, service,
+    month) and authorization: a line breaks a cap when the total up to and including it is over.
+    A delivery is billed on one live line, so each total is kept under the line's delivery id;
+    ``repeats`` holds the deliveries of a (member, service, day) that an earlier delivery has."""
 
-    ``billed`` holds the other live claim lines of the same members (and any lines passed in
-    memory), as (delivery id, member, service, first day, last day, units, authorization); the
-    order of delivery ids decides which of two duplicates is the later one.
-    """
+    repeats: set[int] = field(default_factory=set)
+    per_day: dict[int, Decimal] = field(default_factory=dict)
+    per_month: dict[int, Decimal] = field(default_factory=dict)
+    per_auth: dict[int, Decimal] = field(default_factory=dict)
+
+
+# (delivery id, member, service, first day, units, authorization) of one counted claim line.
+BilledLine = tuple[int, int, int, date, Decimal, int | None]
+
+
+def billed_index(billed: Iterable[BilledLine]) -> BilledIndex:
+    """Index ``billed`` in one pass in delivery order: the order of delivery ids decides which of
+    two duplicates is the later one and which lines come first towards a cap."""
+    index = BilledIndex()
+    first_of_day: dict[tuple, int] = {}
+    day_sums: dict[tuple, Decimal] = {}
+    month_sums: dict[tuple, Decimal] = {}
+    auth_sums: dict[int, Decimal] = {}
+    zero = Decimal(0)
+    for delivery_id, member_id, service_id, day, units, auth_id in sorted(billed, key=itemgetter(0)):
+        key = (member_id, service_id, day)
+        if first_of_day.setdefault(key, delivery_id) != delivery_id:
+            index.repeats.add(delivery_id)
+        index.per_day[delivery_id] = day_sums[key] = day_sums.get(key, zero) + units
+        month = (member_id, service_id, day.year, day.month)
+        index.per_month[delivery_id] = month_sums[month] = month_sums.get(month, zero) + units
+        if auth_id:
+            index.per_auth[delivery_id] = auth_sums[auth_id] = auth_sums.get(auth_id, zero) + units
+    return index
+
+
+class ServiceTerms(NamedTuple):
+    """What the provider's contracts with the plan say about a service on a day, as the
+    authorization and cap checks read it (``RateBook.coverage``; the caps of the version in force)."""
+
+    covered: bool
+    authorization_required: bool = False
+    units_per_day: int | None = None
+    units_per_month: int | None = None
+
+
+ModifierFault = Literal["invalid", "mismatch"]
+
+
+@dataclass
+class Lookups:
+    """Everything the checks read, loaded once for many claims (a handful of queries), with the
+    duplicate and cap totals (``billed``) worked out once for all of them."""
 
     today: date
     orgs: dict[int, Organization]
@@ -108,9 +156,10 @@ class Lookups:
     contracts: dict[int, Contract]
     services: dict[int, ServiceCatalogEntry]
     rate_books: dict[tuple[int, int], RateBook]
-    billed: list[tuple[int, int, int, date, date, Decimal, int | None]] = field(default_factory=list)
-    _indexes: dict | None = None
+    billed: BilledIndex = field(default_factory=BilledIndex)
     _memo: dict[tuple, list[Problem]] = field(default_factory=dict)
+    _modifier_faults: dict[tuple, ModifierFault | None] = field(default_factory=dict)
+    _terms: dict[tuple, ServiceTerms] = field(default_factory=dict)
 
     def rate_book(self, cbo_id: int, plan_id: int) -> RateBook:
         key = (cbo_id, plan_id)
@@ -120,39 +169,53 @@ class Lookups:
             self.rate_books[key] = MemoBook(RateBook.load(self.orgs[cbo_id], self.orgs[plan_id]))
         return self.rate_books[key]
 
-    # Running totals in delivery order, per (member, service, day), (member, service, month)
-    # and authorization: a line breaks a cap when the total up to and including it is over.
-    def indexes(self) -> dict:
-        if self._indexes is None:
-            first_by_day: dict[tuple, int] = {}
-            per_day: dict[tuple, list] = defaultdict(list)
-            per_month: dict[tuple, list] = defaultdict(list)
-            per_auth: dict[int, list] = defaultdict(list)
-            for delivery_id, member_id, service_id, day, _last, units, auth_id in self.billed:
-                key = (member_id, service_id, day)
-                if key not in first_by_day or delivery_id < first_by_day[key]:
-                    first_by_day[key] = delivery_id
-                per_day[key].append((delivery_id, units))
-                per_month[(member_id, service_id, day.year, day.month)].append((delivery_id, units))
-                if auth_id:
-                    per_auth[auth_id].append((delivery_id, units))
-            self._indexes = {
-                "first": first_by_day,
-                "day": _running(per_day),
-                "month": _running(per_month),
-                "auth": _running(per_auth),
-            }
-        return self._indexes
+    def terms(self, claim: Claim, line: ClaimLine) -> ServiceTerms:
+        """The contract terms for the line's service on its first day, remembered per provider,
+        plan, service and day for the scrub run (claims repeat a few services and dates)."""
+        key = (claim.billing_provider_id, claim.plan_id, line.service_id, line.service_date)
+        found = self._terms.get(key)
+        if found is None:
+            book = self.rate_book(claim.billing_provider_id, claim.plan_id)
+            cov = book.coverage(self.services[line.service_id], on=line.service_date)
+            if cov.covered:
+                version = cov.version
+                found = ServiceTerms(
+                    True, bool(cov.authorization_required), version.units_per_day, version.units_per_month
+                )
+            else:
+                found = ServiceTerms(False)
+            self._terms[key] = found
+        return found
+
+    def modifier_fault(self, service_id: int, modifiers: Sequence[str]) -> ModifierFault | None:
+        """``"invalid"`` (more than four, or one not two letters or digits), ``"mismatch"`` (not
+        the ones that identify the service) or None; remembered per service and modifiers, which
+        thousands of lines share."""
+        key = (service_id, tuple(modifiers))
+        if key not in self._modifier_faults:
+            fault: ModifierFault | None
+            if len(modifiers) > 4 or any(identifiers.modifier_problem(m) for m in modifiers):
+                fault = "invalid"
+            elif not self.services[service_id].matches(set(modifiers)):
+                fault = "mismatch"
+            else:
+                fault = None
+            self._modifier_faults[key] = fault
+        return self._modifier_faults[key]
 
 
-def _running(groups: dict) -> dict:
-    out: dict = {}
-    for key, rows in groups.items():
-        total = Decimal(0)
-        for delivery_id, units in sorted(rows):
-            total += units
-            out[(key, delivery_id)] = total
-    return out
+def _enrollment(member_ids: set[int], plan_ids: set[int]) -> EnrollmentIndex:
+    """``referrals.selectors.enrollment_index``, with the members as one array parameter
+    (``in_ids``) and no ordering (the model's default joins members to sort them by name): for a
+    chunk's thousand members the selector's query costs three times as much."""
+    index = EnrollmentIndex()
+    for member_id, plan_id, start, end in (
+        Enrollment.objects.filter(in_ids(list(member_ids), "member_id"), plan_id__in=plan_ids)
+        .order_by()
+        .values_list("member_id", "plan_id", "start_date", "end_date")
+    ):
+        index.periods.setdefault((member_id, plan_id), []).append((start, end))
+    return index
 
 
 def load_lookups(
@@ -178,53 +241,59 @@ def load_lookups(
     member_ids = {c.member_id for c in claims}
     plan_ids = {c.plan_id for c in claims}
     auth_ids = {c.authorization_id for c in claims if c.authorization_id}
-    orgs = Organization.objects.in_bulk(org_ids)
+    # The queries below say ``order_by()``: nothing here depends on the order of rows, and the
+    # models' default orderings cost sorts (enrollments even join members to sort by name).
+    orgs = Organization.objects.order_by().in_bulk(org_ids)
     hub_ids = {o.hub_id for o in orgs.values() if o.hub_id} - set(orgs)
     if hub_ids:
-        orgs.update(Organization.objects.in_bulk(hub_ids))
+        orgs.update(Organization.objects.order_by().in_bulk(hub_ids))
     members = {
         row[0]: MemberRow(*row)
-        for row in Member.objects.filter(in_ids(list(member_ids))).values_list(*MemberRow._fields)
+        for row in Member.objects.filter(in_ids(list(member_ids))).order_by().values_list(*MemberRow._fields)
     }
     # Two index lookups (the members' live claims, then their lines) rather than one join, whose
     # plan goes wrong while a big build is still filling the tables.
     excluded = set(exclude_claim_ids)
+    members_claims = (
+        Claim.objects.filter(in_ids(list(member_ids), "member_id"))
+        .order_by()
+        .values_list("pk", "member_id", "authorization_id")
+    )
     other_claims = {
-        pk: (member_id, auth_id)
-        for pk, member_id, auth_id in Claim.objects.filter(in_ids(list(member_ids), "member_id")).values_list(
-            "pk", "member_id", "authorization_id"
-        )
-        if pk not in excluded
+        pk: (member_id, auth_id) for pk, member_id, auth_id in members_claims if pk not in excluded
     }
     counted = {ln.delivery_id for ln in all_lines}
-    billed = []
+    billed: list[BilledLine] = []
     if other_claims:
-        for claim_id, delivery_id, service_id, day, end, units in (
+        for claim_id, delivery_id, service_id, day, units in (
             ClaimLine.objects.filter(in_ids(list(other_claims), "claim_id"), live=True)
             .order_by()
-            .values_list("claim_id", "delivery_id", "service_id", "service_date", "end_date", "units")
+            .values_list("claim_id", "delivery_id", "service_id", "service_date", "units")
         ):
             if delivery_id not in counted:
                 counted.add(delivery_id)
                 member_id, auth_id = other_claims[claim_id]
-                billed.append((delivery_id, member_id, service_id, day, end or day, units, auth_id))
+                billed.append((delivery_id, member_id, service_id, day, units, auth_id))
     pending = [(c, [ln for ln in lines if ln.delivery_id not in counted])
                for c, lines in in_flight if c.member_id in member_ids]  # fmt: skip
-    for claim, lines in [*pairs, *pending]:
-        for ln in lines:
-            billed.append((ln.delivery_id, claim.member_id, ln.service_id, ln.service_date,
-                           ln.end_date or ln.service_date, ln.units, claim.authorization_id))  # fmt: skip
+    billed += [
+        (ln.delivery_id, claim.member_id, ln.service_id, ln.service_date, ln.units, claim.authorization_id)
+        for claim, lines in [*pairs, *pending]
+        for ln in lines
+    ]
+    # As one array parameter (``in_ids``), like the members: a chunk may name thousands.
+    authorizations = Authorization.objects.filter(in_ids(list(auth_ids))).order_by() if auth_ids else ()
     return Lookups(
         today=today or timezone.localdate(),
         orgs=orgs,
         members=members,
-        counties=County.objects.in_bulk(),
-        enrollment=enrollment_index(member_ids, plan_ids),
-        authorizations=Authorization.objects.in_bulk(auth_ids),
-        contracts=Contract.objects.in_bulk({c.contract_id for c in claims}),
+        counties=County.objects.order_by().in_bulk({m.county_id for m in members.values() if m.county_id}),
+        enrollment=_enrollment(member_ids, plan_ids),
+        authorizations={a.pk: a for a in authorizations},
+        contracts=Contract.objects.order_by().in_bulk({c.contract_id for c in claims}),
         services=services if services is not None else ServiceCatalogEntry.objects.in_bulk(),
         rate_books=rate_books if rate_books is not None else {},
-        billed=billed,
+        billed=billed_index(billed),
     )
 
 
@@ -232,14 +301,18 @@ def load_lookups(
 Check = Callable[[Claim, list[ClaimLine], Lookups], Iterable[Problem]]
 
 
-def _same_for(key: Callable[[Claim], tuple]) -> Callable[[Check], Check]:
-    """For a check whose findings depend only on organization and contract data: run it once per
-    ``key(claim)`` in a scrub run and reuse its problems (100,000 claims share a few providers)."""
+def _same_for(key: Callable[[Claim, list[ClaimLine]], tuple]) -> Callable[[Check], Check]:
+    """For a check whose findings depend only on what ``key(claim, lines)`` names (organizations
+    and a contract, a member, the diagnosis codes, the first date of service): run it once per key
+    in a scrub run and reuse its problems (100,000 claims share a few providers and dates, and a
+    member's claims their member record)."""
 
     def wrap(check: Check) -> Check:
+        name = check.__name__
+
         @functools.wraps(check)
         def once(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterable[Problem]:
-            memo_key = (check.__name__, *key(claim))
+            memo_key = (name, key(claim, lines))
             found = lk._memo.get(memo_key)
             if found is None:
                 found = lk._memo[memo_key] = list(check(claim, lines, lk))
@@ -250,7 +323,7 @@ def _same_for(key: Callable[[Claim], tuple]) -> Callable[[Check], Check]:
     return wrap
 
 
-@_same_for(lambda claim: (claim.billing_provider_id,))
+@_same_for(lambda claim, _lines: (claim.billing_provider_id,))
 def check_billing_provider(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """NPI with a valid check digit, nine-digit TIN, taxonomy code, street address with ZIP+4."""
     org = lk.orgs[claim.billing_provider_id]
@@ -274,7 +347,7 @@ def check_billing_provider(claim: Claim, lines: list[ClaimLine], lk: Lookups) ->
                       f"Add the four-digit extension (e.g. 90012-1234) on {org}'s profile, then re-scrub.")  # fmt: skip
 
 
-@_same_for(lambda claim: (claim.contract_id, claim.plan_id, claim.submitter_id))
+@_same_for(lambda claim, _lines: (claim.contract_id, claim.plan_id, claim.submitter_id))
 def check_plan_settings(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """The contract names the plan's payer id, and who sends and receives the file."""
     contract = lk.contracts.get(claim.contract_id)
@@ -295,6 +368,7 @@ def check_plan_settings(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
                       f"Add a contact person and phone on {submitter}'s profile.")  # fmt: skip
 
 
+@_same_for(lambda claim, _lines: (claim.member_id,))
 def check_member(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """CIN (8 digits + a letter; an unusual one is a warning), first and last name, date of birth,
     street address."""
@@ -323,10 +397,12 @@ def check_member(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[
 
 def check_enrollment(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """The member is enrolled with the plan on every date of service (first and last day)."""
-    plan = lk.orgs[claim.plan_id]
+    enrolled = lk.enrollment.enrolled
     for ln in lines:
-        for day in {ln.service_date, ln.end_date or ln.service_date}:
-            if not lk.enrollment.enrolled(claim.member_id, claim.plan_id, day):
+        days = (ln.service_date, ln.end_date) if ln.end_date else (ln.service_date,)
+        for day in days:
+            if not enrolled(claim.member_id, claim.plan_id, day):
+                plan = lk.orgs[claim.plan_id]
                 yield Problem("not_enrolled", ERROR,
                               f"The member is not enrolled with {plan} on {human_date(day)}.",
                               "Check eligibility; if the plan's enrollment file is out of date, update the "
@@ -338,14 +414,9 @@ def check_enrollment(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
 def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """When the contract's terms require one: an authorization on the claim, approved, for this
     member, plan and service, covering each date, with enough units (all live lines on it)."""
-    book = lk.rate_book(claim.billing_provider_id, claim.plan_id)
-    needed = []
-    for ln in lines:
-        cov = book.coverage(lk.services[ln.service_id], on=ln.service_date)
-        if cov.covered and cov.authorization_required:
-            needed.append(ln)
     auth = lk.authorizations.get(claim.authorization_id) if claim.authorization_id else None
     if auth is None:
+        needed = [ln for ln in lines if lk.terms(claim, ln).authorization_required]
         if needed:
             yield Problem("auth_missing", ERROR,
                           f"The contract requires the plan's authorization for line(s) "
@@ -366,7 +437,6 @@ def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
     if auth.cbo_id not in (provider.pk, provider.hub_id):
         yield Problem("auth_mismatch", ERROR, f"{label} was issued to another provider.",
                       "Attach an authorization issued to this provider.")  # fmt: skip
-    idx = lk.indexes()
     for ln in lines:
         if ln.service_id != auth.service_id:
             yield Problem("auth_service", ERROR,
@@ -379,7 +449,7 @@ def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
                           f"on {human_date(ln.service_date)} is outside it.",
                           "Ask the plan to extend the authorization (or attach the one covering this date), then re-scrub.",
                           ln.line_number)  # fmt: skip
-        total = idx["auth"].get((auth.pk, ln.delivery_id))
+        total = lk.billed.per_auth.get(ln.delivery_id)
         if auth.units_approved is not None and total is not None and total > auth.units_approved:
             yield Problem("auth_units", ERROR,
                           f"{label} approves {auth.units_approved} units; with this line {total} would be billed.",
@@ -403,18 +473,19 @@ def check_coverage(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterato
 def check_modifiers(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """At most four modifiers, each two characters, and the ones that identify the service."""
     for ln in lines:
-        service = lk.services[ln.service_id]
-        bad = [m for m in ln.modifiers if identifiers.modifier_problem(m)]
-        if bad or len(ln.modifiers) > 4:
+        fault = lk.modifier_fault(ln.service_id, ln.modifiers)
+        if fault == "invalid":
             yield Problem("modifiers", ERROR, f"Line {ln.line_number} has invalid modifiers {ln.modifiers}.",
                           "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
-        elif not service.matches(set(ln.modifiers)):
+        elif fault == "mismatch":
+            service = lk.services[ln.service_id]
             yield Problem("modifiers", ERROR,
                           f"{ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} is not "
                           f"{service.label} ({service.name}).",
                           "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
 
 
+@_same_for(lambda claim, _lines: tuple(claim.diagnosis_codes or ()))
 def check_diagnoses(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """1 to 12 diagnosis codes, each ICD-10-CM."""
     codes = claim.diagnosis_codes or []
@@ -442,34 +513,25 @@ def check_place_of_service(claim: Claim, lines: list[ClaimLine], lk: Lookups) ->
 def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """Units within the contract's per-day and per-month caps for the member (counting every live
     claim line, earlier deliveries first)."""
-    book = lk.rate_book(claim.billing_provider_id, claim.plan_id)
-    idx = lk.indexes()
+    billed = lk.billed
     for ln in lines:
-        cov = book.coverage(lk.services[ln.service_id], on=ln.service_date)
-        if not cov.covered:
-            continue
-        version = cov.version
-        label = lk.services[ln.service_id].label
-        days = ((ln.end_date or ln.service_date) - ln.service_date).days + 1
-        if version.units_per_day:
-            allowed = version.units_per_day * days
-            total = idx["day"].get(
-                ((claim.member_id, ln.service_id, ln.service_date), ln.delivery_id), ln.units
-            )
-            if ln.units > allowed or (days == 1 and total > version.units_per_day):
+        terms = lk.terms(claim, ln)
+        if terms.units_per_day:
+            days = (ln.end_date - ln.service_date).days + 1 if ln.end_date else 1
+            total = billed.per_day.get(ln.delivery_id, ln.units)
+            if ln.units > terms.units_per_day * days or (days == 1 and total > terms.units_per_day):
+                label = lk.services[ln.service_id].label
                 yield Problem("units_per_day", ERROR,
                               f"{label}: {total} units on {human_date(ln.service_date)}; the contract allows "
-                              f"{version.units_per_day} a day.",
+                              f"{terms.units_per_day} a day.",
                               "Correct the units on the service entry (or void the extra entry), then re-scrub.",
                               ln.line_number)  # fmt: skip
-        if version.units_per_month:
-            d = ln.service_date
-            total = idx["month"].get(
-                ((claim.member_id, ln.service_id, d.year, d.month), ln.delivery_id), ln.units
-            )
-            if total > version.units_per_month:
+        if terms.units_per_month:
+            total = billed.per_month.get(ln.delivery_id, ln.units)
+            if total > terms.units_per_month:
+                label, d = lk.services[ln.service_id].label, ln.service_date
                 yield Problem("units_per_month", ERROR,
-                              f"{label}: {total} units in {d:%B %Y}; the contract allows {version.units_per_month} "
+                              f"{label}: {total} units in {d:%B %Y}; the contract allows {terms.units_per_month} "
                               "a month.",
                               "Void the extra service entry or correct its units, then re-scrub.", ln.line_number)  # fmt: skip
 
@@ -477,10 +539,9 @@ def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
 def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """The same service for the same member on the same day is not already on another live claim
     line (the earlier entry is billed; the later is the duplicate)."""
-    first = lk.indexes()["first"]
+    repeats = lk.billed.repeats
     for ln in lines:
-        key = (claim.member_id, ln.service_id, ln.service_date)
-        if first.get(key, ln.delivery_id) < ln.delivery_id:
+        if ln.delivery_id in repeats:
             yield Problem("duplicate", ERROR,
                           f"{lk.services[ln.service_id].label} on {human_date(ln.service_date)} for this member is "
                           "already billed on another claim.",
@@ -488,6 +549,7 @@ def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
                           "correct the date or units.", ln.line_number)  # fmt: skip
 
 
+@_same_for(lambda claim, lines: (claim.contract_id, min((ln.service_date for ln in lines), default=None)))
 def check_timely_filing(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """Filed within the contract's timely-filing days of each date of service; within 14 days of
     the limit is a warning."""
@@ -539,6 +601,8 @@ def scrub_one(claim: Claim, lines: list[ClaimLine], lookups: Lookups) -> list[Pr
     problems: list[Problem] = []
     for check in CHECKS:
         problems.extend(check(claim, lines, lookups))
+    if len(problems) < 2:
+        return problems
     # Provider and plan problems repeat on every line's claim; keep each message once.
     seen: set[tuple] = set()
     unique = []
