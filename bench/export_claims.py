@@ -6,7 +6,8 @@ Target: at least 5,000 claims/s end to end on a 2-core machine, peak memory unde
 Migrates the database, makes its own plan, CBO and contract, ``size / 2`` members each with two
 months of services (1.5 deliveries per claim on average, ~1.5 × size deliveries, bulk-inserted,
 not timed), then times: build (grouping, pricing with the RateBook, numbering, bulk insert,
-marking deliveries billed) + scrub (in memory, inside the build) + batch + 837P export (streamed
+marking deliveries billed, ready claims straight into a batch as the nightly run does) + scrub (in
+memory, inside the build) + 837P export (streamed
 to storage). Prints ``<n> claims/s``, the peak RSS, and the time of a plain ``COPY`` of the same
 claim lines (joined to claims and members) with the ratio. Removes what it made afterwards.
 """
@@ -201,7 +202,7 @@ def main() -> None:
             cur.execute(f"VACUUM ANALYZE {table}")
     print(f"setup: {deliveries} deliveries for {args.size // 2} members in {time.perf_counter() - t0:.1f} s")
 
-    from billing.services.batches import create_batches, write_batch_file
+    from billing.services.batches import write_batch_file
     from billing.services.claims import build_claims
 
     profiler = None
@@ -211,11 +212,9 @@ def main() -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     start = time.perf_counter()
-    built = build_claims(acting_user=None, cbo=cbo, keep_ids=False)
+    built = build_claims(acting_user=None, cbo=cbo, keep_ids=False, into_batches=True)  # as the nightly run
     t_build = time.perf_counter()
-    batches = create_batches(acting_user=None, dispatch=False, plan=plan)
-    t_batch = time.perf_counter()
-    files = [write_batch_file(b) for b in batches]
+    files = [write_batch_file(b) for b in built.batch_ids]
     end = time.perf_counter()
     if profiler is not None:
         import pstats
@@ -227,7 +226,7 @@ def main() -> None:
     elapsed = end - start
     size_mb = sum(b.file.size for b in files) / 1e6
     print(f"built {built.claims} claims ({built.lines} lines; {built.ready} ready, {built.held} held) "
-          f"in {t_build - start:.1f} s; batched in {t_batch - t_build:.1f} s; 837P written in {end - t_batch:.1f} s "
+          f"into {len(files)} batch(es) in {t_build - start:.1f} s; 837P written in {end - t_build:.1f} s "
           f"({size_mb:.1f} MB)")  # fmt: skip
     print(f"{built.claims / elapsed:,.0f} claims/s end to end ({elapsed:.1f} s)")
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -54,13 +54,14 @@ def create_batches(user_id: int | None = None) -> list[int]:
 @shared_task(acks_late=True)
 def nightly_billing() -> dict:
     """Nightly: re-scrub held claims (fixed source data clears them), build claims from new
-    services, batch every contract's ready claims, and resume batches a crash left half-way."""
+    services straight into batches, batch every other ready claim, and write (and send) every
+    batch still building: the new ones and any a crash left half-way."""
     from billing.services import batches
     from billing.services.claims import build_claims as build
     from billing.services.claims import rescrub_held
 
     cleared = rescrub_held()
-    built = build(acting_user=None, keep_ids=False)
+    built = build(acting_user=None, keep_ids=False, into_batches=True)
     for batch_id in batches.unfinished_batch_ids():
         process_batch.delay(batch_id)
     created = [b.pk for b in batches.create_batches(acting_user=None)]

@@ -7,12 +7,17 @@ Rules:
   (``skip_locked``) and moves them ready → in_batch in the same transaction: a claim is in at
   most one batch even when two coordinators create batches at once. An 837P batch reserves its
   ST02 numbers then, and the same UPDATE stamps each claim with its transaction set (claims in
-  file order, 5,000 per set).
-* ``write_batch_file`` (building → ready) streams the file to a temporary file, then in one
-  transaction stores it (Django storage, with its SHA-256) and moves the batch to ready (re-stamping
-  any claim whose set moved, e.g. a claim voided out of the batch meanwhile). A worker killed
-  while writing leaves the batch ``building`` with no file; a rerun writes it again with fresh
-  ISA13/GS06 (never reusing the old ones) and the batch's ST02s.
+  ``export837.CLAIM_ORDER``, 5,000 per set).
+* The nightly build puts new ready claims straight into batches (``BatchFiller``): each chunk
+  the builder commits locks its open (``building``) batch, stamps the claims in_batch with a
+  transaction set (a new ST02 for every 5,000) and adds to the batch's counts. A batch whose
+  file was written meanwhile takes no more claims: the next chunk opens a new batch.
+* ``write_batch_file`` (building → ready) streams the file to a temporary file, set by set in
+  each claim's stamped ST02, then in one transaction — if the batch still holds exactly the
+  claims written, otherwise it writes again — stores it (Django storage, with its SHA-256) and
+  moves the batch to ready. A worker killed while writing leaves the batch ``building`` with no
+  file; a rerun writes it again with fresh ISA13/GS06 (never reusing the old ones) and the same
+  ST02s.
 * ``submit_batch`` (ready → submitting → submitted) records ``submitting`` — with the batch's
   idempotency key, which names the remote file — before anything leaves. SFTP upload is
   idempotent by name and SHA-256, so a rerun after a crash finishes the job without sending a
@@ -27,12 +32,13 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
@@ -73,6 +79,19 @@ def ready_groups(acting_user=None) -> list[dict]:  # noqa: ANN001
     )
 
 
+def _in_sets(submitter_id: int, ids: list[int], *, x12: bool) -> list[tuple[list[int], str]]:
+    """``ids`` (in ``export837.CLAIM_ORDER``) cut into transaction sets of at most 5,000, each
+    with a fresh ST02 from the submitter's counter; invoices have no sets (one chunk, no ST02)."""
+    if not x12:
+        return [(ids, "")]
+    per_set = export837.x.MAX_CLAIMS_PER_SET
+    first = control_numbers.set_numbers(str(submitter_id), -(-len(ids) // per_set))
+    return [
+        (ids[start : start + per_set], export837.x.set_control_number(first + n))
+        for n, start in enumerate(range(0, len(ids), per_set))
+    ]
+
+
 @transaction.atomic
 def create_batch(
     *, submitter: Organization, plan: Organization, acting_user, claim_format: str = ClaimFormat.X12_837P,  # noqa: ANN001
@@ -90,31 +109,28 @@ def create_batch(
             plan=plan,
             contract__claim_format=claim_format,
         )  # fmt: skip
-        .order_by(*export837.FILE_ORDER)
+        .order_by(*export837.CLAIM_ORDER)
         .values_list("pk", "billed_amount")
     )
     if not taken:
         raise ValidationError(f"{submitter} has no ready claims for {plan} to put in a batch.")
     ids = [pk for pk, _amount in taken]
-    per_set = export837.x.MAX_CLAIMS_PER_SET
     x12 = claim_format != ClaimFormat.INVOICE
-    first_set = control_numbers.set_numbers(str(submitter.pk), -(-len(ids) // per_set)) if x12 else None
+    sets = _in_sets(submitter.pk, ids, x12=x12)
     batch = Batch.objects.create(
         submitter=submitter, plan=plan, created_by=acting_user, claim_count=len(ids),
-        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=first_set,
+        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=int(sets[0][1] or 0) or None,
         total_billed=sum((amount for _pk, amount in taken), ZERO), progress_total=len(ids),
     )  # fmt: skip
     del taken
     now = timezone.now()
-    for n, start in enumerate(range(0, len(ids), per_set)):
-        chunk = ids[start : start + per_set]
+    for chunk, st02 in sets:
         # ready → in_batch, into the batch and into its transaction set in one UPDATE (the rows
         # are locked above), then the history rows (transition_claims_bulk would update every
         # claim a second time).
         Claim.objects.filter(in_ids(chunk), status=ClaimStatus.READY).update(
-            batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now,
-            transaction_set_control=export837.x.set_control_number(first_set + n) if x12 else "",
-        )  # fmt: skip
+            batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now, transaction_set_control=st02
+        )
         record_claim_history(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
                              reason=f"Put in batch {batch.pk}")  # fmt: skip
     audit.record(
@@ -147,6 +163,85 @@ def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organi
     return batches
 
 
+@dataclass
+class _Open:
+    """A batch being filled by this build: its id and its open transaction set."""
+
+    batch_id: int
+    set_number: int = 0
+    in_set: int = 0
+
+
+class BatchFiller:
+    """Puts the claims a build makes ready straight into batches (the nightly run), so they are
+    written once instead of inserted ready and then updated into a batch. ``place`` runs in the
+    transaction that inserts a chunk of claims (see the module docstring for the rules)."""
+
+    def __init__(self, acting_user) -> None:  # noqa: ANN001
+        self.acting_user = acting_user
+        self.open: dict[tuple[int, int, str], _Open] = {}
+        self.formats: dict[int, str] = {}
+        self.batch_ids: list[int] = []
+
+    def place(self, claims: Iterable) -> None:
+        """Make each ready claim (a draft about to be inserted) in_batch, in the open batch of its
+        submitter, plan and format and in a transaction set; add them to the batches' counts."""
+        ready = [c for c in claims if c.status == ClaimStatus.READY]
+        missing = {c.contract_id for c in ready} - set(self.formats)
+        if missing:
+            self.formats.update(Contract.objects.filter(pk__in=missing).values_list("pk", "claim_format"))
+        groups: dict[tuple[int, int, str], list] = {}
+        for claim in ready:
+            groups.setdefault(
+                (claim.submitter_id, claim.plan_id, self.formats[claim.contract_id]), []
+            ).append(claim)
+        per_set = export837.x.MAX_CLAIMS_PER_SET
+        now = timezone.now()
+        for key, group in groups.items():
+            batch = self._lock_open(key)
+            x12 = key[2] != ClaimFormat.INVOICE
+            for claim in group:
+                if x12 and (not batch.set_number or batch.in_set >= per_set):
+                    batch.set_number, batch.in_set = control_numbers.set_numbers(str(key[0]), 1), 0
+                    Batch.objects.filter(pk=batch.batch_id, first_set_control__isnull=True).update(
+                        first_set_control=batch.set_number
+                    )
+                batch.in_set += 1
+                claim.status, claim.batch_id = ClaimStatus.IN_BATCH, batch.batch_id
+                claim.transaction_set_control = (
+                    export837.x.set_control_number(batch.set_number) if x12 else ""
+                )
+            Batch.objects.filter(pk=batch.batch_id).update(
+                claim_count=F("claim_count") + len(group), progress_total=F("progress_total") + len(group),
+                total_billed=F("total_billed") + sum((c.billed_amount for c in group), ZERO), updated_at=now,
+            )  # fmt: skip
+
+    def _lock_open(self, key: tuple[int, int, str]) -> _Open:
+        """This build's open batch for ``key``, locked; a new one when there is none yet or its
+        file was written meanwhile (it takes no more claims)."""
+        found = self.open.get(key)
+        if (
+            found is not None
+            and Batch.objects.select_for_update()
+            .filter(pk=found.batch_id, status=BatchStatus.BUILDING)
+            .exists()
+        ):
+            return found
+        submitter_id, plan_id, claim_format = key
+        batch = Batch.objects.create(
+            submitter_id=submitter_id, plan_id=plan_id, created_by=self.acting_user,
+            format=BatchFormat.INVOICE if claim_format == ClaimFormat.INVOICE else BatchFormat.X12_837P,
+        )  # fmt: skip
+        audit.record(
+            actor=self.acting_user, action=AuditAction.CREATE, obj=batch, organization=batch.submitter,
+            summary=f"Batch {batch.pk} for {batch.plan}: filled with the claims the build makes ready",
+            changes={"plan": plan_id},
+        )  # fmt: skip
+        self.batch_ids.append(batch.pk)
+        found = self.open[key] = _Open(batch.pk)
+        return found
+
+
 def _contract_of(batch: Batch) -> Contract:
     claim = Claim.objects.filter(batch=batch).select_related("contract").order_by("pk").first()
     if claim is None:
@@ -168,50 +263,65 @@ def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
     return report
 
 
-def write_batch_file(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN001
+def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:  # noqa: ANN001
     """Write the batch's file and move it building → ready (see the module docstring). Returns
     the batch as it is now; a batch past ``building`` is returned untouched."""
     batch = Batch.objects.select_related("submitter", "plan").get(pk=getattr(batch, "pk", batch))
-    if batch.status != BatchStatus.BUILDING:
-        return batch
+    for _attempt in range(attempts):
+        if batch.status != BatchStatus.BUILDING:
+            return batch
+        placed = _placed(batch)
+        if batch.format != BatchFormat.INVOICE and any(not st02 for _pk, st02 in placed):
+            _stamp_sets(batch, placed)  # a batch made before claims carried their sets
+            placed = _placed(batch)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "batch"
+            isa, gs, suffix = _write(batch, placed, path)
+            sha = invoices.sha256_of(path)
+            with transaction.atomic():
+                locked = Batch.objects.select_for_update().get(pk=batch.pk)
+                if locked.status == BatchStatus.BUILDING and _placed(locked) == placed:
+                    name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
+                    with open(path, "rb") as fh:
+                        locked.file.save(name, File(fh), save=False)
+                    return transition_batch(
+                        locked, BatchStatus.READY, acting_user=acting_user,
+                        reason=f"File written ({len(placed)} claims)", file=locked.file, file_name=name, sha256=sha,
+                        interchange_control=isa, group_control=gs, progress_done=len(placed),
+                        progress_total=len(placed), error="",
+                    )  # fmt: skip
+        # Claims joined (a build still filling it) or left the batch while the file was written.
+        batch = Batch.objects.select_related("submitter", "plan").get(pk=batch.pk)
+    raise ValidationError(
+        f"The claims of batch {batch.pk} kept changing while its file was written; try again."
+    )
+
+
+def _placed(batch: Batch) -> list[tuple[int, str]]:
+    """The batch's claims in file order with their ST02s."""
     claims = Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH)
-    placed = list(claims.order_by(*export837.FILE_ORDER).values_list("pk", "transaction_set_control"))
+    return list(claims.order_by(*export837.FILE_ORDER).values_list("pk", "transaction_set_control"))
+
+
+@transaction.atomic
+def _stamp_sets(batch: Batch, placed: list[tuple[int, str]]) -> None:
+    for chunk, st02 in _in_sets(batch.submitter_id, [pk for pk, _st02 in placed], x12=True):
+        Claim.objects.filter(in_ids(chunk)).update(transaction_set_control=st02)
+
+
+def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int | None, int | None, str]:
+    """Write the file of ``placed`` claims to ``path``; (ISA13, GS06, file suffix)."""
     claim_ids = [pk for pk, _st02 in placed]
     contract = _contract_of(batch)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "batch"
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            if batch.format == BatchFormat.INVOICE:
-                written = invoices.write_csv(out, claim_ids)
-                isa = gs = None
-                moved = {}
-                suffix = "csv"
-            else:
-                written = export837.write_837(
-                    out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
-                    batch_label=f"B{batch.pk}", progress=_progress(batch.pk), first_set=batch.first_set_control,
-                )  # fmt: skip
-                isa, gs = written.interchange_control, written.group_control
-                moved: dict[str, list[int]] = {}
-                for i, (pk, st02) in enumerate(placed):
-                    if st02 != (in_file := written.set_of(i)):
-                        moved.setdefault(in_file, []).append(pk)
-                suffix = "837"
-        sha = invoices.sha256_of(path)
-        with transaction.atomic():
-            locked = Batch.objects.select_for_update().get(pk=batch.pk)
-            if locked.status != BatchStatus.BUILDING:  # another run finished first
-                return locked
-            name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
-            with open(path, "rb") as fh:
-                locked.file.save(name, File(fh), save=False)
-            for st02, ids in moved.items():
-                Claim.objects.filter(in_ids(ids)).update(transaction_set_control=st02)
-            return transition_batch(
-                locked, BatchStatus.READY, acting_user=acting_user, reason=f"File written ({len(claim_ids)} claims)",
-                file=locked.file, file_name=name, sha256=sha, interchange_control=isa, group_control=gs,
-                progress_done=len(claim_ids), progress_total=len(claim_ids), error="",
-            )  # fmt: skip
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        if batch.format == BatchFormat.INVOICE:
+            invoices.write_csv(out, claim_ids)
+            return None, None, "csv"
+        written = export837.write_837(
+            out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
+            batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
+        )  # fmt: skip
+        return written.interchange_control, written.group_control, "837"
 
 
 def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN001

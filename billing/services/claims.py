@@ -14,7 +14,8 @@ Rules:
 * A delivery is on at most one live claim line (the database's partial unique constraint). The
   builder locks the deliveries it takes (``skip_locked``), so two coordinators building at once
   each bill different services, and marks them billed in the same transaction.
-* New claims are scrubbed at once: draft → held (errors) or ready.
+* New claims are scrubbed at once: draft → held (errors) or ready. The nightly run puts ready
+  ones straight into batches (``batches.BatchFiller``): ready → in_batch in the same insert.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from billing.choices import ClaimFrequency, ClaimStatus
 from billing.models import Claim, ClaimLine
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
 from billing.services import bulk, control_numbers, scrubber
+from billing.services.batches import BatchFiller
 from billing.services.states import record_claim_history, transition_claim
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
@@ -100,6 +102,7 @@ class BuildResult:
     billed_amount: Decimal = ZERO
     skipped: list[str] = field(default_factory=list)
     claim_ids: list[int] = field(default_factory=list)
+    batch_ids: list[int] = field(default_factory=list)
 
     def merge(self, other: BuildResult) -> None:
         self.claims += other.claims
@@ -188,6 +191,8 @@ class ClaimDraft:
     payer_claim_number: str = ""
     status: str = ClaimStatus.DRAFT
     problems: list = field(default_factory=list)
+    batch_id: int | None = None
+    transaction_set_control: str = ""
     pk: int | None = None
 
 
@@ -218,7 +223,7 @@ CLAIM_FIELDS = (
     "billing_provider_id", "submitter_id", "plan_id", "contract_id", "member_id", "referral_id",
     "authorization_id", "service_month", "first_service_date", "last_service_date", "control_number",
     "frequency", "replaces_id", "payer_claim_number", "status", "place_of_service", "diagnosis_codes",
-    "billed_amount", "problems", "created_by_id",
+    "billed_amount", "problems", "created_by_id", "batch_id", "transaction_set_control",
 )  # fmt: skip
 LINE_FIELDS = (
     "claim_id", "line_number", "delivery_id", "live", "line_control_number", "service_id", "procedure_code",
@@ -401,13 +406,20 @@ def _save(pairs: list[tuple], *, acting_user, reason: str) -> BuildResult:  # no
             all_lines.append(ln)
     _insert(ClaimLine, LINE_FIELDS, all_lines, keys=False)
     held = [c.pk for c, _ in pairs if c.status == ClaimStatus.HELD]
-    ready = [c.pk for c, _ in pairs if c.status == ClaimStatus.READY]
+    ready = [c.pk for c, _ in pairs if c.status in (ClaimStatus.READY, ClaimStatus.IN_BATCH)]
+    batched: dict[int, list[int]] = defaultdict(list)
+    for claim, _lines in pairs:
+        if claim.status == ClaimStatus.IN_BATCH:
+            batched[claim.batch_id].append(claim.pk)
     if held:
         record_claim_history(held, ClaimStatus.DRAFT, ClaimStatus.HELD, acting_user=acting_user,
                              reason=f"{reason}: the scrubber found problems")  # fmt: skip
     if ready:
         record_claim_history(ready, ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
                              reason=f"{reason}: clean")  # fmt: skip
+    for batch_id, ids in batched.items():
+        record_claim_history(ids, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
+                             reason=f"Put in batch {batch_id}")  # fmt: skip
     return BuildResult(
         claims=len(pairs), lines=len(all_lines), held=len(held), ready=len(ready),
         billed_amount=sum((c.billed_amount for c, _ in pairs), ZERO), claim_ids=[c.pk for c, _ in pairs],
@@ -458,10 +470,12 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,
     return _Chunk(rows, pairs, skipped)
 
 
-def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None) -> BuildResult:  # noqa: ANN001
-    """Save a prepared chunk in one transaction: lock its deliveries (``skip_locked``), insert the
-    claims, stamp the deliveries billed, audit. Deliveries another build took or that were
-    changed meanwhile drop out, and the chunk is prepared again from the rest."""
+def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
+            filler: BatchFiller | None = None) -> BuildResult:  # fmt: skip
+    """Save a prepared chunk in one transaction: lock its deliveries (``skip_locked``), put the
+    ready claims in batches (with a ``filler``), insert the claims, stamp the deliveries billed,
+    audit. Deliveries another build took or that were changed meanwhile drop out, and the chunk
+    is prepared again from the rest."""
     with transaction.atomic():
         seen = {r.pk: r for r in chunk.rows}
         current = [
@@ -479,6 +493,8 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None) ->
             )
         if not chunk.pairs:
             return BuildResult(skipped=chunk.skipped)
+        if filler is not None:
+            filler.place(claim for claim, _lines in chunk.pairs)
         result = _save(chunk.pairs, acting_user=acting_user, reason="Built from logged services")
         result.skipped = chunk.skipped
         billed_ids = [ln.delivery_id for _claim, lines in chunk.pairs for ln in lines]
@@ -553,6 +569,7 @@ def build_claims(
     chunk_size: int = 4000,
     today: date | None = None,
     keep_ids: bool = True,
+    into_batches: bool = False,
 ) -> BuildResult:
     """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
     given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
@@ -561,7 +578,8 @@ def build_claims(
     the uncommitted chunks (their deliveries stay billable). Outside a transaction on PostgreSQL
     the chunks are committed in the background while the next is prepared (``_Committer``); a
     chunk never splits a member's deliveries, so the only claims a scrub cannot see in the
-    database are those of the one chunk in flight."""
+    database are those of the one chunk in flight. ``into_batches``: ready claims go straight
+    into batches (``batches.BatchFiller``; their ids in ``batch_ids``, each still to be written)."""
     if acting_user is not None and not (
         access.is_platform_admin(acting_user)
         or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
@@ -570,8 +588,9 @@ def build_claims(
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
     qs = qs.order_by(*BUILD_ORDER)
     cache = _Cache()
+    filler = BatchFiller(acting_user) if into_batches else None
     committer = _Committer(
-        lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today),
+        lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today, filler=filler),
         background=bulk.fast_path() and not transaction.get_connection().in_atomic_block,
     )
     try:
@@ -595,6 +614,7 @@ def build_claims(
         total = committer.close()
     if not keep_ids:
         total.claim_ids = []
+    total.batch_ids = filler.batch_ids if filler is not None else []
     return total
 
 

@@ -5,11 +5,10 @@ Rules:
   writer opens few 2000A/2000B loops; each chunk is three queries (claims, members, lines).
 * The envelope's ISA13 / GS06 / ST02 come from the submitter's counters (``control_numbers``):
   unique and increasing per submitter, never reused. At most 5,000 claims per transaction set.
-  A batch reserves its ST02s when it is made (``first_set``); a rewrite of its file keeps them.
+  A batched claim carries the ST02 its batch reserved for it (``transaction_set_control``); the
+  file writes each set's claims together (``FILE_ORDER``) and a rewrite keeps the numbers.
 * ISA06/GS02/NM1*41 use the contract's ``submitter_id``; ISA08/GS03/NM1*40 its ``receiver_id``;
   NM1*PR its ``payer_id`` (or the plan's).
-* Each claim's ``transaction_set_control`` (ST02) is derived from its position, as the writer
-  splits sets strictly by order.
 """
 
 from __future__ import annotations
@@ -49,14 +48,10 @@ class ExportResult:
 
     interchange_control: int
     group_control: int
-    first_set_control: int
     claim_count: int
     sha256: str
     claim_ids: list[int]
     result: x.Write837Result
-
-    def set_of(self, position: int) -> str:
-        return x.set_control_number(self.first_set_control + position // x.MAX_CLAIMS_PER_SET)
 
 
 def _digits(value: str) -> str:
@@ -206,8 +201,10 @@ def _gate(written: int) -> None:
         time.sleep(0.05)
 
 
-# File order: billing provider, member, claim (few 2000A/2000B loops).
-FILE_ORDER = ("billing_provider_id", "member_id", "pk")
+# Claims are given their transaction sets in this order (few 2000A/2000B loops per set) and
+# written set by set in it.
+CLAIM_ORDER = ("billing_provider_id", "member_id", "pk")
+FILE_ORDER = ("transaction_set_control", *CLAIM_ORDER)
 
 
 def write_837(
@@ -221,14 +218,14 @@ def write_837(
     progress: Callable[[int], None] | None = None,
     created: dt.datetime | None = None,
     usage: str = "P",
-    first_set: int | None = None,
+    set_numbers: Sequence[int] | None = None,
 ) -> ExportResult:
     """Write ``claim_ids`` (in that order) as one 837P interchange to ``out``, with fresh ISA13
-    and GS06 for ``submitter`` and, unless ``first_set`` gives them, fresh ST02s. Returns the
-    numbers, counts and the SHA-256 of the text."""
-    sets = max(1, -(-len(claim_ids) // x.MAX_CLAIMS_PER_SET))
-    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=0 if first_set else sets)
-    st = first_set or st
+    and GS06 for ``submitter``, and each claim in the transaction set ``set_numbers`` gives it
+    (its batch's, increasing) or, without them, in fresh sets of 5,000. Returns the numbers,
+    counts and the SHA-256 of the text."""
+    sets = 0 if set_numbers is not None else max(1, -(-len(claim_ids) // x.MAX_CLAIMS_PER_SET))
+    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=sets)
     created = created or timezone.localtime()
     envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
                         interchange_control_number=isa, created=created.replace(tzinfo=None), usage=usage)  # fmt: skip
@@ -239,7 +236,7 @@ def write_837(
         receiver=x.Receiver(plan.legal_name, contract.receiver_id),
         group_control_number=gs, batch_id=batch_label,
         claims=_Builder(plan, contract).claims(claim_ids, gate=_counting_gate(progress)),
-        first_set_control_number=st,
+        first_set_control_number=st or 1, set_numbers=set_numbers,
     )  # fmt: skip
     digest = hashlib.sha256()
     result = x.Write837Result()
@@ -247,7 +244,7 @@ def write_837(
     for chunk in x.iter_837(envelope, [group], result=result, track_claims=False, max_claims_per_set=per_set):
         out.write(chunk)
         digest.update(chunk.encode())
-    return ExportResult(isa, gs, st, result.claim_count, digest.hexdigest(), list(claim_ids), result)
+    return ExportResult(isa, gs, result.claim_count, digest.hexdigest(), list(claim_ids), result)
 
 
 def _counting_gate(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:

@@ -10,7 +10,8 @@ Input is plain frozen dataclasses; output is the X12 text, streamed chunk by chu
 * At most ``max_claims_per_set`` claims (default 5,000) per ST/SE transaction set. More claims open
   further sets in the same GS with ST02 = previous + 1. Claims are split strictly by their order:
   claim *i* (0-based) of a group goes into set ``first_set_control_number + i // max_claims_per_set``
-  (``assign_transaction_sets`` computes the same thing without writing).
+  (``assign_transaction_sets`` computes the same thing without writing) — unless the group gives
+  each claim's ST02 (``set_numbers``, increasing): then a new set opens where the number changes.
 * Each set starts with BHT*0019*00*<batch id>*CCYYMMDD*HHMM*CH, 1000A submitter (NM1*41 + PER) and
   1000B receiver (NM1*40).
 * 2000A billing provider HL (PRV*BI*PXC*<taxonomy>), 2010AA NM1*85*2 with XX NPI, N3/N4 (street
@@ -39,7 +40,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, TypeVar
 
 from billing.x12 import ids
 from billing.x12.common import (
@@ -196,6 +197,8 @@ class FunctionalGroup837:
     ``claims`` may be any iterable (a generator over a database cursor, for instance): it is read
     once. ``batch_id`` goes into BHT03 of each transaction set. ``application_sender_code`` /
     ``application_receiver_code`` (GS02/GS03) default to the envelope's ISA06/ISA08.
+    ``set_numbers``, when given, is each claim's ST02 in claim order (numbers assigned when the
+    claims were batched); otherwise sets are numbered from ``first_set_control_number``.
     """
 
     submitter: Submitter
@@ -206,6 +209,7 @@ class FunctionalGroup837:
     application_sender_code: str | None = None
     application_receiver_code: str | None = None
     first_set_control_number: int = 1
+    set_numbers: Iterable[int] | None = None
 
 
 # --------------------------------------------------------------------------- results
@@ -267,8 +271,34 @@ def assign_transaction_sets(
 
 # --------------------------------------------------------------------------- validation helpers
 
+# Checked results cached by the values they depend on, so repeated services, amounts, places of
+# service, diagnosis lists and payers are checked and formatted once per batch (nothing about a
+# member is cached: it would outlive the export in a worker's memory). Only
+# results that passed their checks are stored, and a key holds every value a check or the output
+# depends on, so a cache hit writes exactly what a fresh check would; error messages (which name
+# the claim and line) always come from the uncached path. Each cache is emptied when full.
+_CACHE_LIMIT = 8192
+_PAYER_CACHE: dict[tuple[object, ...], str] = {}
+_CLAIM_CACHE: dict[tuple[object, ...], tuple[str, str, int]] = {}
+_LINE_CACHE: dict[tuple[object, ...], str] = {}
+_LX = tuple(f"LX*{number}" for number in range(MAX_LINES_PER_CLAIM + 1))
+_GENDER_CODES = {"F": "F", "M": "M", "U": "U", "f": "F", "m": "M", "u": "U"}
+_ZERO = Decimal(0)
 
-def _address_segments(address: Address, what: str, *, require_zip9: bool, street_only: bool) -> list[str]:
+
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[tuple[object, ...], _V], key: tuple[object, ...], value: _V) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _address_segments(
+    address: Address, what: str, *, require_zip9: bool, street_only: bool
+) -> tuple[str, str]:
+    """N3 and N4 of a checked address (``what`` names it in errors)."""
     line1 = clean_text(address.line1, 55)
     if not line1:
         raise X12InputError(f"{what} address line 1 is missing")
@@ -287,7 +317,7 @@ def _address_segments(address: Address, what: str, *, require_zip9: bool, street
         raise X12InputError(f"{what} ZIP code {address.postal_code!r} must have 9 digits (ZIP+4)")
     line2 = clean_text(address.line2, 55)
     n3 = f"N3*{line1}*{line2}" if line2 else f"N3*{line1}"
-    return [n3, f"N4*{city}*{state}*{postal}"]
+    return n3, f"N4*{city}*{state}*{postal}"
 
 
 def _name(value: str, what: str, max_length: int) -> str:
@@ -319,33 +349,55 @@ def _provider_segments(provider: BillingProvider) -> list[str]:
 
 def _subscriber_segments(subscriber: Subscriber, payer: Payer) -> list[str]:
     """2000B body (after the HL): SBR, 2010BA NM1*IL/N3/N4/DMG, 2010BB NM1*PR."""
-    member_id = check_id(subscriber.member_id, "member id (CIN)", max_length=80).upper()
-    last = _name(subscriber.last_name, f"member {member_id} last name", 60)
+    member_id = subscriber.member_id
+    if not (type(member_id) is str and member_id.isalnum() and len(member_id) <= 80):
+        member_id = check_id(member_id, "member id (CIN)", max_length=80)  # not the plain case
+    member_id = member_id.upper()
+    last = clean_text(subscriber.last_name, 60)
+    if not last:
+        raise X12InputError(f"member {member_id} last name is missing")
     first = clean_text(subscriber.first_name, 35)
     middle = clean_text(subscriber.middle_name, 25)
-    gender = (subscriber.gender or "").upper()
-    if gender not in GENDERS:
-        raise X12InputError(f"member {member_id} gender {subscriber.gender!r} must be F, M or U")
-    payer_name = _name(payer.name, "payer name", 60)
-    payer_id = check_id(payer.payer_id, f"payer {payer_name!r} id", min_length=2, max_length=80)
+    gender = subscriber.gender
+    gender = _GENDER_CODES.get(gender) if type(gender) is str else None
+    if gender is None:
+        gender = (subscriber.gender or "").upper()
+        if gender not in GENDERS:
+            raise X12InputError(f"member {member_id} gender {subscriber.gender!r} must be F, M or U")
+    payer_nm1 = _payer_segment(payer)
     nm1 = (
         f"NM1*IL*1*{last}*{first}*{middle}***MI*{member_id}"
         if middle
         else (f"NM1*IL*1*{last}*{first}****MI*{member_id}")
     )
-    return [
-        "SBR*P*18*******MC",
-        nm1,
-        *_address_segments(subscriber.address, f"member {member_id}", require_zip9=False, street_only=False),
-        f"DMG*D8*{fmt_date(subscriber.birth_date)}*{gender}",
-        f"NM1*PR*2*{payer_name}*****PI*{payer_id}",
-    ]
+    n3, n4 = _address_segments(
+        subscriber.address, f"member {member_id}", require_zip9=False, street_only=False
+    )
+    return ["SBR*P*18*******MC", nm1, n3, n4, f"DMG*D8*{fmt_date(subscriber.birth_date)}*{gender}", payer_nm1]
+
+
+def _payer_segment(payer: Payer) -> str:
+    """2010BB NM1*PR of a checked payer (cached by name and payer id)."""
+    key: tuple[object, ...] | None = (payer.name, payer.payer_id)
+    try:
+        segment = _PAYER_CACHE.get(key)
+    except TypeError:  # an unhashable field: check it without the cache
+        segment = key = None
+    if segment is None:
+        payer_name = _name(payer.name, "payer name", 60)
+        payer_id = check_id(payer.payer_id, f"payer {payer_name!r} id", min_length=2, max_length=80)
+        segment = f"NM1*PR*2*{payer_name}*****PI*{payer_id}"
+        if key is not None:
+            _remember(_PAYER_CACHE, key, segment)
+    return segment
 
 
 def _claim_segments(claim: Claim, seen: set[str], out: list[str]) -> Decimal:
     """Append 2300 and its 2400 lines to ``out``, checked against the rules in the module
     docstring; return the claim's total charge (CLM02)."""
-    control = check_id(claim.control_number, "claim control number (CLM01)", max_length=38)
+    control = claim.control_number
+    if not (type(control) is str and control.isalnum() and len(control) <= 38):
+        control = check_id(control, "claim control number (CLM01)", max_length=38)  # not the plain case
     if control in seen:
         raise X12InputError(f"claim {control}: CLM01 appears twice in this file")
     lines = claim.lines
@@ -357,46 +409,64 @@ def _claim_segments(claim: Claim, seen: set[str], out: list[str]) -> Decimal:
             f"{MAX_LINES_PER_CLAIM} — split it into several claims"
         )
     pos = claim.place_of_service
+    frequency = claim.frequency
+    dx = claim.diagnosis_codes
+    key: tuple[object, ...] | None = (pos, frequency, dx)
+    try:
+        head = _CLAIM_CACHE.get(key)
+    except TypeError:  # unhashable (a list of codes): check without the cache
+        head = key = None
+    if head is None:
+        head = _claim_head(control, pos, frequency, dx)
+        if key is not None:
+            _remember(_CLAIM_CACHE, key, head)
+    clm_tail, hi, dx_count = head
+    total = _ZERO
+    body: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        total += line.charge
+        body += _line_segments(control, number, line, pos, dx_count)
+
+    prior_auth = claim.prior_authorization
+    if prior_auth and not (type(prior_auth) is str and prior_auth.isalnum() and len(prior_auth) <= 50):
+        prior_auth = check_id(prior_auth, f"claim {control} prior authorization", max_length=50)
+    payer_claim = claim.payer_claim_number
+    if frequency in ("7", "8"):
+        if not payer_claim:
+            raise X12InputError(
+                f"claim {control}: a replacement (7) or void (8) needs the payer's claim number (REF*F8)"
+            )
+        payer_claim = check_id(payer_claim, f"claim {control} payer claim number", max_length=50)
+    elif payer_claim:
+        raise X12InputError(
+            f"claim {control}: an original claim (frequency 1) must not carry a payer claim number; "
+            "use frequency 7 to replace or 8 to void"
+        )
+    out.append(f"CLM*{control}*{fmt_decimal(total)}{clm_tail}")
+    if prior_auth:
+        out.append(f"REF*G1*{prior_auth}")
+    if payer_claim:
+        out.append(f"REF*F8*{payer_claim}")
+    out.append(hi)
+    out += body
+    seen.add(control)
+    return total
+
+
+def _claim_head(control: str, pos: str, frequency: str, dx: Sequence[str]) -> tuple[str, str, int]:
+    """Check a claim's place of service, frequency and diagnosis codes; return the end of its CLM
+    (``***<POS>:B:<frequency>*Y*A*Y*Y``), its HI segment and its number of codes."""
     if not _POS_RE.match(pos or ""):
         raise X12InputError(f"claim {control}: place of service {pos!r} must be two digits")
-    frequency = claim.frequency
     if frequency not in FREQUENCIES:
         raise X12InputError(f"claim {control}: frequency {frequency!r} must be 1, 7 or 8")
-    dx = claim.diagnosis_codes
     if not 1 <= len(dx) <= MAX_DIAGNOSES:
         raise X12InputError(f"claim {control} has {len(dx)} diagnosis codes; it needs 1 to {MAX_DIAGNOSES}")
     try:
         hi = _hi_segment(tuple(dx))
     except X12InputError as exc:
         raise X12InputError(f"claim {control}: {exc}") from None
-    total = Decimal(0)
-    body: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        total += line.charge
-        body.extend(_line_segments(control, number, line, pos, len(dx)))
-
-    segments = [f"CLM*{control}*{fmt_decimal(total)}***{pos}:B:{frequency}*Y*A*Y*Y"]
-    if claim.prior_authorization:
-        segments.append(
-            f"REF*G1*{check_id(claim.prior_authorization, f'claim {control} prior authorization', max_length=50)}"
-        )
-    if frequency in ("7", "8"):
-        if not claim.payer_claim_number:
-            raise X12InputError(
-                f"claim {control}: a replacement (7) or void (8) needs the payer's claim number (REF*F8)"
-            )
-        payer_claim = check_id(claim.payer_claim_number, f"claim {control} payer claim number", max_length=50)
-        segments.append(f"REF*F8*{payer_claim}")
-    elif claim.payer_claim_number:
-        raise X12InputError(
-            f"claim {control}: an original claim (frequency 1) must not carry a payer claim number; "
-            "use frequency 7 to replace or 8 to void"
-        )
-    segments.append(hi)
-    out.extend(segments)
-    out.extend(body)
-    seen.add(control)
-    return total
+    return f"***{pos}:B:{frequency}*Y*A*Y*Y", hi, len(dx)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -440,6 +510,44 @@ def _dtp(start: dt.date, end: dt.date | None) -> str:
 
 
 def _line_segments(control: str, number: int, line: ServiceLine, claim_pos: str, dx_count: int) -> list[str]:
+    """2400 for one line: LX, SV1, DTP*472 and REF*6R when the line has a control number."""
+    charge, units = line.charge, line.units
+    pointers = line.diagnosis_pointers
+    start, end = line.service_date, line.service_date_end
+    sv1: str | None = None
+    key: tuple[object, ...] | None = None
+    if type(charge) is Decimal and type(units) is Decimal:
+        # SV1 up to its pointers, cached by everything it and the line's checks depend on. (The
+        # pointers' text is not cached: equal pointers may print differently, 1 and True.)
+        key = (line.procedure_code, line.modifiers, charge, units, line.place_of_service, line.unit_basis,
+               pointers, claim_pos, dx_count)  # fmt: skip
+        try:
+            sv1 = _LINE_CACHE.get(key)
+        except TypeError:  # unhashable (a list of pointers, a signaling NaN): check without the cache
+            key = None
+    if sv1 is None:
+        sv1, dtp = _line_parts(control, number, line, claim_pos, dx_count)
+        if key is not None:
+            _remember(_LINE_CACHE, key, sv1)
+    else:
+        try:  # the first check that can still fail: the line's code and amounts passed already
+            dtp = _dtp(start, end)
+        except X12InputError as exc:
+            raise X12InputError(f"claim {control} line {number}: {exc}") from None
+    pointer_text = str(pointers[0]) if len(pointers) == 1 else ":".join(map(str, pointers))
+    lx = _LX[number] if 0 < number <= MAX_LINES_PER_CLAIM else f"LX*{number}"
+    lcn = line.line_control_number
+    if lcn:
+        if not (type(lcn) is str and lcn.isalnum() and len(lcn) <= 50):
+            lcn = check_id(lcn, f"claim {control} line {number} line control number", max_length=50)
+        return [lx, f"{sv1}{pointer_text}", dtp, f"REF*6R*{lcn}"]
+    return [lx, f"{sv1}{pointer_text}", dtp]
+
+
+def _line_parts(
+    control: str, number: int, line: ServiceLine, claim_pos: str, dx_count: int
+) -> tuple[str, str]:
+    """Check a line (all but its control number); return its SV1 up to the pointers and its DTP."""
     where = f"claim {control} line {number}"
     try:
         composite = _procedure_composite(line.procedure_code, line.modifiers)
@@ -472,17 +580,7 @@ def _line_segments(control: str, number: int, line: ServiceLine, claim_pos: str,
         sv105 = ""
     if line.unit_basis != "UN" and line.unit_basis != "MJ":
         raise X12InputError(f"{where}: unit basis must be UN (units) or MJ (minutes)")
-    pointer_text = str(pointers[0]) if len(pointers) == 1 else ":".join(map(str, pointers))
-    sv1 = f"SV1*{composite}*{fmt_decimal(charge)}*{line.unit_basis}*{fmt_decimal(units)}*{sv105}**{pointer_text}"
-    lcn = line.line_control_number
-    if lcn:
-        return [
-            f"LX*{number}",
-            sv1,
-            dtp,
-            f"REF*6R*{check_id(lcn, f'{where} line control number', max_length=50)}",
-        ]
-    return [f"LX*{number}", sv1, dtp]
+    return f"SV1*{composite}*{fmt_decimal(charge)}*{line.unit_basis}*{fmt_decimal(units)}*{sv105}**", dtp
 
 
 # --------------------------------------------------------------------------- the writer
@@ -542,14 +640,29 @@ def iter_837(
         sub_key: tuple[BillingProvider, Subscriber, Payer] | None = None
         sub_claims = 0
 
+        given = iter(group.set_numbers) if group.set_numbers is not None else None
+        number = 0  # the open set's ST02
         for claim in group.claims:
             out: list[str] = []
-            if current is None or current.claim_count >= max_claims_per_set:
+            if given is None:
+                opens = current is None or current.claim_count >= max_claims_per_set
+                wanted = group.first_set_control_number + set_count if opens else number
+            else:
+                wanted = next(given, None)
+                if wanted is None:
+                    raise X12InputError(f"functional group {gs06} has more claims than set numbers")
+                opens = current is None or wanted != number
+            if opens:
                 if current is not None:
+                    if wanted < number:
+                        raise X12InputError(
+                            f"ST02 {wanted} comes after ST02 {number}: set numbers must increase"
+                        )
                     yield emit([f"SE*{current.segment_count + 1}*{current.set_control_number}"])
                     current.segment_count += 1
                     res.segment_count += 1
-                st02 = set_control_number(group.first_set_control_number + set_count)
+                number = wanted
+                st02 = set_control_number(number)
                 set_count += 1
                 current = TransactionSetSummary(gs06, st02)
                 res.sets.append(current)
@@ -558,6 +671,9 @@ def iter_837(
                 hl = 0
                 provider = None
                 sub_key = None
+            elif current.claim_count >= max_claims_per_set:
+                raise X12InputError(f"transaction set {current.set_control_number} would hold more than "
+                                    f"{max_claims_per_set} claims")  # fmt: skip
             if claim.billing_provider is not provider and claim.billing_provider != provider:
                 provider = claim.billing_provider
                 body = provider_cache.get(provider)

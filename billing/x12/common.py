@@ -102,6 +102,8 @@ def clean_text(value: str, max_length: int) -> str:
 
 def check_id(value: str, what: str, *, min_length: int = 1, max_length: int = 80) -> str:
     """An identifier element: must be present, within its length limits and free of delimiters."""
+    if type(value) is str and value.isalnum() and min_length <= len(value) <= max_length:
+        return value  # the usual case: no space and no delimiter possible
     if value is None or not min_length <= len(value) <= max_length or value != value.strip():
         value = (value or "").strip()
         if not value:

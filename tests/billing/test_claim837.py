@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import subprocess
@@ -166,6 +167,28 @@ def test_more_claims_than_the_set_limit_open_new_transaction_sets_in_one_group()
     # every set repeats BHT, submitter, receiver and restarts HL numbering
     assert sum(s.startswith("BHT*") for s in segs) == 3
     assert sum(s == "HL*1**20*1" for s in segs) == 3
+
+
+def test_claims_carrying_their_set_numbers_open_a_set_where_the_number_changes():
+    """A batch stamps each claim with its ST02; the writer follows the stamps (gaps allowed, as
+    numbers reserved by another batch in between are skipped) and refuses what breaks the rules."""
+    claims = list(bulk_claims(5))
+    stamped = dataclasses.replace(group(claims), set_numbers=[7, 7, 9, 9, 9])
+    text, result = render_837(envelope(), [stamped], max_claims_per_set=3)
+    assert_clean(text)
+    assert [(s.set_control_number, s.claim_count) for s in result.sets] == [("0007", 2), ("0009", 3)]
+    assert result.claim_sets["C0000002"] == SetAssignment(1, "0009")
+
+    refused = {
+        "must increase": [9, 9, 7, 7, 7],
+        "more than 3 claims": [7, 7, 7, 7, 9],
+        "more claims than set numbers": [7, 7, 7],
+    }
+    for message, numbers in refused.items():
+        with pytest.raises(X12InputError, match=message):
+            render_837(
+                envelope(), [dataclasses.replace(group(claims), set_numbers=numbers)], max_claims_per_set=3
+            )
 
 
 def test_subscriber_loop_splits_at_100_claims():

@@ -1,0 +1,138 @@
+"""The nightly build puts ready claims straight into batches: each claim in exactly one batch and
+one transaction set, held claims left out, and a file that always holds exactly its claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.choices import BatchStatus, ClaimStatus
+from billing.models import Batch, Claim, ClaimStatusChange
+from billing.services import batches as batch_svc
+from billing.services import claims as claim_svc
+from billing.services.batches import write_batch_file
+from billing.services.claims import build_claims
+from tests.billing.factories import delivery, setup_billing
+from tests.billing.test_claims_export import _batch_text_of, _segments, assert_clean
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bw(world):
+    setup_billing(world)
+    return world
+
+
+def _sets_in_file(text: str) -> dict[str, str]:
+    """CLM01 → the ST02 of the set it is written in."""
+    found, st02 = {}, None
+    for segment in text.split("~"):
+        fields = segment.strip().split("*")
+        if fields[0] == "ST":
+            st02 = fields[2]
+        elif fields[0] == "CLM":
+            found[fields[1]] = st02
+    return found
+
+
+def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monkeypatch):
+    monkeypatch.setattr("billing.x12.claim837.MAX_CLAIMS_PER_SET", 2)
+    for _ in range(5):
+        delivery(bw)
+    bad = delivery(bw, dx=[])  # no diagnosis: held
+
+    built = build_claims(acting_user=bw.cbo_billing, into_batches=True)
+
+    assert (built.claims, built.ready, built.held) == (6, 5, 1)
+    [batch] = Batch.objects.filter(pk__in=built.batch_ids)
+    assert (batch.submitter, batch.plan, batch.status) == (bw.hub, bw.plan, BatchStatus.BUILDING)
+    claims = Claim.objects.filter(batch=batch)
+    assert claims.count() == batch.claim_count == batch.progress_total == 5
+    assert batch.total_billed == sum(c.billed_amount for c in claims)
+    assert set(claims.values_list("status", flat=True)) == {ClaimStatus.IN_BATCH}
+    assert Claim.objects.get(lines__delivery=bad).status == ClaimStatus.HELD
+    assert Claim.objects.get(lines__delivery=bad).batch is None
+    stamped = dict(claims.values_list("control_number", "transaction_set_control"))
+    first = batch.first_set_control
+    assert sorted(stamped.values()) == [f"{n:04d}" for n in (first, first, first + 1, first + 1, first + 2)]
+    some = claims.first()
+    assert list(ClaimStatusChange.objects.filter(claim=some).values_list("from_status", "to_status")) == [
+        (ClaimStatus.DRAFT, ClaimStatus.READY),
+        (ClaimStatus.READY, ClaimStatus.IN_BATCH),
+    ]
+
+    text = _batch_text_of(write_batch_file(batch))
+    assert_clean(text)
+    assert _sets_in_file(text) == stamped
+    assert len(_segments(text, "ST")) == 3
+
+
+def test_a_batch_written_while_the_build_still_runs_takes_no_more_claims(bw, monkeypatch):
+    """The resume task may write an open batch mid-build (a crash looks the same from outside):
+    the file holds what the batch had, and the build's later chunks open a new batch."""
+    for _ in range(3):
+        delivery(bw)
+    commit = claim_svc._commit
+    written = []
+
+    def commit_then_write(chunk, cache, **kwargs):
+        result = commit(chunk, cache, **kwargs)
+        if not written:
+            written.append(write_batch_file(kwargs["filler"].batch_ids[0]))
+        return result
+
+    monkeypatch.setattr(claim_svc, "_commit", commit_then_write)
+    built = build_claims(acting_user=bw.cbo_billing, into_batches=True, chunk_size=1)
+
+    assert len(built.batch_ids) == 2
+    first, second = Batch.objects.filter(pk__in=built.batch_ids).order_by("pk")
+    assert (first.status, first.claim_count, second.status, second.claim_count) == (
+        BatchStatus.READY, 1, BatchStatus.BUILDING, 2,
+    )  # fmt: skip
+    in_first = set(Claim.objects.filter(batch=first).values_list("control_number", flat=True))
+    assert set(_sets_in_file(_batch_text_of(first))) == in_first
+    assert Claim.objects.filter(batch__isnull=True).count() == 0
+    second_text = _batch_text_of(write_batch_file(second))
+    assert_clean(second_text)
+    assert set(_sets_in_file(second_text)).isdisjoint(in_first)
+
+
+def test_a_claim_that_joins_while_the_file_is_written_makes_the_file_be_written_again(bw, monkeypatch):
+    for _ in range(2):
+        delivery(bw)
+    built = build_claims(acting_user=bw.cbo_billing, into_batches=True)
+    batch = Batch.objects.get(pk=built.batch_ids[0])
+    write = batch_svc._write
+    calls = []
+
+    def write_while_a_claim_joins(batch_, placed, path):
+        calls.append(len(placed))
+        if len(calls) == 1:  # a build's chunk commits into the batch mid-write
+            delivery(bw)
+            build_claims(acting_user=bw.cbo_billing, into_batches=True)
+            Claim.objects.filter(status=ClaimStatus.IN_BATCH).exclude(batch=batch_).update(batch=batch_)
+        return write(batch_, placed, path)
+
+    monkeypatch.setattr(batch_svc, "_write", write_while_a_claim_joins)
+    batch = write_batch_file(batch)
+
+    assert calls == [2, 3]
+    assert batch.status == BatchStatus.READY
+    assert len(_sets_in_file(_batch_text_of(batch))) == 3
+
+
+def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
+    from billing.tasks import nightly_billing
+
+    for _ in range(3):
+        delivery(bw)
+    bad = delivery(bw, dx=[])
+
+    result = nightly_billing()
+
+    assert result["claims"] == 4
+    [batch] = Batch.objects.all()
+    assert batch.status == BatchStatus.READY and batch.claim_count == 3
+    assert_clean(_batch_text_of(batch))
+    assert Claim.objects.get(lines__delivery=bad).status == ClaimStatus.HELD
+    assert result["batches"] == []  # nothing was left ready to batch separately
