@@ -9,9 +9,10 @@ Rules:
   ST02 numbers then, and the same UPDATE stamps each claim with its transaction set (claims in
   ``export837.CLAIM_ORDER``, 5,000 per set).
 * The nightly build puts new ready claims straight into batches (``BatchFiller``): each chunk
-  the builder commits locks its open (``building``) batch, stamps the claims in_batch with a
-  transaction set (a new ST02 for every 5,000) and adds to the batch's counts. A batch whose
-  file was written meanwhile takes no more claims: the next chunk opens a new batch.
+  the builder commits share-locks its open (``building``) batch and inserts its claims in_batch,
+  in transaction sets of their own (ST02s reserved just before). A batch whose file was written
+  meanwhile takes no more claims: the next chunk opens a new batch. Its counts and first ST02
+  are settled when its file is written.
 * ``write_batch_file`` (building → ready) streams the file to a temporary file, set by set in
   each claim's stamped ST02, then in one transaction — if the batch still holds exactly the
   claims written, otherwise it writes again — stores it (Django storage, with its SHA-256) and
@@ -32,13 +33,12 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
@@ -163,29 +163,41 @@ def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organi
     return batches
 
 
-@dataclass
-class _Open:
-    """A batch being filled by this build: its id and its open transaction set."""
-
-    batch_id: int
-    set_number: int = 0
-    in_set: int = 0
-
-
 class BatchFiller:
     """Puts the claims a build makes ready straight into batches (the nightly run), so they are
-    written once instead of inserted ready and then updated into a batch. ``place`` runs in the
-    transaction that inserts a chunk of claims (see the module docstring for the rules)."""
+    written once instead of inserted ready and then updated into a batch. The builder commits
+    two chunks at once, so nothing here holds, until its chunk commits, a lock the other chunk
+    needs: ``reserve`` takes the chunk's ST02s before its transaction (a chunk's claims fill sets
+    of their own), ``place`` only share-locks the open batch, and the batch's counts are settled
+    when its file is written."""
 
     def __init__(self, acting_user) -> None:  # noqa: ANN001
         self.acting_user = acting_user
-        self.open: dict[tuple[int, int, str], _Open] = {}
+        self.open: dict[tuple[int, int, str], int] = {}
         self.formats: dict[int, str] = {}
         self.batch_ids: list[int] = []
 
-    def place(self, claims: Iterable) -> None:
-        """Make each ready claim (a draft about to be inserted) in_batch, in the open batch of its
-        submitter, plan and format and in a transaction set; add them to the batches' counts."""
+    def reserve(self, claims: Iterable) -> dict[tuple[int, int, str], list[int]]:
+        """ST02s for a chunk's ready claims, per submitter, plan and format (one per 5,000),
+        taken before the chunk's transaction so that the counter is not locked while it runs."""
+        return {key: self._sets(key, len(group)) for key, group in self._groups(claims).items()}
+
+    def place(self, claims: Iterable, sets: dict[tuple[int, int, str], list[int]]) -> None:
+        """In the chunk's transaction: make each ready claim in_batch, in the open batch of its
+        submitter, plan and format and in one of the ``sets`` reserved for it."""
+        per_set = export837.x.MAX_CLAIMS_PER_SET
+        for key, group in self._groups(claims).items():
+            batch_id = self._open_batch(key)
+            numbers = sets.get(key, [])
+            if len(numbers) * per_set < len(group):  # the chunk was prepared again meanwhile
+                numbers = self._sets(key, len(group))
+            for n, claim in enumerate(group):
+                claim.status, claim.batch_id = ClaimStatus.IN_BATCH, batch_id
+                claim.transaction_set_control = (
+                    export837.x.set_control_number(numbers[n // per_set]) if numbers else ""
+                )
+
+    def _groups(self, claims: Iterable) -> dict[tuple[int, int, str], list]:
         ready = [c for c in claims if c.status == ClaimStatus.READY]
         missing = {c.contract_id for c in ready} - set(self.formats)
         if missing:
@@ -195,37 +207,26 @@ class BatchFiller:
             groups.setdefault(
                 (claim.submitter_id, claim.plan_id, self.formats[claim.contract_id]), []
             ).append(claim)
-        per_set = export837.x.MAX_CLAIMS_PER_SET
-        now = timezone.now()
-        for key, group in groups.items():
-            batch = self._lock_open(key)
-            x12 = key[2] != ClaimFormat.INVOICE
-            for claim in group:
-                if x12 and (not batch.set_number or batch.in_set >= per_set):
-                    batch.set_number, batch.in_set = control_numbers.set_numbers(str(key[0]), 1), 0
-                    Batch.objects.filter(pk=batch.batch_id, first_set_control__isnull=True).update(
-                        first_set_control=batch.set_number
-                    )
-                batch.in_set += 1
-                claim.status, claim.batch_id = ClaimStatus.IN_BATCH, batch.batch_id
-                claim.transaction_set_control = (
-                    export837.x.set_control_number(batch.set_number) if x12 else ""
-                )
-            Batch.objects.filter(pk=batch.batch_id).update(
-                claim_count=F("claim_count") + len(group), progress_total=F("progress_total") + len(group),
-                total_billed=F("total_billed") + sum((c.billed_amount for c in group), ZERO), updated_at=now,
-            )  # fmt: skip
+        return groups
 
-    def _lock_open(self, key: tuple[int, int, str]) -> _Open:
-        """This build's open batch for ``key``, locked; a new one when there is none yet or its
-        file was written meanwhile (it takes no more claims)."""
+    @staticmethod
+    def _sets(key: tuple[int, int, str], claims: int) -> list[int]:
+        if key[2] == ClaimFormat.INVOICE:
+            return []
+        count = -(-claims // export837.x.MAX_CLAIMS_PER_SET)
+        first = control_numbers.set_numbers(str(key[0]), count)
+        return list(range(first, first + count))
+
+    def _open_batch(self, key: tuple[int, int, str]) -> int:
+        """This build's open batch for ``key``, share-locked; a new one when there is none yet or
+        its file was written meanwhile (it takes no more claims). Two chunks may need a new one
+        at once: the one that locks the submitter first makes it, the other then finds it."""
         found = self.open.get(key)
-        if (
-            found is not None
-            and Batch.objects.select_for_update()
-            .filter(pk=found.batch_id, status=BatchStatus.BUILDING)
-            .exists()
-        ):
+        if found is not None and _takes_claims(found):
+            return found
+        list(Organization.objects.select_for_update(no_key=True).filter(pk=key[0]).values_list("pk"))
+        found = self.open.get(key)
+        if found is not None and _takes_claims(found):
             return found
         submitter_id, plan_id, claim_format = key
         batch = Batch.objects.create(
@@ -238,8 +239,22 @@ class BatchFiller:
             changes={"plan": plan_id},
         )  # fmt: skip
         self.batch_ids.append(batch.pk)
-        found = self.open[key] = _Open(batch.pk)
-        return found
+        self.open[key] = batch.pk
+        return batch.pk
+
+
+def _takes_claims(batch_id: int) -> bool:
+    """Whether the batch is still building, share-locked until the caller's transaction ends so
+    that its file cannot be stored meanwhile (``write_batch_file`` locks it for update). Django
+    has no FOR SHARE, hence the SQL."""
+    if connection.vendor != "postgresql":
+        return Batch.objects.filter(pk=batch_id, status=BatchStatus.BUILDING).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM billing_batch WHERE id = %s AND status = %s FOR SHARE",
+            [batch_id, BatchStatus.BUILDING],
+        )
+        return cursor.fetchone() is not None
 
 
 def _contract_of(batch: Batch) -> Contract:
@@ -274,6 +289,7 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
         if batch.format != BatchFormat.INVOICE and any(not st02 for _pk, st02 in placed):
             _stamp_sets(batch, placed)  # a batch made before claims carried their sets
             placed = _placed(batch)
+        Batch.objects.filter(pk=batch.pk).update(progress_done=0, progress_total=len(placed))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "batch"
             isa, gs, suffix = _write(batch, placed, path)
@@ -284,10 +300,14 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
                     name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
                     with open(path, "rb") as fh:
                         locked.file.save(name, File(fh), save=False)
+                    total = Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).aggregate(
+                        t=Sum("billed_amount")
+                    )
                     return transition_batch(
                         locked, BatchStatus.READY, acting_user=acting_user,
                         reason=f"File written ({len(placed)} claims)", file=locked.file, file_name=name, sha256=sha,
-                        interchange_control=isa, group_control=gs, progress_done=len(placed),
+                        interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
+                        claim_count=len(placed), total_billed=total["t"] or ZERO, progress_done=len(placed),
                         progress_total=len(placed), error="",
                     )  # fmt: skip
         # Claims joined (a build still filling it) or left the batch while the file was written.

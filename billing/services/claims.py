@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +55,7 @@ from referrals.services.deliveries import mark_billed, mark_unbilled
 log = logging.getLogger(__name__)
 
 MAX_LINES = 50
+COMMIT_LANES = 2  # chunks committed at once by a big build (see _Committer)
 TELEHEALTH_POS = ("02", "10")
 RESCRUBBABLE = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
 CORRECTABLE = (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
@@ -385,17 +386,31 @@ def _scrub(
         claim.status = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
 
 
-def _save(pairs: list[tuple], *, acting_user, reason: str) -> BuildResult:  # noqa: ANN001
-    """Number scrubbed claims, insert them — held or ready, as the scrubber decided — and their
-    lines, and record each claim's draft → held / ready history row; in bulk, in the caller's
-    transaction."""
+def _by_provider(pairs: Iterable[tuple]) -> dict[int, list]:
     by_provider: dict[int, list] = defaultdict(list)
     for claim, _lines in pairs:
         by_provider[claim.billing_provider_id].append(claim)
-    for provider_id, claims in by_provider.items():
-        for claim, number in zip(
-            claims, control_numbers.claim_numbers(provider_id, len(claims)), strict=True
-        ):
+    return by_provider
+
+
+def _reserve_numbers(pairs: Iterable[tuple]) -> dict[int, list[str]]:
+    """Claim control numbers for ``pairs``, per billing provider (see ``_save``)."""
+    return {pk: control_numbers.claim_numbers(pk, len(claims)) for pk, claims in _by_provider(pairs).items()}
+
+
+def _save(
+    pairs: list[tuple], *, acting_user, reason: str, numbers: dict[int, list[str]] | None = None
+) -> BuildResult:  # noqa: ANN001
+    """Number scrubbed claims, insert them — held, ready or in a batch, as the scrubber and the
+    filler decided — and their lines, and record each claim's history rows; in bulk, in the
+    caller's transaction. ``numbers``: control numbers reserved beforehand (a chunk takes them
+    before its transaction, so that two chunks never wait for each other on the counter); any
+    left over are skipped, as the counters' rule allows."""
+    for provider_id, claims in _by_provider(pairs).items():
+        reserved = (numbers or {}).get(provider_id, [])
+        if len(reserved) < len(claims):
+            reserved = control_numbers.claim_numbers(provider_id, len(claims))
+        for claim, number in zip(claims, reserved, strict=False):
             claim.control_number = number
     _insert(Claim, CLAIM_FIELDS, [c for c, _ in pairs])
     all_lines = []
@@ -472,10 +487,12 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,
 
 def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
             filler: BatchFiller | None = None) -> BuildResult:  # fmt: skip
-    """Save a prepared chunk in one transaction: lock its deliveries (``skip_locked``), put the
-    ready claims in batches (with a ``filler``), insert the claims, stamp the deliveries billed,
-    audit. Deliveries another build took or that were changed meanwhile drop out, and the chunk
-    is prepared again from the rest."""
+    """Save a prepared chunk: reserve its control numbers (and ST02s), then in one transaction
+    lock its deliveries (``skip_locked``), put the ready claims in batches (with a ``filler``),
+    insert the claims, stamp the deliveries billed, audit. Deliveries another build took or that
+    were changed meanwhile drop out, and the chunk is prepared again from the rest."""
+    numbers = _reserve_numbers(chunk.pairs)
+    sets = filler.reserve(claim for claim, _lines in chunk.pairs) if filler is not None else {}
     with transaction.atomic():
         seen = {r.pk: r for r in chunk.rows}
         current = [
@@ -494,8 +511,10 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
         if not chunk.pairs:
             return BuildResult(skipped=chunk.skipped)
         if filler is not None:
-            filler.place(claim for claim, _lines in chunk.pairs)
-        result = _save(chunk.pairs, acting_user=acting_user, reason="Built from logged services")
+            filler.place((claim for claim, _lines in chunk.pairs), sets)
+        result = _save(
+            chunk.pairs, acting_user=acting_user, reason="Built from logged services", numbers=numbers
+        )
         result.skipped = chunk.skipped
         billed_ids = [ln.delivery_id for _claim, lines in chunk.pairs for ln in lines]
         _mark_billed(billed_ids, acting_user=acting_user)
@@ -524,39 +543,45 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
 
 
 class _Committer:
-    """Commits prepared chunks in order, at most one in flight. With ``background`` a thread with
-    its own database connection commits chunk *n* while the caller prepares chunk *n + 1*, so
-    PostgreSQL's work (COPY, index and foreign-key checks) overlaps Python's; the next chunk's
-    scrub counts the in-flight chunk's claims (``in_flight``). An error in a chunk is raised at
-    the next ``submit`` or at ``close``; chunks committed before it stay."""
+    """Commits prepared chunks on ``lanes`` background threads, each with its own database
+    connection, one chunk in flight per lane, while the caller prepares the next chunk: so
+    PostgreSQL's work (COPY, index and foreign-key checks) overlaps Python's, and two chunks'
+    commits overlap each other. The next chunk's scrub counts the claims of every chunk in
+    flight (``in_flight``). ``lanes=0`` commits in the caller's thread. An error in a chunk is
+    raised at a later ``submit`` or at ``close``; chunks committed before it stay."""
 
-    def __init__(self, commit: Callable[[_Chunk], BuildResult], *, background: bool) -> None:
+    def __init__(self, commit: Callable[[_Chunk], BuildResult], *, lanes: int) -> None:
         self.commit = commit
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="claims-commit") if background else None
-        self.pending: Future | None = None
-        self.in_flight: list[tuple] = []
+        self.pools = [ThreadPoolExecutor(1, thread_name_prefix=f"claims-commit-{n}") for n in range(lanes)]
+        self.pending: deque[tuple[Future, list[tuple]]] = deque()
+        self.turn = 0
         self.total = BuildResult()
 
+    @property
+    def in_flight(self) -> list[tuple]:
+        return [pair for _future, pairs in self.pending for pair in pairs]
+
     def submit(self, chunk: _Chunk) -> None:
-        self._wait()
-        if self.pool is None:
+        if not self.pools:
             self.total.merge(self.commit(chunk))
             return
-        self.in_flight = chunk.pairs
-        self.pending = self.pool.submit(self.commit, chunk)
+        if len(self.pending) == len(self.pools):
+            self._wait_oldest()  # the oldest chunk is on the lane whose turn it is
+        pool, self.turn = self.pools[self.turn], (self.turn + 1) % len(self.pools)
+        self.pending.append((pool.submit(self.commit, chunk), chunk.pairs))
 
-    def _wait(self) -> None:
-        if self.pending is not None:
-            done, self.pending, self.in_flight = self.pending, None, []
-            self.total.merge(done.result())
+    def _wait_oldest(self) -> None:
+        future, _pairs = self.pending.popleft()
+        self.total.merge(future.result())
 
     def close(self) -> BuildResult:
         try:
-            self._wait()
+            while self.pending:
+                self._wait_oldest()
         finally:
-            if self.pool is not None:
-                self.pool.submit(connections.close_all).result()  # the thread's own connection
-                self.pool.shutdown()
+            for pool in self.pools:  # after its chunks (if one failed, the others still finish)
+                pool.submit(connections.close_all).result()  # the lane's own connection
+                pool.shutdown()
         return self.total
 
 
@@ -576,9 +601,9 @@ def build_claims(
     is the nightly task. Streams the deliveries in grouping order and commits every
     ``chunk_size`` deliveries (whole members), so memory stays bounded and a crash loses at most
     the uncommitted chunks (their deliveries stay billable). Outside a transaction on PostgreSQL
-    the chunks are committed in the background while the next is prepared (``_Committer``); a
-    chunk never splits a member's deliveries, so the only claims a scrub cannot see in the
-    database are those of the one chunk in flight. ``into_batches``: ready claims go straight
+    the chunks are committed in the background, two at a time, while the next is prepared
+    (``_Committer``); a chunk never splits a member's deliveries of one plan, and the claims a
+    scrub cannot see in the database yet are those of the chunks in flight, which it is given. ``into_batches``: ready claims go straight
     into batches (``batches.BatchFiller``; their ids in ``batch_ids``, each still to be written)."""
     if acting_user is not None and not (
         access.is_platform_admin(acting_user)
@@ -591,7 +616,7 @@ def build_claims(
     filler = BatchFiller(acting_user) if into_batches else None
     committer = _Committer(
         lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today, filler=filler),
-        background=bulk.fast_path() and not transaction.get_connection().in_atomic_block,
+        lanes=COMMIT_LANES if bulk.fast_path() and not transaction.get_connection().in_atomic_block else 0,
     )
     try:
         pending: list[Row] = []

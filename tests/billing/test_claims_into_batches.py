@@ -3,6 +3,8 @@ one transaction set, held claims left out, and a file that always holds exactly 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from billing.choices import BatchStatus, ClaimStatus
@@ -47,13 +49,12 @@ def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monke
     [batch] = Batch.objects.filter(pk__in=built.batch_ids)
     assert (batch.submitter, batch.plan, batch.status) == (bw.hub, bw.plan, BatchStatus.BUILDING)
     claims = Claim.objects.filter(batch=batch)
-    assert claims.count() == batch.claim_count == batch.progress_total == 5
-    assert batch.total_billed == sum(c.billed_amount for c in claims)
+    assert claims.count() == 5
     assert set(claims.values_list("status", flat=True)) == {ClaimStatus.IN_BATCH}
     assert Claim.objects.get(lines__delivery=bad).status == ClaimStatus.HELD
     assert Claim.objects.get(lines__delivery=bad).batch is None
     stamped = dict(claims.values_list("control_number", "transaction_set_control"))
-    first = batch.first_set_control
+    first = int(min(stamped.values()))
     assert sorted(stamped.values()) == [f"{n:04d}" for n in (first, first, first + 1, first + 1, first + 2)]
     some = claims.first()
     assert list(ClaimStatusChange.objects.filter(claim=some).values_list("from_status", "to_status")) == [
@@ -61,10 +62,14 @@ def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monke
         (ClaimStatus.READY, ClaimStatus.IN_BATCH),
     ]
 
-    text = _batch_text_of(write_batch_file(batch))
+    batch = write_batch_file(batch)
+    text = _batch_text_of(batch)
     assert_clean(text)
     assert _sets_in_file(text) == stamped
     assert len(_segments(text, "ST")) == 3
+    # The counts are settled with the file.
+    assert (batch.claim_count, batch.progress_total, batch.first_set_control) == (5, 5, first)
+    assert batch.total_billed == sum(c.billed_amount for c in claims)
 
 
 def test_a_batch_written_while_the_build_still_runs_takes_no_more_claims(bw, monkeypatch):
@@ -86,9 +91,8 @@ def test_a_batch_written_while_the_build_still_runs_takes_no_more_claims(bw, mon
 
     assert len(built.batch_ids) == 2
     first, second = Batch.objects.filter(pk__in=built.batch_ids).order_by("pk")
-    assert (first.status, first.claim_count, second.status, second.claim_count) == (
-        BatchStatus.READY, 1, BatchStatus.BUILDING, 2,
-    )  # fmt: skip
+    assert (first.status, first.claim_count, second.status) == (BatchStatus.READY, 1, BatchStatus.BUILDING)
+    assert Claim.objects.filter(batch=second).count() == 2
     in_first = set(Claim.objects.filter(batch=first).values_list("control_number", flat=True))
     assert set(_sets_in_file(_batch_text_of(first))) == in_first
     assert Claim.objects.filter(batch__isnull=True).count() == 0
@@ -136,3 +140,40 @@ def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
     assert_clean(_batch_text_of(batch))
     assert Claim.objects.get(lines__delivery=bad).status == ClaimStatus.HELD
     assert result["batches"] == []  # nothing was left ready to batch separately
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_other(world, monkeypatch):
+    """On PostgreSQL a big build commits two chunks at once on two connections. Inside its
+    transaction (batch share-locked, claims about to be inserted) the second chunk waits until
+    the third — on the other connection — has committed: the third must need no lock the second
+    holds. All share one batch, with their own control numbers and sets."""
+    setup_billing(world)
+    for _ in range(6):
+        delivery(world)  # a member each: chunks of two
+    save = claim_svc._save
+    order: list[str] = []
+
+    def second_waits_for_third(pairs, **kwargs):
+        n = len([step for step in order if step.startswith("save ")]) + 1
+        order.append(f"save {n}")
+        if n == 2:
+            for _ in range(100):  # at most 10 s
+                if "saved 3" in order:
+                    break
+                time.sleep(0.1)
+        result = save(pairs, **kwargs)
+        order.append(f"saved {n}")
+        return result
+
+    monkeypatch.setattr(claim_svc, "_save", second_waits_for_third)
+    built = build_claims(acting_user=world.cbo_billing, into_batches=True, chunk_size=2)
+
+    assert order == ["save 1", "saved 1", "save 2", "save 3", "saved 3", "saved 2"]
+    [batch] = Batch.objects.filter(pk__in=built.batch_ids)
+    assert Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH).count() == built.ready == 6
+    numbers = list(Claim.objects.values_list("control_number", flat=True))
+    assert len(set(numbers)) == 6
+    text = _batch_text_of(write_batch_file(batch))
+    assert_clean(text)
+    assert sorted(_sets_in_file(text)) == sorted(numbers)
