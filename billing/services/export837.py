@@ -20,11 +20,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from billing.models import Claim, ClaimLine
@@ -83,12 +84,10 @@ class _Builder:
     def claims(
         self, claim_ids: Sequence[int], gate: Callable[[int], None] | None = None
     ) -> Iterator[x.Claim]:
-        fetch = _fetch_fast if connection.vendor == "postgresql" else _fetch_orm
         written = 0
         subscriber_cache: dict[tuple, x.Subscriber] = {}
-        for start in range(0, len(claim_ids), CHUNK):
-            ids = claim_ids[start : start + CHUNK]
-            rows, raw = fetch(ids)
+        chunks = [claim_ids[start : start + CHUNK] for start in range(0, len(claim_ids), CHUNK)]
+        for ids, (rows, raw) in zip(chunks, _fetched(chunks), strict=True):
             # Lines built before lines carried their place of service take it from the delivery.
             legacy = {ln[10] for ln in raw if not ln[8]}
             pos = (
@@ -190,6 +189,27 @@ def _fetch_fast(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
         raw.execute(lines_sql, [array])
         lines = [(ln[0], ln[1], js(ln[2]), *ln[3:7], js(ln[7]), *ln[8:]) for ln in raw.fetchall()]
     return rows, lines
+
+
+def _fetched(chunks: list[Sequence[int]]) -> Iterator[tuple[dict[int, tuple], list[tuple]]]:
+    """Each chunk's rows, in turn. Outside a transaction on PostgreSQL the next chunk is read on
+    a thread with its own connection while the caller writes this one (psycopg waits for the
+    server without holding the GIL); inside one, a second connection would not see the
+    transaction's rows, so the chunks are read one after the other."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        fetch = _fetch_fast if connection.vendor == "postgresql" else _fetch_orm
+        yield from map(fetch, chunks)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="837-read") as reader:
+        try:
+            ahead = [reader.submit(_fetch_fast, chunk) for chunk in chunks[:1]]
+            for n in range(len(chunks)):
+                found = ahead.pop().result()
+                if n + 1 < len(chunks):
+                    ahead.append(reader.submit(_fetch_fast, chunks[n + 1]))
+                yield found
+        finally:
+            reader.submit(connections.close_all).result()  # the reader's own connection
 
 
 def _gate(written: int) -> None:

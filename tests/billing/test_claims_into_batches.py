@@ -3,6 +3,7 @@ one transaction set, held claims left out, and a file that always holds exactly 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from billing.choices import BatchStatus, ClaimStatus
 from billing.models import Batch, Claim, ClaimStatusChange
 from billing.services import batches as batch_svc
 from billing.services import claims as claim_svc
+from billing.services import export837
 from billing.services.batches import write_batch_file
 from billing.services.claims import build_claims
 from tests.billing.factories import delivery, setup_billing
@@ -177,3 +179,30 @@ def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_o
     text = _batch_text_of(write_batch_file(batch))
     assert_clean(text)
     assert sorted(_sets_in_file(text)) == sorted(numbers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_next_chunk_of_claims_is_read_while_this_one_is_written(world, monkeypatch):
+    setup_billing(world)
+    for _ in range(5):
+        delivery(world)
+    built = build_claims(acting_user=world.cbo_billing, into_batches=True)
+    monkeypatch.setattr(export837, "CHUNK", 2)
+    fetch, readers = export837._fetch_fast, []
+
+    def spy(ids):
+        readers.append(threading.current_thread().name)
+        return fetch(ids)
+
+    monkeypatch.setattr(export837, "_fetch_fast", spy)
+    batch = write_batch_file(built.batch_ids[0])
+
+    assert len(readers) == 3 and all(name.startswith("837-read") for name in readers)
+    text = _batch_text_of(batch)
+    assert_clean(text)
+    in_db = (
+        Claim.objects.filter(batch=batch)
+        .order_by(*export837.FILE_ORDER)
+        .values_list("control_number", flat=True)
+    )
+    assert [clm[1] for clm in _segments(text, "CLM")] == list(in_db)
