@@ -146,32 +146,46 @@ def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_other(world, monkeypatch):
-    """On PostgreSQL a big build commits two chunks at once on two connections. Inside its
-    transaction (batch share-locked, claims about to be inserted) the second chunk waits until
-    the third — on the other connection — has committed: the third must need no lock the second
-    holds. All share one batch, with their own control numbers and sets."""
+    """On PostgreSQL a big build commits two chunks at once on two connections (lanes). The
+    second chunk (lane 1) stops inside its transaction — batch share-locked, its claims numbered
+    and inserted — until the third (lane 0) has committed: the third must need no lock the second
+    holds. All three share one batch, each with its own control numbers and sets."""
     setup_billing(world)
     for _ in range(6):
         delivery(world)  # a member each: chunks of two
-    save = claim_svc._save
-    order: list[str] = []
+    commit, mark_billed = claim_svc._commit, claim_svc._mark_billed
+    events: list[str] = []
 
-    def second_waits_for_third(pairs, **kwargs):
-        n = len([step for step in order if step.startswith("save ")]) + 1
-        order.append(f"save {n}")
-        if n == 2:
-            for _ in range(100):  # at most 10 s
-                if "saved 3" in order:
-                    break
-                time.sleep(0.1)
-        result = save(pairs, **kwargs)
-        order.append(f"saved {n}")
+    def lane() -> str:
+        return threading.current_thread().name.split("_")[0][-1]  # "0" or "1"
+
+    def wait_for(event: str, times: int = 1) -> None:
+        for _ in range(100):  # at most 10 s
+            if events.count(event) >= times:
+                return
+            time.sleep(0.1)
+
+    def spy_commit(chunk, *args, **kwargs):
+        if lane() == "1":  # start after the first chunk made the batch (that one wait is expected)
+            wait_for("committed 0")
+        elif "committed 0" in events:  # the third chunk: start once the second is stopped
+            wait_for("paused 1")
+        result = commit(chunk, *args, **kwargs)
+        events.append(f"committed {lane()}")
         return result
 
-    monkeypatch.setattr(claim_svc, "_save", second_waits_for_third)
+    def spy_mark_billed(delivery_ids, **kwargs):
+        if lane() == "1" and "paused 1" not in events:
+            events.append("paused 1")
+            wait_for("committed 0", times=2)
+            events.append("resumed 1")
+        return mark_billed(delivery_ids, **kwargs)
+
+    monkeypatch.setattr(claim_svc, "_commit", spy_commit)
+    monkeypatch.setattr(claim_svc, "_mark_billed", spy_mark_billed)
     built = build_claims(acting_user=world.cbo_billing, into_batches=True, chunk_size=2)
 
-    assert order == ["save 1", "saved 1", "save 2", "save 3", "saved 3", "saved 2"]
+    assert events == ["committed 0", "paused 1", "committed 0", "resumed 1", "committed 1"]
     [batch] = Batch.objects.filter(pk__in=built.batch_ids)
     assert Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH).count() == built.ready == 6
     numbers = list(Claim.objects.values_list("control_number", flat=True))
