@@ -48,6 +48,18 @@ def assert_clean(text: str) -> None:
     assert result.ok, result.errors
 
 
+def sets_in_file(text: str) -> dict[str, str]:
+    """CLM01 → the ST02 of the transaction set it is written in."""
+    found, st02 = {}, None
+    for segment in text.split("~"):
+        fields = segment.strip().split("*")
+        if fields[0] == "ST":
+            st02 = fields[2]
+        elif fields[0] == "CLM":
+            found[fields[1]] = st02
+    return found
+
+
 def _segments(text: str, tag: str) -> list[list[str]]:
     return [s.split("*") for s in text.split("~") if s.startswith(tag + "*")]
 
@@ -205,14 +217,7 @@ def test_each_claim_is_stamped_with_its_transaction_set_when_batched(bw, monkeyp
 
     text = _batch_text_of(write_batch_file(batch))
     assert_clean(text)
-    in_file, st02 = {}, None
-    for segment in text.split("~"):
-        fields = segment.strip().split("*")
-        if fields[0] == "ST":
-            st02 = fields[2]
-        elif fields[0] == "CLM":
-            in_file[fields[1]] = st02
-    assert in_file == stamped
+    assert sets_in_file(text) == stamped
 
     # The file is lost before it is stored (a crashed worker): the rewrite keeps each claim's set.
     Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.BUILDING, file="", file_name="")

@@ -16,7 +16,7 @@ from billing.services import export837
 from billing.services.batches import write_batch_file
 from billing.services.claims import build_claims
 from tests.billing.factories import delivery, setup_billing
-from tests.billing.test_claims_export import _batch_text_of, _segments, assert_clean
+from tests.billing.test_claims_export import _batch_text_of, _segments, assert_clean, sets_in_file
 
 pytestmark = pytest.mark.django_db
 
@@ -25,18 +25,6 @@ pytestmark = pytest.mark.django_db
 def bw(world):
     setup_billing(world)
     return world
-
-
-def _sets_in_file(text: str) -> dict[str, str]:
-    """CLM01 → the ST02 of the set it is written in."""
-    found, st02 = {}, None
-    for segment in text.split("~"):
-        fields = segment.strip().split("*")
-        if fields[0] == "ST":
-            st02 = fields[2]
-        elif fields[0] == "CLM":
-            found[fields[1]] = st02
-    return found
 
 
 def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monkeypatch):
@@ -67,7 +55,7 @@ def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monke
     batch = write_batch_file(batch)
     text = _batch_text_of(batch)
     assert_clean(text)
-    assert _sets_in_file(text) == stamped
+    assert sets_in_file(text) == stamped
     assert len(_segments(text, "ST")) == 3
     # The counts are settled with the file.
     assert (batch.claim_count, batch.progress_total, batch.first_set_control) == (5, 5, first)
@@ -96,11 +84,11 @@ def test_a_batch_written_while_the_build_still_runs_takes_no_more_claims(bw, mon
     assert (first.status, first.claim_count, second.status) == (BatchStatus.READY, 1, BatchStatus.BUILDING)
     assert Claim.objects.filter(batch=second).count() == 2
     in_first = set(Claim.objects.filter(batch=first).values_list("control_number", flat=True))
-    assert set(_sets_in_file(_batch_text_of(first))) == in_first
+    assert set(sets_in_file(_batch_text_of(first))) == in_first
     assert Claim.objects.filter(batch__isnull=True).count() == 0
     second_text = _batch_text_of(write_batch_file(second))
     assert_clean(second_text)
-    assert set(_sets_in_file(second_text)).isdisjoint(in_first)
+    assert set(sets_in_file(second_text)).isdisjoint(in_first)
 
 
 def test_a_claim_that_joins_while_the_file_is_written_makes_the_file_be_written_again(bw, monkeypatch):
@@ -124,7 +112,7 @@ def test_a_claim_that_joins_while_the_file_is_written_makes_the_file_be_written_
 
     assert calls == [2, 3]
     assert batch.status == BatchStatus.READY
-    assert len(_sets_in_file(_batch_text_of(batch))) == 3
+    assert len(sets_in_file(_batch_text_of(batch))) == 3
 
 
 def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
@@ -192,7 +180,7 @@ def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_o
     assert len(set(numbers)) == 6
     text = _batch_text_of(write_batch_file(batch))
     assert_clean(text)
-    assert sorted(_sets_in_file(text)) == sorted(numbers)
+    assert sorted(sets_in_file(text)) == sorted(numbers)
 
 
 @pytest.mark.django_db(transaction=True)
