@@ -11,8 +11,8 @@ Rules:
 * The nightly build puts new ready claims straight into batches (``BatchFiller``): each chunk
   the builder commits share-locks its open (``building``) batch and inserts its claims in_batch,
   in transaction sets of their own (ST02s reserved just before). A batch whose file was written
-  meanwhile takes no more claims: the next chunk opens a new batch. Its counts and first ST02
-  are settled when its file is written.
+  meanwhile takes no more claims: the next chunk opens a new batch. Its counts are settled when
+  the build ends (``settle``) and again, with its first ST02, when its file is written.
 * ``write_batch_file`` (building → ready) streams the file to a temporary file, set by set in
   each claim's stamped ST02, then in one transaction — if the batch still holds exactly the
   claims written, otherwise it writes again — stores it (Django storage, with its SHA-256) and
@@ -169,7 +169,7 @@ class BatchFiller:
     two chunks at once, so nothing here holds, until its chunk commits, a lock the other chunk
     needs: ``reserve`` takes the chunk's ST02s before its transaction (a chunk's claims fill sets
     of their own), ``place`` only share-locks the open batch, and the batch's counts are settled
-    when its file is written."""
+    at the end (``settle``) and when its file is written."""
 
     def __init__(self, acting_user) -> None:  # noqa: ANN001
         self.acting_user = acting_user
@@ -242,6 +242,22 @@ class BatchFiller:
         self.open[key] = batch.pk
         return batch.pk
 
+    def settle(self) -> None:
+        """After the build: each batch it filled shows what it holds (its file will say again)."""
+        for batch_id in self.batch_ids:
+            counts = _counts(batch_id)
+            Batch.objects.filter(pk=batch_id, status=BatchStatus.BUILDING).update(
+                **counts, progress_total=counts["claim_count"]
+            )
+
+
+def _counts(batch_id: int) -> dict:
+    """The batch's claim count and total billed, from the claims it holds now."""
+    found = Claim.objects.filter(batch_id=batch_id, status=ClaimStatus.IN_BATCH).aggregate(
+        claim_count=Count("pk"), total_billed=Sum("billed_amount")
+    )
+    return {"claim_count": found["claim_count"], "total_billed": found["total_billed"] or ZERO}
+
 
 def _takes_claims(batch_id: int) -> bool:
     """Whether the batch is still building, share-locked until the caller's transaction ends so
@@ -300,14 +316,11 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
                     name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
                     with open(path, "rb") as fh:
                         locked.file.save(name, File(fh), save=False)
-                    total = Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).aggregate(
-                        t=Sum("billed_amount")
-                    )
                     return transition_batch(
                         locked, BatchStatus.READY, acting_user=acting_user,
                         reason=f"File written ({len(placed)} claims)", file=locked.file, file_name=name, sha256=sha,
                         interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
-                        claim_count=len(placed), total_billed=total["t"] or ZERO, progress_done=len(placed),
+                        **_counts(locked.pk), progress_done=len(placed),
                         progress_total=len(placed), error="",
                     )  # fmt: skip
         # Claims joined (a build still filling it) or left the batch while the file was written.

@@ -639,7 +639,9 @@ def build_claims(
         total = committer.close()
     if not keep_ids:
         total.claim_ids = []
-    total.batch_ids = filler.batch_ids if filler is not None else []
+    if filler is not None:
+        filler.settle()
+        total.batch_ids = filler.batch_ids
     return total
 
 

@@ -39,7 +39,8 @@ def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monke
     [batch] = Batch.objects.filter(pk__in=built.batch_ids)
     assert (batch.submitter, batch.plan, batch.status) == (bw.hub, bw.plan, BatchStatus.BUILDING)
     claims = Claim.objects.filter(batch=batch)
-    assert claims.count() == 5
+    assert claims.count() == batch.claim_count == batch.progress_total == 5
+    assert batch.total_billed == sum(c.billed_amount for c in claims)
     assert set(claims.values_list("status", flat=True)) == {ClaimStatus.IN_BATCH}
     assert Claim.objects.get(lines__delivery=bad).status == ClaimStatus.HELD
     assert Claim.objects.get(lines__delivery=bad).batch is None
@@ -82,7 +83,7 @@ def test_a_batch_written_while_the_build_still_runs_takes_no_more_claims(bw, mon
     assert len(built.batch_ids) == 2
     first, second = Batch.objects.filter(pk__in=built.batch_ids).order_by("pk")
     assert (first.status, first.claim_count, second.status) == (BatchStatus.READY, 1, BatchStatus.BUILDING)
-    assert Claim.objects.filter(batch=second).count() == 2
+    assert Claim.objects.filter(batch=second).count() == second.claim_count == 2  # settled by the build
     in_first = set(Claim.objects.filter(batch=first).values_list("control_number", flat=True))
     assert set(sets_in_file(_batch_text_of(first))) == in_first
     assert Claim.objects.filter(batch__isnull=True).count() == 0
