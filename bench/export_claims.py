@@ -6,9 +6,8 @@ Target: at least 5,000 claims/s end to end on a 2-core machine, peak memory unde
 Migrates the database, makes its own plan, CBO and contract, ``size / 2`` members each with two
 months of services (1.5 deliveries per claim on average, ~1.5 × size deliveries, bulk-inserted,
 not timed), then times: build (grouping, pricing with the RateBook, numbering, bulk insert,
-marking deliveries billed, ready claims straight into a batch as the nightly run does) + scrub (in
-memory, inside the build) + 837P export (streamed
-to storage). Prints ``<n> claims/s``, the peak RSS, and the time of a plain ``COPY`` of the same
+marking deliveries billed, ready claims straight into a batch as the nightly run does) + scrub
+(in memory, inside the build) + 837P export (streamed to storage). Prints ``<n> claims/s``, the peak RSS, and the time of a plain ``COPY`` of the same
 claim lines (joined to claims and members) with the ratio. Removes what it made afterwards.
 """
 

@@ -79,16 +79,22 @@ def ready_groups(acting_user=None) -> list[dict]:  # noqa: ANN001
     )
 
 
+def _set_numbers(submitter_id: int, claims: int) -> list[int]:
+    """Fresh ST02s from the submitter's counter for ``claims`` claims, 5,000 to a set."""
+    count = -(-claims // export837.x.MAX_CLAIMS_PER_SET)
+    first = control_numbers.set_numbers(str(submitter_id), count)
+    return list(range(first, first + count))
+
+
 def _in_sets(submitter_id: int, ids: list[int], *, x12: bool) -> list[tuple[list[int], str]]:
-    """``ids`` (in ``export837.CLAIM_ORDER``) cut into transaction sets of at most 5,000, each
-    with a fresh ST02 from the submitter's counter; invoices have no sets (one chunk, no ST02)."""
+    """``ids`` (in ``export837.CLAIM_ORDER``) cut into transaction sets, each with its ST02;
+    invoices have no sets (one chunk, no ST02)."""
     if not x12:
         return [(ids, "")]
     per_set = export837.x.MAX_CLAIMS_PER_SET
-    first = control_numbers.set_numbers(str(submitter_id), -(-len(ids) // per_set))
     return [
-        (ids[start : start + per_set], export837.x.set_control_number(first + n))
-        for n, start in enumerate(range(0, len(ids), per_set))
+        (ids[n * per_set : (n + 1) * per_set], export837.x.set_control_number(number))
+        for n, number in enumerate(_set_numbers(submitter_id, len(ids)))
     ]
 
 
@@ -119,7 +125,7 @@ def create_batch(
     sets = _in_sets(submitter.pk, ids, x12=x12)
     batch = Batch.objects.create(
         submitter=submitter, plan=plan, created_by=acting_user, claim_count=len(ids),
-        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=int(sets[0][1] or 0) or None,
+        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=int(sets[0][1]) if x12 else None,
         total_billed=sum((amount for _pk, amount in taken), ZERO), progress_total=len(ids),
     )  # fmt: skip
     del taken
@@ -211,11 +217,7 @@ class BatchFiller:
 
     @staticmethod
     def _sets(key: tuple[int, int, str], claims: int) -> list[int]:
-        if key[2] == ClaimFormat.INVOICE:
-            return []
-        count = -(-claims // export837.x.MAX_CLAIMS_PER_SET)
-        first = control_numbers.set_numbers(str(key[0]), count)
-        return list(range(first, first + count))
+        return [] if key[2] == ClaimFormat.INVOICE else _set_numbers(key[0], claims)
 
     def _open_batch(self, key: tuple[int, int, str]) -> int:
         """This build's open batch for ``key``, share-locked; a new one when there is none yet or

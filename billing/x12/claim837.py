@@ -272,11 +272,12 @@ def assign_transaction_sets(
 # --------------------------------------------------------------------------- validation helpers
 
 # Checked results cached by the values they depend on, so repeated services, amounts, places of
-# service, diagnosis lists and payers are checked and formatted once per batch (nothing about a
-# member is cached: it would outlive the export in a worker's memory). Only
-# results that passed their checks are stored, and a key holds every value a check or the output
-# depends on, so a cache hit writes exactly what a fresh check would; error messages (which name
-# the claim and line) always come from the uncached path. Each cache is emptied when full.
+# service, diagnosis lists and payers are checked and formatted once per process, not once per
+# claim (nothing about a member is cached: it would outlive the export in a worker's memory).
+# Only results that passed their checks are stored, and a key holds every value a check or the
+# output depends on, so a cache hit writes exactly what a fresh check would; error messages
+# (which name the claim and line) always come from the uncached path. Each cache is emptied
+# when full.
 _CACHE_LIMIT = 8192
 _PAYER_CACHE: dict[tuple[object, ...], str] = {}
 _CLAIM_CACHE: dict[tuple[object, ...], tuple[str, str, int]] = {}
