@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from billing.models import PlanChannel
@@ -61,7 +62,7 @@ def nightly_billing() -> dict:
     from billing.services.claims import rescrub_held
 
     cleared = rescrub_held()
-    built = build(acting_user=None, keep_ids=False, into_batches=True)
+    built = build(acting_user=None, keep_ids=False, into_batches=True, processes=settings.BILLING_PROCESSES)
     for batch_id in batches.unfinished_batch_ids():
         process_batch.delay(batch_id)
     created = [b.pk for b in batches.create_batches(acting_user=None)]

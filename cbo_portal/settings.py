@@ -157,6 +157,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-pick-up-plan-files": {"task": "billing.tasks.pick_up_plan_files", "schedule": 15 * 60},
 }
 
+# Processes the nightly build (members split among them) and a big 837P file's writer (whole
+# transaction sets each) use side by side: one per core the worker machine can give them.
+BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=2)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cbo_portal.api.authentication.PersonalTokenAuthentication",

@@ -105,6 +105,10 @@ class Batch(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    build_run = models.UUIDField(
+        null=True, blank=True, editable=False,
+        help_text="The nightly build that fills it: the build's processes share it (BatchFiller)",
+    )  # fmt: skip
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )

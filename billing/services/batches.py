@@ -32,13 +32,15 @@ import csv
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
@@ -175,10 +177,12 @@ class BatchFiller:
     two chunks at once, so nothing here holds, until its chunk commits, a lock the other chunk
     needs: ``reserve`` takes the chunk's ST02s before its transaction (a chunk's claims fill sets
     of their own), ``place`` only share-locks the open batch, and the batch's counts are settled
-    at the end (``settle``) and when its file is written."""
+    at the end (``settle_batches``) and when its file is written. The processes of one build (``run``)
+    each have a filler; they fill the same batches (``Batch.build_run``)."""
 
-    def __init__(self, acting_user) -> None:  # noqa: ANN001
+    def __init__(self, acting_user, run: uuid.UUID | None = None) -> None:  # noqa: ANN001
         self.acting_user = acting_user
+        self.run = run or uuid.uuid4()
         self.open: dict[tuple[int, int, str], int] = {}
         self.formats: dict[int, str] = {}
         self.batch_ids: list[int] = []
@@ -221,19 +225,26 @@ class BatchFiller:
 
     def _open_batch(self, key: tuple[int, int, str]) -> int:
         """This build's open batch for ``key``, share-locked; a new one when there is none yet or
-        its file was written meanwhile (it takes no more claims). Two chunks may need a new one
-        at once: the one that locks the submitter first makes it, the other then finds it."""
+        its file was written meanwhile (it takes no more claims). Two chunks (of this process or
+        another of the run) may need a new one at once: the one that locks the submitter first
+        makes it, the other then finds it."""
         found = self.open.get(key)
         if found is not None and _takes_claims(found):
             return found
         list(Organization.objects.select_for_update(no_key=True).filter(pk=key[0]).values_list("pk"))
-        found = self.open.get(key)
-        if found is not None and _takes_claims(found):
-            return found
         submitter_id, plan_id, claim_format = key
+        batch_format = BatchFormat.INVOICE if claim_format == ClaimFormat.INVOICE else BatchFormat.X12_837P
+        runs = Batch.objects.filter(build_run=self.run, submitter_id=submitter_id, plan_id=plan_id,
+                                    format=batch_format, status=BatchStatus.BUILDING)  # fmt: skip
+        found = runs.order_by("-pk").values_list("pk", flat=True).first()
+        if found is not None and _takes_claims(found):
+            self.open[key] = found
+            if found not in self.batch_ids:
+                self.batch_ids.append(found)
+            return found
         batch = Batch.objects.create(
-            submitter_id=submitter_id, plan_id=plan_id, created_by=self.acting_user,
-            format=BatchFormat.INVOICE if claim_format == ClaimFormat.INVOICE else BatchFormat.X12_837P,
+            submitter_id=submitter_id, plan_id=plan_id, created_by=self.acting_user, format=batch_format,
+            build_run=self.run,
         )  # fmt: skip
         audit.record(
             actor=self.acting_user, action=AuditAction.CREATE, obj=batch, organization=batch.submitter,
@@ -244,13 +255,14 @@ class BatchFiller:
         self.open[key] = batch.pk
         return batch.pk
 
-    def settle(self) -> None:
-        """After the build: each batch it filled shows what it holds (its file will say again)."""
-        for batch_id in self.batch_ids:
-            counts = _counts(batch_id)
-            Batch.objects.filter(pk=batch_id, status=BatchStatus.BUILDING).update(
-                **counts, progress_total=counts["claim_count"]
-            )
+
+def settle_batches(batch_ids: Iterable[int]) -> None:
+    """After a build: each batch it filled shows what it holds (its file will say again)."""
+    for batch_id in batch_ids:
+        counts = _counts(batch_id)
+        Batch.objects.filter(pk=batch_id, status=BatchStatus.BUILDING).update(
+            **counts, progress_total=counts["claim_count"]
+        )
 
 
 def _counts(batch_id: int) -> dict:
@@ -284,14 +296,15 @@ def _contract_of(batch: Batch) -> Contract:
 
 def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
     """Record how far the file got, at most every ``every`` seconds (each report is a commit;
-    a progress bar needs no more than two a second)."""
-    last = [time.monotonic()]
+    a progress bar needs no more than two a second). Each report adds the claims written since
+    the last one, so the processes that write parts of one file side by side add up."""
+    last = {"at": time.monotonic(), "done": 0}
 
     def report(done: int) -> None:
         now = time.monotonic()
-        if now - last[0] >= every:
-            last[0] = now
-            Batch.objects.filter(pk=batch_id).update(progress_done=done)
+        if now - last["at"] >= every:
+            Batch.objects.filter(pk=batch_id).update(progress_done=F("progress_done") + (done - last["done"]))
+            last.update(at=now, done=done)
 
     return report
 
@@ -355,6 +368,7 @@ def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int
         written = export837.write_837(
             out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
             batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
+            processes=settings.BILLING_PROCESSES,
         )  # fmt: skip
         return written.interchange_control, written.group_control, "837"
 

@@ -110,8 +110,18 @@ def in_ids(ids: Sequence[int], field: str = "pk") -> Q:
     10,000-id ``IN`` list costs more to send and plan than the update it selects), ``IN``
     elsewhere."""
     if fast_path():
-        return Q(**{f"{field}__any": list(ids)})
+        return Q(**{f"{field}__any": _IdArray(ids)})
     return Q(**{f"{field}__in": list(ids)})
+
+
+class _IdArray:
+    """The ids of ``in_ids``, held so that the ORM passes them on as one value: it walks every
+    element of a list or tuple it is given (0.4 µs each, 250,000 a big build)."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ids = list(ids)
 
 
 class _Any(models.Lookup):
@@ -122,7 +132,8 @@ class _Any(models.Lookup):
 
     def as_sql(self, compiler, connection):  # noqa: ANN001, ANN201
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+        ids = self.rhs.ids if isinstance(self.rhs, _IdArray) else list(self.rhs)
+        return f"{lhs} = ANY(%s)", [*lhs_params, ids]
 
 
 models.Field.register_lookup(_Any)

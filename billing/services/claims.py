@@ -14,14 +14,17 @@ Rules:
 * A delivery is on at most one live claim line (the database's partial unique constraint). The
   builder locks the deliveries it takes (``skip_locked``), so two coordinators building at once
   each bill different services, and marks them billed in the same transaction.
-* New claims are scrubbed at once: draft → held (errors) or ready. The nightly run puts ready
-  ones straight into batches (``batches.BatchFiller``): ready → in_batch in the same insert.
+* New claims are scrubbed at once: draft → held (errors) or ready. The nightly run puts clean
+  ones straight into batches (``batches.BatchFiller``): draft → in_batch in the same insert, one
+  history row saying both.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,14 +35,14 @@ from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing.choices import ClaimFrequency, ClaimStatus
 from billing.models import Claim, ClaimLine
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
-from billing.services import bulk, control_numbers, scrubber
-from billing.services.batches import BatchFiller
+from billing.services import bulk, control_numbers, forks, scrubber
+from billing.services.batches import BatchFiller, settle_batches
 from billing.services.states import record_claim_history, transition_claim
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
@@ -123,6 +126,7 @@ class _Cache:
         self.services: dict[int, ServiceCatalogEntry] = ServiceCatalogEntry.objects.in_bulk()
         self.counties: dict[int, County] = County.objects.in_bulk()
         self.rate_books: dict[tuple[int, int], MemoBook] = {}
+        self._modifiers: dict[tuple[int, str], list[str]] = {}
 
     def org(self, pk: int) -> Organization:
         if pk not in self.orgs:
@@ -133,6 +137,15 @@ class _Cache:
         missing = set(ids) - set(self.orgs)
         if missing:
             self.orgs.update(Organization.objects.select_related("hub").in_bulk(missing))
+
+    def modifiers(self, service: ServiceCatalogEntry, place_of_service: str) -> list[str]:
+        """A line's modifiers (``_line_modifiers``), one list per service and place of service
+        for the run: lines only read it."""
+        key = (service.pk, place_of_service)
+        found = self._modifiers.get(key)
+        if found is None:
+            found = self._modifiers[key] = _line_modifiers(service, place_of_service)
+        return found
 
     def book(self, cbo_id: int, plan_id: int) -> MemoBook:
         key = (cbo_id, plan_id)
@@ -289,37 +302,36 @@ def _diagnoses(
     rows: Sequence[Row], dx_by_referral: dict[int, list[str]]
 ) -> tuple[list[str], dict[int, list[int]]]:
     """The claim's codes (each referral's in order, no repeats, principal first) and each line's
-    pointers (1-based, at most 4)."""
+    pointers (1-based, at most 4): the pointers to its referral's codes."""
     codes: list[str] = []
-    pointers: dict[int, list[int]] = {}
-    for row in rows:
+    by_referral: dict[int, list[int]] = {}
+    for referral_id in dict.fromkeys(row.referral_id for row in rows):
         mine = []
-        for code in dx_by_referral.get(row.referral_id, []):
+        for code in dx_by_referral.get(referral_id, []):
             code = (code or "").strip().upper()
             if not code:
                 continue
             if code not in codes:
                 codes.append(code)
             mine.append(codes.index(code) + 1)
-        pointers[row.pk] = [p for p in dict.fromkeys(mine) if p <= 12][:4]
-    return codes, pointers
+        by_referral[referral_id] = [p for p in dict.fromkeys(mine) if p <= 12][:4]
+    return codes, {row.pk: by_referral[row.referral_id] for row in rows}
 
 
 def _make_lines(
     rows: Sequence[Row], cache: _Cache, county: County | None, pointers: dict[int, list[int]],
     make: type = ClaimLine,
 ) -> list:  # fmt: skip
-    """Priced, unsaved lines for ``rows`` (numbered from 1): ``ClaimLine`` instances, or
-    ``LineDraft``s for the bulk builder."""
+    """Priced, unsaved lines for ``rows`` (one provider's for one plan, numbered from 1):
+    ``ClaimLine`` instances, or ``LineDraft``s for the bulk builder."""
     lines = []
+    book = cache.book(rows[0].cbo_id, rows[0].plan_id) if rows else None
     for number, row in enumerate(rows, start=1):
         service = cache.services[row.service_id]
-        price = cache.book(row.cbo_id, row.plan_id).price(
-            service, row.units, on=row.service_date, county=county
-        )
+        price = book.price(service, row.units, on=row.service_date, county=county)
         lines.append(make(
             line_number=number, delivery_id=row.pk, service_id=row.service_id, procedure_code=service.code,
-            modifiers=_line_modifiers(service, row.place_of_service), service_date=row.service_date,
+            modifiers=cache.modifiers(service, row.place_of_service), service_date=row.service_date,
             end_date=row.end_date if row.end_date and row.end_date != row.service_date else None,
             units=row.units, rate=price.rate or Decimal(0), charge=price.amount or ZERO,
             diagnosis_pointers=pointers.get(row.pk) or [1], place_of_service=row.place_of_service,
@@ -421,7 +433,7 @@ def _save(
             all_lines.append(ln)
     _insert(ClaimLine, LINE_FIELDS, all_lines, keys=False)
     held = [c.pk for c, _ in pairs if c.status == ClaimStatus.HELD]
-    ready = [c.pk for c, _ in pairs if c.status in (ClaimStatus.READY, ClaimStatus.IN_BATCH)]
+    ready = [c.pk for c, _ in pairs if c.status == ClaimStatus.READY]
     batched: dict[int, list[int]] = defaultdict(list)
     for claim, _lines in pairs:
         if claim.status == ClaimStatus.IN_BATCH:
@@ -432,11 +444,11 @@ def _save(
     if ready:
         record_claim_history(ready, ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
                              reason=f"{reason}: clean")  # fmt: skip
-    for batch_id, ids in batched.items():
-        record_claim_history(ids, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
-                             reason=f"Put in batch {batch_id}")  # fmt: skip
+    for batch_id, ids in batched.items():  # one history row for the one insert that did both
+        record_claim_history(ids, ClaimStatus.DRAFT, ClaimStatus.IN_BATCH, acting_user=acting_user,
+                             reason=f"{reason}: clean; put in batch {batch_id}")  # fmt: skip
     return BuildResult(
-        claims=len(pairs), lines=len(all_lines), held=len(held), ready=len(ready),
+        claims=len(pairs), lines=len(all_lines), held=len(held), ready=len(ready) + sum(map(len, batched.values())),
         billed_amount=sum((c.billed_amount for c, _ in pairs), ZERO), claim_ids=[c.pk for c, _ in pairs],
     )  # fmt: skip
 
@@ -595,6 +607,7 @@ def build_claims(
     today: date | None = None,
     keep_ids: bool = True,
     into_batches: bool = False,
+    processes: int = 1,
 ) -> BuildResult:
     """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
     given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
@@ -603,17 +616,40 @@ def build_claims(
     the uncommitted chunks (their deliveries stay billable). Outside a transaction on PostgreSQL
     the chunks are committed in the background, two at a time, while the next is prepared
     (``_Committer``); a chunk never splits a member's deliveries of one plan, and the claims a
-    scrub cannot see in the database yet are those of the chunks in flight, which it is given. ``into_batches``: ready claims go straight
-    into batches (``batches.BatchFiller``; their ids in ``batch_ids``, each still to be written)."""
+    scrub cannot see in the database yet are those of the chunks in flight, which it is given.
+    ``processes`` > 1 (there, too) splits the members among that many processes (``forks``),
+    each building its members' claims as above: the duplicate and cap checks only ever compare
+    one member's lines, so no process needs another's. ``into_batches``: ready claims go
+    straight into batches (``batches.BatchFiller``; the processes fill the same ones; their ids
+    in ``batch_ids``, each still to be written)."""
     if acting_user is not None and not (
         access.is_platform_admin(acting_user)
         or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
     ):
         raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
-    qs = qs.order_by(*BUILD_ORDER)
+    run = uuid.uuid4()
+    split = processes if processes > 1 and forks.can_fork() else 1
+    parts = (
+        [qs] if split == 1 else [qs.alias(part=F("member_id") % split).filter(part=k) for k in range(split)]
+    )
+    total = BuildResult()
+    for result in forks.run_split([
+        functools.partial(_build, part.order_by(*BUILD_ORDER), acting_user=acting_user, chunk_size=chunk_size,
+                          today=today, keep_ids=keep_ids, filler=BatchFiller(acting_user, run) if into_batches else None)
+        for part in parts
+    ]):  # fmt: skip
+        total.merge(result)
+        total.batch_ids += [pk for pk in result.batch_ids if pk not in total.batch_ids]
+    if into_batches:
+        settle_batches(total.batch_ids)
+    return total
+
+
+def _build(qs: QuerySet, *, acting_user, chunk_size: int, today: date | None, keep_ids: bool,  # noqa: ANN001
+           filler: BatchFiller | None) -> BuildResult:  # fmt: skip
+    """``build_claims`` for the deliveries of ``qs`` (in ``BUILD_ORDER``), in this process."""
     cache = _Cache()
-    filler = BatchFiller(acting_user) if into_batches else None
     committer = _Committer(
         lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today, filler=filler),
         lanes=COMMIT_LANES if bulk.fast_path() and not transaction.get_connection().in_atomic_block else 0,
@@ -640,7 +676,6 @@ def build_claims(
     if not keep_ids:
         total.claim_ids = []
     if filler is not None:
-        filler.settle()
         total.batch_ids = filler.batch_ids
     return total
 

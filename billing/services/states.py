@@ -33,7 +33,7 @@ from cbo_portal.statemachine import check_transition
 C = ClaimStatus
 _DECIDED = (C.PAID, C.PARTIALLY_PAID, C.DENIED)
 CLAIM_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    C.DRAFT: (C.HELD, C.READY),
+    C.DRAFT: (C.HELD, C.READY, C.IN_BATCH),  # in_batch: scrubbed clean straight into a batch (nightly)
     C.HELD: (C.READY, C.HELD, C.VOIDED),
     C.READY: (C.HELD, C.READY, C.IN_BATCH, C.VOIDED),
     C.IN_BATCH: (C.SUBMITTED, C.READY),

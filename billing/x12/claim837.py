@@ -601,124 +601,167 @@ def iter_837(
     ``newline``). Pass a ``Write837Result`` to have it filled in as the chunks are produced.
     Raises ``X12InputError`` (before yielding the offending claim) when data breaks a rule.
     """
-    if not 1 <= max_claims_per_set <= MAX_CLAIMS_PER_SET:
-        raise X12InputError(f"max_claims_per_set must be 1-{MAX_CLAIMS_PER_SET}")
-    if not 1 <= max_claims_per_subscriber <= MAX_CLAIMS_PER_SUBSCRIBER:
-        raise X12InputError(f"max_claims_per_subscriber must be 1-{MAX_CLAIMS_PER_SUBSCRIBER}")
+    _check_limits(max_claims_per_set, max_claims_per_subscriber)
     if not groups:
         raise X12InputError("an interchange needs at least one functional group")
     res = result if result is not None else Write837Result()
     res.interchange_control_number = envelope.interchange_control_number
     term = "~\n" if newline else "~"
-
-    def emit(segments: list[str]) -> str:
-        return term.join(segments) + term
-
-    created = envelope.created
-    yield emit([envelope.isa()])
+    yield envelope.isa() + term
     res.segment_count += 1
     seen: set[str] = set()
-    provider_cache: dict[BillingProvider, list[str]] = {}
     gs_numbers: set[int] = set()
-
     for group in groups:
         if group.group_control_number in gs_numbers:
             raise X12InputError(f"GS06 {group.group_control_number} is used by two functional groups")
         gs_numbers.add(group.group_control_number)
-        gs06 = group.group_control_number
-        yield emit([
-            gs_segment("HC", group.application_sender_code or envelope.sender_id,
-                       group.application_receiver_code or envelope.receiver_id, created, gs06, VERSION)
-        ])  # fmt: skip
+        yield _gs(envelope, group) + term
         res.segment_count += 1
         res.group_count += 1
-        header_tail = _set_header_tail(group, created)
-        set_count = 0
-        current: TransactionSetSummary | None = None
-        hl = 0
-        provider: BillingProvider | None = None
-        provider_hl = 0
-        sub_key: tuple[BillingProvider, Subscriber, Payer] | None = None
-        sub_claims = 0
-
-        given = iter(group.set_numbers) if group.set_numbers is not None else None
-        number = 0  # the open set's ST02
-        for claim in group.claims:
-            out: list[str] = []
-            if given is None:
-                opens = current is None or current.claim_count >= max_claims_per_set
-                wanted = group.first_set_control_number + set_count if opens else number
-            else:
-                wanted = next(given, None)
-                if wanted is None:
-                    raise X12InputError(f"functional group {gs06} has more claims than set numbers")
-                opens = current is None or wanted != number
-            if opens:
-                if current is not None:
-                    if wanted < number:
-                        raise X12InputError(
-                            f"ST02 {wanted} comes after ST02 {number}: set numbers must increase"
-                        )
-                    yield emit([f"SE*{current.segment_count + 1}*{current.set_control_number}"])
-                    current.segment_count += 1
-                    res.segment_count += 1
-                number = wanted
-                st02 = set_control_number(number)
-                set_count += 1
-                current = TransactionSetSummary(gs06, st02)
-                res.sets.append(current)
-                out.append(f"ST*837*{st02}*{VERSION}")
-                out.extend(header_tail)
-                hl = 0
-                provider = None
-                sub_key = None
-            elif current.claim_count >= max_claims_per_set:
-                raise X12InputError(f"transaction set {current.set_control_number} would hold more than "
-                                    f"{max_claims_per_set} claims")  # fmt: skip
-            if claim.billing_provider is not provider and claim.billing_provider != provider:
-                provider = claim.billing_provider
-                body = provider_cache.get(provider)
-                if body is None:
-                    body = provider_cache[provider] = _provider_segments(provider)
-                hl += 1
-                provider_hl = hl
-                out.append(f"HL*{hl}**20*1")
-                out.extend(body)
-                sub_key = None
-            key = (provider, claim.subscriber, claim.payer)
-            if (
-                sub_key is None
-                or sub_claims >= max_claims_per_subscriber
-                or not (
-                    (key[1] is sub_key[1] or key[1] == sub_key[1])
-                    and (key[2] is sub_key[2] or key[2] == sub_key[2])
-                )
-            ):
-                sub_key = key
-                sub_claims = 0
-                hl += 1
-                out.append(f"HL*{hl}*{provider_hl}*22*0")
-                out.extend(_subscriber_segments(claim.subscriber, claim.payer))
-            claim_total = _claim_segments(claim, seen, out)
-            sub_claims += 1
-            current.claim_count += 1
-            current.segment_count += len(out)
-            res.segment_count += len(out)
-            res.claim_count += 1
-            res.line_count += len(claim.lines)
-            res.total_charge += claim_total
-            if track_claims:
-                res.claim_sets[claim.control_number.strip()] = SetAssignment(gs06, current.set_control_number)
-            yield emit(out)
-
-        if current is None:
-            raise X12InputError(f"functional group {gs06} has no claims")
-        yield emit([f"SE*{current.segment_count + 1}*{current.set_control_number}", f"GE*{set_count}*{gs06}"])
-        current.segment_count += 1
-        res.segment_count += 2
-
-    yield emit([envelope.iea(len(groups))])
+        before = len(res.sets)
+        yield from iter_sets(
+            group, envelope.created, result=res, max_claims_per_set=max_claims_per_set,
+            max_claims_per_subscriber=max_claims_per_subscriber, newline=newline, track_claims=track_claims,
+            seen=seen,
+        )  # fmt: skip
+        if len(res.sets) == before:
+            raise X12InputError(f"functional group {group.group_control_number} has no claims")
+        yield f"GE*{len(res.sets) - before}*{group.group_control_number}" + term
+        res.segment_count += 1
+    yield envelope.iea(len(groups)) + term
     res.segment_count += 1
+
+
+def envelope_head(envelope: Envelope, group: FunctionalGroup837) -> str:
+    """ISA and GS of a one-group interchange whose transaction sets are written apart
+    (``iter_sets``, in parts that are then put together between this and ``envelope_tail``)."""
+    return f"{envelope.isa()}~{_gs(envelope, group)}~"
+
+
+def envelope_tail(envelope: Envelope, group: FunctionalGroup837, set_count: int) -> str:
+    """GE (with the number of transaction sets written) and IEA closing ``envelope_head``."""
+    if set_count < 1:
+        raise X12InputError(f"functional group {group.group_control_number} has no claims")
+    return f"GE*{set_count}*{group.group_control_number}~{envelope.iea(1)}~"
+
+
+def _gs(envelope: Envelope, group: FunctionalGroup837) -> str:
+    return gs_segment("HC", group.application_sender_code or envelope.sender_id,
+                      group.application_receiver_code or envelope.receiver_id, envelope.created,
+                      group.group_control_number, VERSION)  # fmt: skip
+
+
+def _check_limits(max_claims_per_set: int, max_claims_per_subscriber: int) -> None:
+    if not 1 <= max_claims_per_set <= MAX_CLAIMS_PER_SET:
+        raise X12InputError(f"max_claims_per_set must be 1-{MAX_CLAIMS_PER_SET}")
+    if not 1 <= max_claims_per_subscriber <= MAX_CLAIMS_PER_SUBSCRIBER:
+        raise X12InputError(f"max_claims_per_subscriber must be 1-{MAX_CLAIMS_PER_SUBSCRIBER}")
+
+
+def iter_sets(
+    group: FunctionalGroup837,
+    created: dt.datetime,
+    *,
+    result: Write837Result,
+    max_claims_per_set: int = MAX_CLAIMS_PER_SET,
+    max_claims_per_subscriber: int = MAX_CLAIMS_PER_SUBSCRIBER,
+    newline: bool = False,
+    track_claims: bool = True,
+    seen: set[str] | None = None,
+) -> Iterator[str]:
+    """Yield the ST … SE transaction sets of ``group``'s claims (no GS/GE), adding them to
+    ``result``. Sets are independent of each other: a group's claims may be written in parts
+    (each part whole sets, ``set_numbers`` given) and the parts' text put together in order.
+    ``seen``: the CLM01s written so far in the interchange (each must be unique)."""
+    _check_limits(max_claims_per_set, max_claims_per_subscriber)
+    res = result
+    term = "~\n" if newline else "~"
+
+    def emit(segments: list[str]) -> str:
+        return term.join(segments) + term
+
+    seen = set() if seen is None else seen
+    gs06 = group.group_control_number
+    provider_cache: dict[BillingProvider, list[str]] = {}
+    header_tail = _set_header_tail(group, created)
+    current: TransactionSetSummary | None = None
+    hl = 0
+    provider: BillingProvider | None = None
+    provider_hl = 0
+    sub_key: tuple[BillingProvider, Subscriber, Payer] | None = None
+    sub_claims = 0
+    opened = 0
+    given = iter(group.set_numbers) if group.set_numbers is not None else None
+    number = 0  # the open set's ST02
+    for claim in group.claims:
+        out: list[str] = []
+        if given is None:
+            opens = current is None or current.claim_count >= max_claims_per_set
+            wanted = group.first_set_control_number + opened if opens else number
+        else:
+            wanted = next(given, None)
+            if wanted is None:
+                raise X12InputError(f"functional group {gs06} has more claims than set numbers")
+            opens = current is None or wanted != number
+        if opens:
+            if current is not None:
+                if wanted < number:
+                    raise X12InputError(f"ST02 {wanted} comes after ST02 {number}: set numbers must increase")
+                yield emit([f"SE*{current.segment_count + 1}*{current.set_control_number}"])
+                current.segment_count += 1
+                res.segment_count += 1
+            number = wanted
+            st02 = set_control_number(number)
+            opened += 1
+            current = TransactionSetSummary(gs06, st02)
+            res.sets.append(current)
+            out.append(f"ST*837*{st02}*{VERSION}")
+            out.extend(header_tail)
+            hl = 0
+            provider = None
+            sub_key = None
+        elif current.claim_count >= max_claims_per_set:
+            raise X12InputError(f"transaction set {current.set_control_number} would hold more than "
+                                f"{max_claims_per_set} claims")  # fmt: skip
+        if claim.billing_provider is not provider and claim.billing_provider != provider:
+            provider = claim.billing_provider
+            body = provider_cache.get(provider)
+            if body is None:
+                body = provider_cache[provider] = _provider_segments(provider)
+            hl += 1
+            provider_hl = hl
+            out.append(f"HL*{hl}**20*1")
+            out.extend(body)
+            sub_key = None
+        key = (provider, claim.subscriber, claim.payer)
+        if (
+            sub_key is None
+            or sub_claims >= max_claims_per_subscriber
+            or not (
+                (key[1] is sub_key[1] or key[1] == sub_key[1])
+                and (key[2] is sub_key[2] or key[2] == sub_key[2])
+            )
+        ):
+            sub_key = key
+            sub_claims = 0
+            hl += 1
+            out.append(f"HL*{hl}*{provider_hl}*22*0")
+            out.extend(_subscriber_segments(claim.subscriber, claim.payer))
+        claim_total = _claim_segments(claim, seen, out)
+        sub_claims += 1
+        current.claim_count += 1
+        current.segment_count += len(out)
+        res.segment_count += len(out)
+        res.claim_count += 1
+        res.line_count += len(claim.lines)
+        res.total_charge += claim_total
+        if track_claims:
+            res.claim_sets[claim.control_number.strip()] = SetAssignment(gs06, current.set_control_number)
+        yield emit(out)
+    if current is not None:
+        yield emit([f"SE*{current.segment_count + 1}*{current.set_control_number}"])
+        current.segment_count += 1
+        res.segment_count += 1
 
 
 def _set_header_tail(group: FunctionalGroup837, created: dt.datetime) -> list[str]:

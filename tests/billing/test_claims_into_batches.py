@@ -48,9 +48,14 @@ def test_ready_claims_go_into_one_batch_in_sets_and_held_ones_stay_out(bw, monke
     first = int(min(stamped.values()))
     assert sorted(stamped.values()) == [f"{n:04d}" for n in (first, first, first + 1, first + 1, first + 2)]
     some = claims.first()
-    assert list(ClaimStatusChange.objects.filter(claim=some).values_list("from_status", "to_status")) == [
-        (ClaimStatus.DRAFT, ClaimStatus.READY),
-        (ClaimStatus.READY, ClaimStatus.IN_BATCH),
+    assert list(
+        ClaimStatusChange.objects.filter(claim=some).values_list("from_status", "to_status", "reason")
+    ) == [
+        (
+            ClaimStatus.DRAFT,
+            ClaimStatus.IN_BATCH,
+            f"Built from logged services: clean; put in batch {batch.pk}",
+        ),
     ]
 
     batch = write_batch_file(batch)
