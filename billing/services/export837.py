@@ -303,11 +303,7 @@ def write_837(
                     sink.write(block)
     result = x.Write837Result(interchange_control_number=isa, group_count=1, segment_count=4)  # ISA GS GE IEA
     for part_result in results:
-        result.sets += part_result.sets
-        result.claim_count += part_result.claim_count
-        result.line_count += part_result.line_count
-        result.segment_count += part_result.segment_count
-        result.total_charge += part_result.total_charge
+        result.add(part_result)
     sink.write(x.envelope_tail(envelope, group(claims=()), len(result.sets)))
     return ExportResult(isa, gs, result.claim_count, sink.digest.hexdigest(), list(claim_ids), result)
 

@@ -246,6 +246,15 @@ class Write837Result:
     claim_sets: dict[str, SetAssignment] = field(default_factory=dict)
     total_charge: Decimal = Decimal(0)
 
+    def add(self, part: Write837Result) -> None:
+        """Count in a part written apart (``iter_sets``): its sets follow this one's."""
+        self.sets += part.sets
+        self.claim_sets.update(part.claim_sets)
+        self.claim_count += part.claim_count
+        self.line_count += part.line_count
+        self.segment_count += part.segment_count
+        self.total_charge += part.total_charge
+
 
 def set_control_number(number: int) -> str:
     """ST02 as written: at least 4 digits, zero padded (0001), at most 9."""
