@@ -128,3 +128,9 @@ class ImportStatus(models.TextChoices):
     IMPORTING = "importing", "Importing"
     DONE = "done", "Imported"
     FAILED = "failed", "Failed"
+
+
+class CorrectionStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the plan"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"

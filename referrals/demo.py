@@ -17,7 +17,7 @@ from django.utils import timezone
 from cbo_portal.choices import Role
 from cbo_portal.models import Membership
 from contracts.models import ServiceCatalogEntry
-from referrals.models import Enrollment, Referral
+from referrals.models import Referral
 from referrals.services import authorizations as auth_svc
 from referrals.services import deliveries as delivery_svc
 from referrals.services import members as member_svc
@@ -54,15 +54,14 @@ def _entry(label: str) -> ServiceCatalogEntry:
 
 
 def _member(cin: str, first: str, last: str, dob: str, *, coordinator, plan):  # noqa: ANN001, ANN202
-    member = member_svc.upsert_member(
-        acting_user=coordinator, cin=cin, first_name=first, last_name=last, dob=date.fromisoformat(dob),
-        phone="323-555-01" + cin[6:8], street=f"{100 + int(cin[5:8])} E Cesar Chavez Ave", city="Los Angeles",
-        zip="90033", county="Los Angeles", preferred_language="Spanish" if first in ("Luz", "Ana") else "English",
+    details = dict(
+        first_name=first, last_name=last, dob=date.fromisoformat(dob), phone="323-555-01" + cin[6:8],
+        street=f"{100 + int(cin[5:8])} E Cesar Chavez Ave", city="Los Angeles", zip="90033", county="Los Angeles",
+        preferred_language="Spanish" if first in ("Luz", "Ana") else "English",
     )  # fmt: skip
-    start = date(timezone.localdate().year - 1, 1, 1)
-    if not Enrollment.objects.filter(member=member, plan=plan, start_date=start).exists():
-        member_svc.record_enrollment(member, acting_user=coordinator, plan=plan, start_date=start)
-    return member
+    # The plan records its enrollee, enrolled since January 1 of last year.
+    return member_svc.resolve_member(acting_user=coordinator, referrer=plan, cin=cin, details=details,
+                                     on=date(timezone.localdate().year - 1, 1, 1))  # fmt: skip
 
 
 def _past_days(count: int) -> list[date]:
@@ -121,6 +120,10 @@ def seed(world) -> None:  # noqa: ANN001
     # A self-referral the plan has to review.
     if not Referral.objects.filter(plan=plan, cbo=cbo, source="self").exists():
         walk_in = _member("91235107G", "Dolores", "Vega", "1963-12-12", coordinator=coordinator, plan=plan)
-        ref_svc.record_community_referral(acting_user=staff, plan=plan, cbo=cbo, member=walk_in,
+        # The pantry typed a newer phone number: the plan sees it on the referral, and approving
+        # it turns the difference into a correction the plan accepts or rejects.
+        typed = {"cin": walk_in.cin, "first_name": "Dolores", "last_name": "Vega", "dob": walk_in.dob,
+                 "phone": "323-555-0142"}  # fmt: skip
+        ref_svc.record_community_referral(acting_user=staff, plan=plan, cbo=cbo, member_details=typed,
                                           service=_entry("S5170-U6"), reason="Walked in at the pantry",
                                           diagnosis_codes=["Z59.41"])  # fmt: skip

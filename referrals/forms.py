@@ -94,7 +94,8 @@ class ReferralForm(forms.Form):
                 del self.fields[name]
 
     def member_data(self) -> dict:
-        return {k: self.cleaned_data[k] for k in self.MEMBER_FIELDS}
+        """The member's details with their CIN, as the referral services take them."""
+        return {"cin": self.cleaned_data["cin"], **{k: self.cleaned_data[k] for k in self.MEMBER_FIELDS}}
 
     def referral_data(self) -> dict:
         skip = {"cin", "cbo", "plan", "service", "source", *self.MEMBER_FIELDS}
@@ -103,6 +104,36 @@ class ReferralForm(forms.Form):
             c.strip() for c in data["diagnosis_codes"].replace(";", ",").split(",") if c.strip()
         ]
         return data
+
+
+class MemberRecordForm(forms.Form):
+    """The member's record as their plan edits it, or a correction a CBO proposes (``note`` only
+    then). Blank fields leave the record as it is."""
+
+    first_name = forms.CharField(max_length=80, required=False)
+    last_name = forms.CharField(max_length=80, required=False)
+    dob = forms.DateField(label="Date of birth", widget=DATE, required=False)
+    phone = forms.CharField(max_length=20, required=False, widget=forms.TextInput(attrs={"type": "tel"}))
+    street = forms.CharField(max_length=200, required=False)
+    city = forms.CharField(max_length=80, required=False)
+    zip = forms.CharField(label="ZIP code", max_length=10, required=False)
+    county = forms.ModelChoiceField(queryset=County.objects.all(), required=False, to_field_name="name")
+    preferred_language = forms.CharField(max_length=40, required=False)
+    note = forms.CharField(label="What changed, and how you know", max_length=300, required=False)
+
+    def __init__(self, *args, proposing: bool, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        if not proposing:
+            del self.fields["note"]
+
+    def details(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "note" and v not in (None, "")}
+
+
+class CorrectionDecisionForm(forms.Form):
+    correction = forms.IntegerField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    note = forms.CharField(label="Reason (needed to reject)", max_length=300, required=False)
 
 
 class DiagnosesForm(forms.Form):

@@ -8,7 +8,6 @@ through the services; their messages are shown on the form fields they name.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -16,14 +15,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from cbo_portal import access
-from cbo_portal.choices import AuditAction, OrgKind
+from cbo_portal import access, csvsafe
+from cbo_portal.choices import OrgKind
 from cbo_portal.models import Organization
-from cbo_portal.services import audit
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from referrals import forms as f
 from referrals import selectors
@@ -75,20 +73,13 @@ def _worker(request: HttpRequest) -> Organization | None:
 
 
 def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
-    """A streamed CSV download (bounded memory whatever the size)."""
-
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
+    """A streamed CSV download (bounded memory whatever the size), formula cells neutralised."""
 
     def lines():  # noqa: ANN202
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
+        yield header
+        yield from rows
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv")
+    response = StreamingHttpResponse(csvsafe.stream(lines()), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -196,7 +187,9 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         referrals = selectors.search_referrals(referrals, query)
     page = Paginator(referrals.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     member_svc.record_view(
-        acting_user=request.user, members=[r.member_id for r in page], where="referral list"
+        acting_user=request.user,
+        members=[r.member_id for r in page if not r.member_hidden],
+        where="referral list",
     )
     return render(request, "referrals/list.html", {
         "page": page, "status": status, "q": query, "statuses": ReferralStatus.choices,
@@ -217,14 +210,14 @@ def referral_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            member = member_svc.upsert_member(acting_user=request.user, cin=data["cin"], **form.member_data())
             if plan is not None:
                 referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=data["cbo"],
-                                                   member=member, service=data["service"], **form.referral_data())  # fmt: skip
+                                                   member_details=form.member_data(), service=data["service"],
+                                                   **form.referral_data())  # fmt: skip
             else:
                 referral = ref_svc.record_community_referral(
-                    acting_user=request.user, plan=data["plan"], cbo=cbo, member=member, service=data["service"],
-                    source=data["source"], **form.referral_data(),
+                    acting_user=request.user, plan=data["plan"], cbo=cbo, member_details=form.member_data(),
+                    service=data["service"], source=data["source"], **form.referral_data(),
                 )  # fmt: skip
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
@@ -286,9 +279,17 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, message)
                 return redirect("referrals:detail", referral.pk)
-    member_svc.record_view(
-        acting_user=user, members=[referral.member_id], where=f"referral {referral.number}"
+    # A referral still hiding its member shows the CBO's typed details; the plan that owns the
+    # record may open it to compare.
+    member_record = (
+        Member.objects.visible_to(user).filter(pk=referral.member_id).first()
+        if referral.member_hidden
+        else None
     )
+    if not referral.member_hidden or member_record:
+        member_svc.record_view(
+            acting_user=user, members=[referral.member_id], where=f"referral {referral.number}"
+        )
     worker = can_act_for_provider(user, referral.cbo, PROVIDER_WORKERS)
     plan_side = access.is_platform_admin(user) or access.has_role(user, referral.plan_id, PLAN_REFERRERS)
     authorizer = access.is_platform_admin(user) or access.has_role(user, referral.plan_id, PLAN_AUTHORIZERS)
@@ -299,7 +300,7 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "referrals/detail.html", {
         "r": referral, "forms": forms, "errors": errors, "open_form": open_form, "worker": worker,
         "plan_side": plan_side, "authorizer": authorizer, "authorizations": authorizations,
-        "dx_editor": dx_editor,
+        "dx_editor": dx_editor, "member_record": member_record,
         "usable": [a for a in authorizations if a.status in USABLE_AUTHORIZATION],
         "history": ReferralStatusChange.objects.filter(referral=referral).select_related("actor"),
         "outreach": OutreachAttempt.objects.visible_to(user).filter(referral=referral).select_related("staff"),
@@ -488,15 +489,57 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view
+@require_http_methods(["GET", "POST"])
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The member's record. Their plan edits it and decides corrections; a CBO that serves them
+    proposes corrections; everyone who may see the member sees the record's changes."""
     member = get_visible(Member.objects.select_related("county"), request.user, pk=pk)
-    member_svc.record_view(acting_user=request.user, members=[member], where="member record")
+    user = request.user
+    owner = member_svc.editing_plan(user, member)
+    proposer = member_svc.proposing_provider(user, member, getattr(request, "org", None))
+    edit_form = f.MemberRecordForm(prefix="edit", proposing=False) if owner else None
+    propose_form = f.MemberRecordForm(prefix="propose", proposing=True) if proposer else None
+    errors: list[str] = []
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "edit" and owner:
+                edit_form = f.MemberRecordForm(request.POST, prefix="edit", proposing=False)
+                if edit_form.is_valid():
+                    member_svc.update_member(member, acting_user=user, plan=owner, **edit_form.details())
+                    messages.success(request, "Member record saved.")
+                    return redirect("referrals:member", member.pk)
+            elif action == "propose" and proposer:
+                propose_form = f.MemberRecordForm(request.POST, prefix="propose", proposing=True)
+                if propose_form.is_valid():
+                    member_svc.propose_correction(member, acting_user=user, organization=proposer,
+                                                  note=propose_form.cleaned_data["note"], **propose_form.details())  # fmt: skip
+                    messages.success(request, "Correction sent to the member's plan for review.")
+                    return redirect("referrals:member", member.pk)
+            elif action == "decide" and owner:
+                decision = f.CorrectionDecisionForm(request.POST)
+                if decision.is_valid():
+                    correction = get_object_or_404(member.corrections, pk=decision.cleaned_data["correction"])
+                    accept = decision.cleaned_data["decision"] == "accept"
+                    member_svc.decide_correction(correction, acting_user=user, accept=accept,
+                                                 note=decision.cleaned_data["note"])  # fmt: skip
+                    messages.success(request, "Correction accepted; the record is updated." if accept
+                                     else "Correction rejected.")  # fmt: skip
+                    return redirect("referrals:member", member.pk)
+                errors = ["Choose accept or reject."]
+            else:
+                raise Http404
+        except SERVICE_ERRORS as exc:
+            errors = apply_service_error(edit_form if action == "edit" else propose_form, exc)
+    member_svc.record_view(acting_user=user, members=[member], where="member record")
     return render(request, "referrals/member.html", {
-        "m": member,
-        "referrals": Referral.objects.visible_to(request.user).filter(member=member).for_list(),
-        "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(request.user))
-        if not access.is_platform_admin(request.user) else member.enrollments.all(),
-        "deliveries": ServiceDelivery.objects.visible_to(request.user).filter(member=member).for_list()[:50],
+        "m": member, "errors": errors, "owner": owner, "edit_form": edit_form, "propose_form": propose_form,
+        "corrections": member.corrections.select_related("organization", "proposed_by", "decided_by"),
+        "changes": member_svc.record_changes(member)[:50],
+        "referrals": Referral.objects.visible_to(user).filter(member=member).for_list(),
+        "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(user))
+        if not access.is_platform_admin(user) else member.enrollments.all(),
+        "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
     })  # fmt: skip
 
 
@@ -584,9 +627,12 @@ def return_files(request: HttpRequest) -> HttpResponse:
             referrals, year, month
         )
         columns = selectors.RETURN_FILE_COLUMNS if kind == "status" else selectors.OUTREACH_COLUMNS
-        audit.record(actor=request.user, action=AuditAction.DOWNLOAD, object_type="referrals.Referral",
-                     organization=getattr(request, "org", None),
-                     summary=f"Downloaded the {kind} return file for {year}-{month:02d}")  # fmt: skip
+        # One audit row for the download, naming every member in the file (ids only, one query).
+        source, field = ((selectors.return_file_referrals, "member_id") if kind == "status"
+                         else (selectors.outreach_attempts, "referral__member_id"))  # fmt: skip
+        in_file = source(referrals, year, month).order_by().values_list(field, flat=True).distinct()
+        member_svc.record_view(acting_user=request.user, members=in_file,
+                               where=f"downloaded the {kind} return file for {year}-{month:02d}")  # fmt: skip
         return _csv(f"{'return' if kind == 'status' else 'outreach'}-{year}-{month:02d}"
                     f"{'-plan' + plan_id if plan_id else ''}.csv", columns,
                     ([row[c] for c in columns] for row in rows))  # fmt: skip

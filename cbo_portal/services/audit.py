@@ -58,17 +58,39 @@ def record(
     )
 
 
+def record_many(
+    *,
+    actor,
+    action: str | AuditAction,
+    organization_id: int | None,
+    entries: list[tuple[models.Model, str, dict[str, Any]]],
+) -> None:
+    """One audit entry per (object, summary, changes), written in one statement: for bulk paths
+    that change many records at once (each record still gets its own row)."""
+    context = current_request.get()
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(actor=actor, organization_id=organization_id or context.organization_id, action=action,
+                       object_type=obj._meta.label, object_id=str(obj.pk), summary=summary[:300],
+                       changes=changes or {}, ip_address=context.ip_address)
+            for obj, summary, changes in entries
+        ],
+        batch_size=1000,
+    )  # fmt: skip
+
+
 def diff(instance: models.Model, before: dict[str, Any], fields: list[str]) -> dict[str, list[Any]]:
     """Field changes as {field: [old, new]} for the audit entry."""
     changes = {}
     for field in fields:
         new = getattr(instance, field)
         if before.get(field) != new:
-            changes[field] = [_jsonable(before.get(field)), _jsonable(new)]
+            changes[field] = [jsonable(before.get(field)), jsonable(new)]
     return changes
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool, list, dict)):
         return value
     return str(value)

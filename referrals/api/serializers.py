@@ -59,7 +59,8 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class MemberInputSerializer(serializers.Serializer):
-    """The member of a new referral, found by CIN (non-blank fields update the record)."""
+    """The member of a new referral, found by CIN. Non-blank fields update the record only when the
+    referring plan is the member's plan; a CBO's details stay on its referral for the plan."""
 
     cin = serializers.CharField(max_length=9)
     first_name = serializers.CharField(max_length=80)
@@ -84,7 +85,8 @@ class HistorySerializer(serializers.ModelSerializer):
 
 class ReferralSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
-    member = MemberSerializer(read_only=True)
+    # While a CBO's self/community referral waits for the plan, only what the CBO typed (id null).
+    member = MemberSerializer(source="shown_member", read_only=True)
     plan = serializers.StringRelatedField()
     plan_id = serializers.IntegerField(read_only=True)
     cbo = serializers.StringRelatedField()

@@ -119,13 +119,13 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         cbo_id, plan_id = data.pop("cbo", None), data.pop("plan", None)
         plan = _org(request, plan_id, (OrgKind.PLAN,), "plan")
         cbo = _org(request, cbo_id, (OrgKind.CBO, OrgKind.HUB), "cbo")
-        member = member_svc.upsert_member(acting_user=request.user, cin=member_data.pop("cin"), **member_data)
         if source == ReferralSource.PLAN:
-            referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=cbo, member=member,
-                                               service=service, **data)  # fmt: skip
+            referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=cbo,
+                                               member_details=member_data, service=service, **data)  # fmt: skip
         else:
             referral = ref_svc.record_community_referral(acting_user=request.user, plan=plan, cbo=cbo,
-                                                         member=member, service=service, source=source, **data)  # fmt: skip
+                                                         member_details=member_data, service=service, source=source,
+                                                         **data)  # fmt: skip
         return self._out(referral, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.ReferralDetailSerializer)

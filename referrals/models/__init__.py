@@ -1,7 +1,7 @@
 from referrals.models.authorizations import Authorization, AuthorizationStatusChange
 from referrals.models.deliveries import ServiceDelivery
 from referrals.models.imports import ImportRowError, ReferralImport
-from referrals.models.members import Enrollment, Member
+from referrals.models.members import Enrollment, Member, MemberCorrection, SubmittedMember
 from referrals.models.referrals import OutreachAttempt, Referral, ReferralStatusChange
 
 __all__ = [
@@ -10,9 +10,11 @@ __all__ = [
     "Enrollment",
     "ImportRowError",
     "Member",
+    "MemberCorrection",
     "OutreachAttempt",
     "Referral",
     "ReferralImport",
     "ReferralStatusChange",
     "ServiceDelivery",
+    "SubmittedMember",
 ]

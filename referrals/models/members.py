@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from cbo_portal import identifiers
-from referrals.choices import Sex
+from referrals.choices import CorrectionStatus, Sex
 
 
 class MemberQuerySet(models.QuerySet):
     def visible_to(self, user) -> MemberQuerySet:
         """A plan sees its enrollees and members it referred; a CBO (or its hub) only members
-        referred to it; platform admins everyone."""
+        referred to it; platform admins everyone. A self/community referral still waiting for the
+        plan's review grants no one access: naming a CIN must not open its record."""
         from cbo_portal.access import is_platform_admin, member_org_ids
+        from referrals.choices import ReferralStatus
         from referrals.models.referrals import Referral
 
         if not getattr(user, "is_authenticated", False):
@@ -24,8 +31,10 @@ class MemberQuerySet(models.QuerySet):
         own = sorted(member_org_ids(user))
         if not own:
             return self.none()
-        referred = Referral.objects.filter(member=OuterRef("pk")).filter(
-            Q(plan_id__in=own) | Q(cbo_id__in=own) | Q(cbo__hub_id__in=own)
+        referred = (
+            Referral.objects.filter(member=OuterRef("pk"))
+            .filter(Q(plan_id__in=own) | Q(cbo_id__in=own) | Q(cbo__hub_id__in=own))
+            .exclude(status=ReferralStatus.PENDING_REVIEW)
         )
         enrolled = Enrollment.objects.filter(member=OuterRef("pk"), plan_id__in=own)
         return self.filter(Exists(referred) | Exists(enrolled))
@@ -82,6 +91,46 @@ class Member(models.Model):
             raise ValidationError(errors)
 
 
+@dataclass(frozen=True)
+class SubmittedMember:
+    """A member as someone other than their plan described them (see Referral.submitted_member):
+    shown in place of the record, which it never changes."""
+
+    cin: str
+    first_name: str = ""
+    last_name: str = ""
+    dob: date | str | None = None
+    sex: str = ""
+    phone: str = ""
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    county_name: str = ""
+    preferred_language: str = ""
+    pk: None = None
+    id: None = None
+
+    @classmethod
+    def from_details(cls, cin: str, details: dict) -> SubmittedMember:
+        names = set(cls.__dataclass_fields__) - {"cin", "pk", "id", "county_name"}
+        known = {k: v for k, v in details.items() if k in names}
+        if isinstance(known.get("dob"), str):
+            known["dob"] = date.fromisoformat(known["dob"])
+        return cls(cin=cin, county_name=details.get("county", ""), **known)
+
+    @property
+    def county(self) -> SimpleNamespace | None:
+        return SimpleNamespace(name=self.county_name) if self.county_name else None
+
+    def get_sex_display(self) -> str:
+        return dict(Sex.choices).get(self.sex, "")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
 class EnrollmentQuerySet(models.QuerySet):
     def visible_to(self, user) -> EnrollmentQuerySet:
         return self.filter(member__in=Member.objects.visible_to(user))
@@ -121,3 +170,41 @@ class Enrollment(models.Model):
 
     def covers(self, day) -> bool:  # noqa: ANN001
         return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class MemberCorrectionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> MemberCorrectionQuerySet:
+        """Whoever may see the member sees the corrections proposed for them."""
+        return self.filter(member__in=Member.objects.visible_to(user))
+
+
+class MemberCorrection(models.Model):
+    """A change to a member's record proposed by an organization that serves the member but does
+    not own the record (the plan the member is enrolled with does). The plan accepts it (the change
+    is applied and audited) or rejects it with a reason; either way it stays as history."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="corrections")
+    organization = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changes = models.JSONField(help_text="{field: proposed value}")
+    note = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CorrectionStatus.choices, default=CorrectionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MemberCorrectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["member", "status"])]
+
+    def __str__(self) -> str:
+        return f"Correction {self.pk} of {self.member_id} ({self.status})"

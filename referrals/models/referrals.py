@@ -88,6 +88,9 @@ class Referral(models.Model):
     notes = models.TextField(blank=True)
     contact_preference = models.CharField(max_length=10, choices=ContactPreference.choices, blank=True)
     contact_notes = models.CharField("best times / contact notes", max_length=200, blank=True)
+    # What a CBO typed about the member on a self/community referral. The member's record belongs
+    # to their plan, so the CBO's details are kept here for the plan to review, never written to it.
+    submitted_member = models.JSONField(null=True, blank=True)
 
     status = models.CharField(max_length=20, choices=ReferralStatus.choices, default=ReferralStatus.RECEIVED)
     status_changed_at = models.DateTimeField(default=timezone.now)
@@ -128,6 +131,21 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}: {self.member_id} → {self.cbo_id}"
+
+    @property
+    def member_hidden(self) -> bool:
+        """While a CBO's self/community referral waits for the plan's review, it grants no access
+        to the member's record: the referral shows only what the CBO typed."""
+        return self.status == ReferralStatus.PENDING_REVIEW and self.submitted_member is not None
+
+    @property
+    def shown_member(self):  # noqa: ANN201
+        """The member as this referral may show them (see ``member_hidden``)."""
+        if self.member_hidden:
+            from referrals.models.members import SubmittedMember
+
+            return SubmittedMember.from_details(self.member.cin, self.submitted_member or {})
+        return self.member
 
     @property
     def number(self) -> str:

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import pickle
 import re
 import tempfile
@@ -30,7 +31,7 @@ from typing import IO, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import IntegrityError, connection, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, models, transaction
 from django.utils import timezone
 
 from cbo_portal import identifiers
@@ -48,8 +49,11 @@ from referrals.models import (
     ReferralImport,
     ReferralStatusChange,
 )
+from referrals.services import members as member_svc
 from referrals.services.common import PLAN_REFERRERS, require_plan_role
 from referrals.services.referrals import check_provider, response_deadline
+
+logger = logging.getLogger(__name__)
 
 BATCH = 2000
 COPY_CHUNK = 250  # lines per write to the COPY stream
@@ -75,7 +79,7 @@ ALIASES = {
     "plan_ref": "plan_reference", "reference": "plan_reference", "provider_npi": "cbo_npi", "npi": "cbo_npi",
     "preferred_language": "language", "modifier": "modifiers",
 }  # fmt: skip
-_MDY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_MDY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)  # 0-9 only, not "٠٣/٠١/١٩٨٠"
 _SPLIT_DX = re.compile(r"[;,|\s]+")
 SEX = {"m": "M", "male": "M", "f": "F", "female": "F", "u": "U", "unknown": "U", "x": "U", "": "U"}
 PRIORITY = {"": Priority.ROUTINE, "routine": Priority.ROUTINE, "r": Priority.ROUTINE, "urgent": Priority.URGENT,
@@ -98,7 +102,7 @@ def parse_date(text: str) -> date:
         pass
     if m := _MDY.match(text):
         return date(int(m[3]), int(m[1]), int(m[2]))
-    if len(text) == 8 and text.isdigit():
+    if len(text) == 8 and text.isascii() and text.isdigit():
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     raise ValueError(text)
 
@@ -243,9 +247,32 @@ def _sniff(raw: IO[bytes]) -> None:
         raise FileProblem("This looks like an Excel workbook. Save it as “CSV UTF-8” and upload it again.")
 
 
+def _find_nul(raw: IO[bytes]) -> tuple[int, int] | None:
+    """(byte offset, line) of the file's first NUL byte, or None. No text field may hold one
+    (PostgreSQL refuses it), so such a file is refused whole, before any row is checked; the
+    scan runs a megabyte at a time at the speed of ``bytes.find``."""
+    offset, lines = 0, 1
+    try:
+        for chunk in iter(lambda: raw.read(1 << 20), b""):
+            if (at := chunk.find(b"\x00")) >= 0:
+                return offset + at, lines + chunk.count(b"\n", 0, at)
+            offset, lines = offset + len(chunk), lines + chunk.count(b"\n")
+        return None
+    finally:
+        raw.seek(0)
+
+
 def read_rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     """Stream (line number, row by normalized column) from a UTF-8 CSV, checking the header."""
     _sniff(raw)
+    if nul := _find_nul(raw):
+        offset, line = nul
+        raise FileProblem(
+            f"The file contains a NUL byte (a zero byte) at offset {offset}, on line {line}. A CSV file "
+            "holds text only; this usually means it was saved as UTF-16 or is not a CSV file. Save it "
+            "as “CSV UTF-8” and upload it again.",
+            line=line,
+        )
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text)
     try:
@@ -461,8 +488,16 @@ def validate_file(batch: ReferralImport, spool: IO[bytes]) -> bool:
     def flush() -> None:
         nonlocal bad_rows
         earlier = duplicates.earlier_lines([(line, ref) for line, ref, _, _ in checked if ref])
+        others = member_svc.cins_enrolled_elsewhere(
+            batch.plan_id,
+            {clean.cin for _, _, clean, _ in checked if clean is not None},
+            timezone.localdate(),
+        )
         clean_rows, problems = [], []
         for line, ref, clean, errors in checked:
+            if clean is not None and clean.cin in others:
+                errors.append(("cin", f"Member {clean.cin} is enrolled with another plan today; only that plan "
+                                      "can refer them or change their record."))  # fmt: skip
             if line in earlier:
                 at = next((i for i, (c, _) in enumerate(errors) if c in _AFTER_REFERENCE), len(errors))
                 errors.insert(at, ("plan_reference",
@@ -663,6 +698,7 @@ def _write_batch(
     }
     new: list[CleanRow] = []
     changed: list[Member] = []
+    changes: dict[int, dict[str, list]] = {}
     for cin, r in by_cin.items():
         member = members.get(cin)
         if member is None:
@@ -671,6 +707,9 @@ def _write_batch(
         values = {f: getattr(r, f) for f in MEMBER_FIELDS} | {"preferred_language": r.language}
         diff = {k: v for k, v in values.items() if v not in ("", None, "U") and getattr(member, k) != v}
         if diff:
+            changes[member.pk] = {
+                k: [audit.jsonable(getattr(member, k)), audit.jsonable(v)] for k, v in diff.items()
+            }
             for k, v in diff.items():
                 setattr(member, k, v)
             changed.append(member)
@@ -688,7 +727,13 @@ def _write_batch(
         ])  # fmt: skip
         ids.update(_values_in(Member.objects.all(), "cin", [r.cin for r in new], "cin", "pk"))
     if changed:
+        # The plan owns these members' records (rows naming another plan's member were refused when
+        # the file was checked): one audit row per changed member, under the plan.
         Member.objects.bulk_update(changed, [*MEMBER_FIELDS, "preferred_language"], batch_size=500)
+        audit.record_many(
+            actor=batch.uploaded_by, action=AuditAction.UPDATE, organization_id=batch.plan_id,
+            entries=[(m, f"Updated member {m.cin} from {batch.original_name}", changes[m.pk]) for m in changed],
+        )  # fmt: skip
     today = now.astimezone(timezone.get_current_timezone()).date()
     covered: set[int] = set()
     if members:  # members created just now have no enrollments yet
@@ -793,5 +838,20 @@ def process(batch: ReferralImport) -> ReferralImport:
     except (IntegrityError, OSError, ValueError) as exc:
         _save(batch, status=ImportStatus.FAILED, finished_at=timezone.now(),
               message=f"The import stopped and nothing was imported: {exc}"[:300])  # fmt: skip
+    except Exception as exc:
+        # Whatever else stops it (a database error, a bug), the import must end FAILED with a
+        # reason, never stay "importing" for ever: the import's own transaction was rolled back,
+        # so nothing of the file was written. The traceback goes to the log for us.
+        logger.exception("Referral import %s stopped", batch.pk)
+        _save(batch, status=ImportStatus.FAILED, finished_at=timezone.now(),
+              message=f"The import stopped and nothing was imported: {_failure_reason(exc)}"[:300])  # fmt: skip
     batch.refresh_from_db()
     return batch
+
+
+def _failure_reason(exc: Exception) -> str:
+    """The first line of what went wrong, in words a plan's staff can pass on to support."""
+    detail = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, DatabaseError):
+        return f"the database refused the data ({detail or type(exc).__name__}). Contact support with this message."
+    return f"an unexpected error ({type(exc).__name__}{': ' + detail if detail else ''}). Contact support with this message."

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from cbo_portal.statemachine import check_transition
 from contracts.models import ServiceCatalogEntry
 from referrals.choices import LoopClosureReason, OutreachMethod, Priority, ReferralSource, ReferralStatus
 from referrals.models import Member, OutreachAttempt, Referral, ReferralStatusChange
+from referrals.services import members as member_svc
 from referrals.services.common import (
     PLAN_REFERRERS,
     PROVIDER_BILLERS,
@@ -39,7 +40,6 @@ from referrals.services.common import (
     require_plan_role,
     require_provider_role,
 )
-from referrals.services.members import ensure_enrolled
 
 S = ReferralStatus
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -90,16 +90,19 @@ def create_referral(
     acting_user,
     plan: Organization,
     cbo: Organization,
-    member: Member,
     service: ServiceCatalogEntry,
+    member: Member | None = None,
+    member_details: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Referral:
     """A plan care coordinator refers one of the plan's members to an approved CBO for one service.
-    The member's enrollment with the plan is recorded from today if none covers today. The CBO must
-    respond by the deadline (see ``response_deadline``)."""
+    The member is given as a record or as details with a CIN (see ``members.resolve_member``: the
+    referral asserts the member's enrollment with the plan from today, refused when another plan
+    has them). The CBO must respond by the deadline (see ``response_deadline``). Every check runs
+    before the first write; a refused referral writes nothing."""
     require_plan_role(acting_user, plan, PLAN_REFERRERS, action="refer members")
-    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=member, service=service,
-                   source=ReferralSource.PLAN, status=S.RECEIVED, **fields)  # fmt: skip
+    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=member, member_details=member_details,
+                   service=service, source=ReferralSource.PLAN, status=S.RECEIVED, **fields)  # fmt: skip
 
 
 @transaction.atomic
@@ -108,44 +111,58 @@ def record_community_referral(
     acting_user,
     plan: Organization,
     cbo: Organization,
-    member: Member,
     service: ServiceCatalogEntry,
+    member_details: dict[str, Any],
     source: str = ReferralSource.SELF,
     **fields: Any,
 ) -> Referral:
     """A CBO records a self-referral or community referral; it waits for the member's plan to
-    review it (pending review → accepted, or closed as not eligible)."""
+    review it (pending review → accepted, or closed as not eligible). What the CBO typed about the
+    member stays on the referral: an existing member's record is never changed by it, and opens to
+    the CBO only when the plan accepts."""
     require_provider_role(acting_user, cbo, PROVIDER_WORKERS, action="record community referrals")
     if source not in (ReferralSource.SELF, ReferralSource.COMMUNITY):
         raise ValidationError({"source": "A CBO records self-referrals or community referrals."})
     if plan.kind != "plan":
         raise ValidationError({"plan": "Choose the member's health plan."})
-    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=member, service=service,
-                   source=source, status=S.PENDING_REVIEW, **fields)  # fmt: skip
+    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=None, member_details=member_details,
+                   service=service, source=source, status=S.PENDING_REVIEW, **fields)  # fmt: skip
 
 
-def _create(*, acting_user, plan, cbo, member, service, source, status, **fields) -> Referral:  # noqa: ANN001
+def _create(*, acting_user, plan, cbo, member, member_details, service, source, status, **fields) -> Referral:  # noqa: ANN001
     unknown = set(fields) - set(REFERRAL_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown referral fields: {', '.join(sorted(unknown))}")
+    if (member is None) == (member_details is None):
+        raise ValueError("Give the member as a record or as details, not both.")
     check_provider(cbo)
     now = timezone.now()
     referral = Referral(
-        plan=plan, cbo=cbo, member=member, service=service, source=source, status=status,
+        plan=plan, cbo=cbo, service=service, source=source, status=status,
         status_changed_at=now, created_at=now, created_by=actor_or_none(acting_user), **fields,
     )  # fmt: skip
     referral.plan_reference = (referral.plan_reference or "").strip()
-    referral.full_clean(validate_constraints=False)
+    referral.full_clean(exclude=["member"], validate_constraints=False)
     if (
         referral.plan_reference
         and Referral.objects.filter(plan=plan, plan_reference=referral.plan_reference).exists()
     ):
         raise ValidationError({"plan_reference": f"{plan} already has a referral {referral.plan_reference}."})
+    by_plan = source not in (ReferralSource.SELF, ReferralSource.COMMUNITY)
+    if member_details is not None:
+        details = dict(member_details)
+        cin, checked = member_svc.check_details(details.pop("cin", ""), details)
+        if not by_plan:
+            referral.submitted_member = member_svc.as_submitted(checked)
+        member = member_svc.resolve_member(
+            acting_user=acting_user, referrer=plan if by_plan else cbo, cin=cin, details=details
+        )
+    elif by_plan:
+        member_svc.ensure_enrolled(member, acting_user=acting_user, plan=plan, on=timezone.localdate())
+    referral.member = member
     if status == S.RECEIVED:
         referral.respond_by = response_deadline(now, referral.priority)
     referral.save()
-    if source == ReferralSource.PLAN:
-        ensure_enrolled(member, acting_user=acting_user, plan=plan, on=timezone.localdate())
     _history(referral, "", status, acting_user=acting_user, reason=ReferralSource(source).label)
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=referral, organization=plan,
@@ -212,11 +229,25 @@ def approve_community_referral(referral: Referral, *, acting_user) -> Referral:
     )
     referral.responded_at = referral.status_changed_at
     referral.save(update_fields=["status", "status_changed_at", "responded_at"])
-    ensure_enrolled(referral.member, acting_user=acting_user, plan=referral.plan, on=timezone.localdate())
+    member_svc.ensure_enrolled(
+        referral.member, acting_user=acting_user, plan=referral.plan, on=timezone.localdate()
+    )
+    _propose_submitted_details(referral, acting_user=acting_user)
     _audit_move(
         referral, previous, acting_user=acting_user, summary="community referral approved by the plan"
     )
     return referral
+
+
+def _propose_submitted_details(referral: Referral, *, acting_user) -> None:  # noqa: ANN001
+    """Details the CBO typed that differ from the member's record become a correction it proposed,
+    for the plan to accept or reject on the member's page (they never change the record alone)."""
+    details = {k: v for k, v in (referral.submitted_member or {}).items() if k in member_svc.MEMBER_FIELDS}
+    try:
+        member_svc.propose_correction(referral.member, acting_user=referral.created_by, organization=referral.cbo,
+                                      note=f"Typed on community referral {referral.number}", **details)  # fmt: skip
+    except (ValidationError, PermissionDenied):  # nothing differs, or its author has left the CBO
+        return
 
 
 @transaction.atomic
@@ -285,7 +316,7 @@ def hand_off(referral: Referral, *, acting_user) -> Referral:
     fields["post_release_provider"] = None
     fields["notes"] = f"Hand-off from {referral.number} ({referral.cbo}). {referral.notes}".strip()
     new = _create(acting_user=acting_user, plan=referral.plan, cbo=referral.post_release_provider,
-                  member=referral.member, service=referral.service, source=ReferralSource.HANDOFF,
+                  member=referral.member, member_details=None, service=referral.service, source=ReferralSource.HANDOFF,
                   status=S.RECEIVED, **fields)  # fmt: skip
     Referral.objects.filter(pk=new.pk).update(handed_off_from=referral)
     if referral.status in (S.ACCEPTED, S.IN_PROGRESS, S.RECEIVED, S.PENDING_REVIEW):

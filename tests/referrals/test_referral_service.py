@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -114,9 +114,10 @@ def test_justice_involved_referral_needs_release_date_and_facility_and_hands_off
 
 
 def test_cbo_community_referral_waits_for_plan_review(world):
-    member = MemberFactory()
-    r = svc.record_community_referral(acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo, member=member,
-                                      service=service("S5170-U6"), source="community")  # fmt: skip
+    typed = {"cin": "12345678A", "first_name": "Rosa", "last_name": "Diaz", "dob": date(1970, 1, 2)}
+    r = svc.record_community_referral(acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo,
+                                      member_details=typed, service=service("S5170-U6"), source="community")  # fmt: skip
+    member = r.member
     assert r.status == "pending_review" and not Enrollment.objects.filter(member=member).exists()
     with pytest.raises(PermissionDenied):
         svc.approve_community_referral(r, acting_user=world.other_plan_coordinator)
