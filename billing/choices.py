@@ -42,6 +42,12 @@ class BatchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class AckKind(models.TextChoices):
+    FA999 = "999", "999 acknowledgement"
+    CA277 = "277CA", "277CA claim acknowledgement"
+    TA1 = "TA1", "TA1 interchange acknowledgement"
+
+
 class BatchFormat(models.TextChoices):
     X12_837P = "837p", "X12 837P"
     INVOICE = "invoice", "Invoice (CSV + printable)"

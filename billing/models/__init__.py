@@ -4,6 +4,7 @@ from billing.models.batches import (
     BatchStatusChange,
     ControlNumberCounter,
     PlanChannel,
+    UnreadFile,
 )
 from billing.models.claims import Claim, ClaimLine, ClaimStatusChange
 from billing.models.remittances import Adjustment, Payment, ProviderAdjustment, Remittance, RemittanceClaim
@@ -22,4 +23,5 @@ __all__ = [
     "ProviderAdjustment",
     "Remittance",
     "RemittanceClaim",
+    "UnreadFile",
 ]

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from billing.choices import BatchFormat, BatchStatus, DeliveryMethod
+from billing.choices import AckKind, BatchFormat, BatchStatus, DeliveryMethod
 from billing.scope import billing_scope_q
 
 
@@ -146,20 +146,28 @@ class AcknowledgementQuerySet(models.QuerySet):
 
 
 class Acknowledgement(models.Model):
-    """An imported 999: which transaction sets of a batch the plan's clearinghouse accepted or
-    rejected, with its errors. A file (by SHA-256) is imported once."""
+    """An imported answer to one of our batches: a 999 (which transaction sets the clearinghouse
+    accepted or rejected), a 277CA (which claims the payer accepted or rejected) or a TA1 (whether
+    the interchange was readable), with its errors in words.
+
+    A file answers to whom it addresses: it is imported only for the batch it answers, by that
+    batch's submitter (or the system), and its identity is that batch plus its bytes, so one
+    organization's import never stands in for another's.
+    """
 
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.PROTECT, related_name="acknowledgements"
     )
     file = models.FileField(upload_to="acks/%Y/%m/")
     file_name = models.CharField(max_length=200)
-    sha256 = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=5, choices=AckKind.choices, default=AckKind.FA999)
+    sha256 = models.CharField(max_length=64)
     accepted_sets = models.PositiveIntegerField(default=0)
     rejected_sets = models.PositiveIntegerField(default=0)
     results = models.JSONField(
-        default=list, help_text="Per transaction set: control number, accepted, errors"
+        default=list, help_text="Per transaction set (999), per claim (277CA) or the interchange (TA1)"
     )
+    warnings = models.JSONField(default=list, blank=True, help_text="Contradictions found in the file")
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -169,6 +177,46 @@ class Acknowledgement(models.Model):
 
     class Meta:
         ordering = ["-imported_at"]
+        constraints = [models.UniqueConstraint(fields=["batch", "sha256"], name="ack_file_once_per_batch")]
+        indexes = [models.Index(fields=["sha256"], name="ack_sha256")]
 
     def __str__(self) -> str:
-        return f"999 {self.file_name}"
+        return f"{self.get_kind_display()} {self.file_name}"
+
+
+class UnreadFileQuerySet(models.QuerySet):
+    def visible_to(self, user) -> UnreadFileQuerySet:  # noqa: ANN001
+        """Platform admins and the plan's billing roles see every one; a provider's billing staff
+        see those from plans they have sent batches to."""
+        q = billing_scope_q(user, provider="submitter", submitter=None, plan=None)
+        if q is None:
+            return self
+        plan_side = billing_scope_q(user, provider="submitter", submitter=None, plan="plan")
+        plans = Batch.objects.filter(q | plan_side).values("plan_id")
+        return self.filter(plan_id__in=plans)
+
+
+class UnreadFile(models.Model):
+    """A file the SFTP pickup found in a plan's outbound folder and could not import (not an
+    835/999/277CA/TA1, malformed, or refused): recorded with the reason, shown to billing
+    coordinators and left in place, so nothing is ever skipped silently. Seen again on a later run,
+    the same file (name and SHA-256) updates ``last_seen_at``."""
+
+    plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.CASCADE, related_name="+")
+    file_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    reason = models.TextField()
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    objects = UnreadFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "file_name", "sha256"], name="unread_file_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Unread {self.file_name} from {self.plan}"

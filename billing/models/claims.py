@@ -147,6 +147,12 @@ class Claim(models.Model):
         the reports; this is the simple billed − paid figure shown on lists."""
         return self.billed_amount - self.paid_amount
 
+    @property
+    def overpaid(self) -> bool:
+        """Paid more than billed (net of reversals): a payment posted twice, or a payer error to
+        report and refund. Shown on the claim and in the remittance summary."""
+        return self.paid_amount > self.billed_amount
+
 
 class ClaimLine(models.Model):
     """One service line (2400 loop) billing one logged service delivery.

@@ -19,8 +19,15 @@ class RemittanceQuerySet(models.QuerySet):
 
 
 class Remittance(models.Model):
-    """One imported 835 (one payment: BPR/TRN). Imported once per file (SHA-256) and only when
-    it balances: BPR02 = Σ CLP04 − Σ PLB."""
+    """One imported 835 transaction set: one payment (BPR/TRN), posted once and only when it
+    balances (BPR02 = Σ CLP04 − Σ PLB).
+
+    A payment's identity is the payment, not the file: ``payment_key`` is made from the payer
+    (TRN03, else its payer id), the trace number (TRN02), the payment date and the amount
+    (``billing.services.remittances.payment_key``), and is unique. The same payment sent again in a
+    new envelope or with new line breaks is "already posted". ``sha256`` is the raw file's, kept to
+    say which bytes the payment came in (every set of a file has the same one).
+    """
 
     plan = models.ForeignKey("cbo_portal.Organization", null=True, on_delete=models.PROTECT, related_name="+")
     payee = models.ForeignKey(
@@ -28,7 +35,14 @@ class Remittance(models.Model):
     )
     file = models.FileField(upload_to="remittances/%Y/%m/")
     file_name = models.CharField(max_length=200)
-    sha256 = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file this payment came in")
+    payment_key = models.CharField(
+        max_length=64, null=True, blank=True, editable=False,
+        help_text="What makes the payment itself: payer, trace number, date and amount (hashed)",
+    )  # fmt: skip
+    originator_id = models.CharField(
+        max_length=50, blank=True, help_text="TRN03: the payer's originating company id"
+    )
     payer_name = models.CharField(max_length=120)
     payer_id = models.CharField(max_length=50, blank=True)
     payee_npi = models.CharField(max_length=10, blank=True)
@@ -48,6 +62,8 @@ class Remittance(models.Model):
 
     class Meta:
         ordering = ["-imported_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["payment_key"], name="remittance_payment_once")]
+        indexes = [models.Index(fields=["sha256"], name="remittance_sha256")]
 
     def __str__(self) -> str:
         return f"835 {self.trace_number} from {self.payer_name}"

@@ -23,6 +23,10 @@ Rules:
   idempotency key, which names the remote file — before anything leaves. SFTP upload is
   idempotent by name and SHA-256, so a rerun after a crash finishes the job without sending a
   second copy. For download channels, the coordinator downloads the file and marks it sent.
+* An answer proves sending: a 999, 277CA or 835 that answers a batch whose file was written but
+  not yet marked sent (``export_claims`` leaves batches ready: the coordinator sends the files)
+  marks it sent first (``mark_sent_by_answer``; its history names the file that told us), then
+  is posted.
 * Tasks call ``process_batch`` by id; it resumes from whatever step the batch reached.
 """
 
@@ -39,7 +43,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -401,15 +405,71 @@ def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN
         locked = Batch.objects.select_for_update().get(pk=pk)
         if locked.status != BatchStatus.SUBMITTING:
             return locked
-        ids = list(
-            Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).values_list("pk", flat=True)
-        )
-        for start in range(0, len(ids), 10000):
-            transition_claims_bulk(ids[start : start + 10000], ClaimStatus.IN_BATCH, ClaimStatus.SUBMITTED,
-                                   acting_user=acting_user, reason=f"Sent in batch {pk}")  # fmt: skip
         how = f"uploaded to {remote}" if remote else "downloaded and sent by hand"
-        return transition_batch(locked, BatchStatus.SUBMITTED, acting_user=acting_user, reason=f"File {how}",
-                                remote_path=remote, submitted_at=timezone.now())  # fmt: skip
+        return _record_sent(locked, acting_user=acting_user, reason=f"File {how}", remote=remote)
+
+
+def _record_sent(locked: Batch, *, acting_user, reason: str, remote: str = "") -> Batch:  # noqa: ANN001
+    """submitting → submitted for a locked batch, its in_batch claims → submitted."""
+    ids = list(Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).values_list("pk", flat=True))
+    for start in range(0, len(ids), 10000):
+        transition_claims_bulk(ids[start : start + 10000], ClaimStatus.IN_BATCH, ClaimStatus.SUBMITTED,
+                               acting_user=acting_user, reason=f"Sent in batch {locked.pk}")  # fmt: skip
+    return transition_batch(locked, BatchStatus.SUBMITTED, acting_user=acting_user, reason=reason,
+                            remote_path=remote or locked.remote_path, submitted_at=timezone.now())  # fmt: skip
+
+
+# Batches whose file exists but which nobody has marked sent: an answer from the plan may name them.
+UNSENT_WRITTEN_STATUSES = (BatchStatus.READY, BatchStatus.SUBMITTING)
+
+
+def answerable_unsent_batches(scope_user=None) -> models.QuerySet:  # noqa: ANN001
+    """Batches with a written file not yet marked sent (those an answer could prove sent), limited
+    to the ones ``scope_user`` submits when given."""
+    from billing.scope import billing_scope_q
+
+    batches = Batch.objects.filter(status__in=UNSENT_WRITTEN_STATUSES).exclude(file="")
+    if scope_user is not None:
+        q = billing_scope_q(scope_user, provider="submitter", submitter=None, plan=None)
+        if q is not None:
+            batches = batches.filter(q)
+    return batches
+
+
+@transaction.atomic
+def mark_sent_by_answer(batch: Batch, *, answer: str, acting_user=None) -> Batch:  # noqa: ANN001
+    """The plan answered ``batch`` (``answer`` names the 999/277CA/835 file), so it was sent:
+    ready → submitting → submitted (claims in_batch → submitted), with history saying which file
+    told us. A batch already sent is returned as it is."""
+    locked = Batch.objects.select_for_update().get(pk=batch.pk)
+    if locked.status not in UNSENT_WRITTEN_STATUSES or not locked.file:
+        return locked
+    reason = f"Marked sent: {answer} answers this batch, so the plan has its file"
+    if locked.status == BatchStatus.READY:
+        locked = transition_batch(locked, BatchStatus.SUBMITTING, acting_user=acting_user, reason=reason)
+    return _record_sent(locked, acting_user=acting_user, reason=reason)
+
+
+def mark_answered_batches(claim_numbers, *, answer: str, acting_user=None, scope=None) -> list[Batch]:  # noqa: ANN001
+    """Mark sent every written-but-unsent batch holding an in_batch claim with one of
+    ``claim_numbers`` (a set, or a callable giving it: it is only called when such batches exist,
+    since reading the numbers may cost a pass over a large file)."""
+    user = acting_user if scope is not None else None
+    batches = answerable_unsent_batches(user)
+    if not batches.exists():
+        return []
+    numbers = claim_numbers() if callable(claim_numbers) else claim_numbers
+    if not numbers:
+        return []
+    ids = set(
+        Claim.objects.filter(batch__in=batches, status=ClaimStatus.IN_BATCH, control_number__in=list(numbers))
+        .values_list("batch_id", flat=True)
+        .distinct()
+    )
+    return [
+        mark_sent_by_answer(b, answer=answer, acting_user=acting_user)
+        for b in Batch.objects.filter(pk__in=ids)
+    ]
 
 
 def process_batch(batch_id: int) -> Batch:

@@ -2,8 +2,20 @@
 
 Rules (domain.md §3 step 8, §6):
 
-* A file is imported once: its SHA-256 is the key. Importing it again changes nothing and says so
-  (``ImportResult.already_imported``).
+* A payment is posted once. Its identity is the payment, not the file: payer + TRN02 trace number +
+  payment date + amount (``billing.x12.remit835.payment_key``). The same payment again, in any
+  envelope (new ISA13), with any line breaks or delimiters, is reported as already posted and
+  changes nothing (``ImportResult.already_imported``, or ``already_posted`` for the sets of a file
+  that were); the stored raw file keeps its own SHA-256.
+* A file answers to whom it addresses (architecture rule 21): a person may import an 835 only for
+  the payee it names (N1*PE NPI, else its TIN), that payee's hub, or the submitter of the claims it
+  pays. Anyone else gets a clear refusal before anything is written, so a wrong organization's
+  attempt neither stores the file nor blocks the payee's own import. System pickups and platform
+  admins import for anyone.
+* A claim whose net paid exceeds its billed amount is flagged (``Claim.overpaid``, and
+  ``ImportResult.overpaid`` in the summary).
+* Patient responsibility is CLP05 when sent, else Σ of the claim's PR adjustments
+  (``patient_responsibility_of``), so a reversal that carries CAS PR without CLP05 reverses it.
 * A file is imported whole or not at all. The parser (``billing.x12.remit835``) checks the
   structure and the balancing (per line, per claim CLP03 − CLP04 = Σ CAS, per payment BPR02 =
   Σ CLP04 − Σ PLB) while we post claims as they stream by, all in one transaction: any error rolls
@@ -48,7 +60,7 @@ from pathlib import PurePath
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
-from django.db.models import BooleanField, Count, Q, Sum
+from django.db.models import BooleanField, Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -64,9 +76,10 @@ from billing.models import (
     RemittanceClaim,
 )
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
+from billing.services.batches import mark_answered_batches
 from billing.services.states import CLAIM_TRANSITIONS
 from billing.x12 import remit835 as x835
-from billing.x12.common import X12Error, X12ParseError
+from billing.x12.common import SegmentReader, X12Error, X12ParseError
 from cbo_portal import access
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import Organization
@@ -109,6 +122,8 @@ class ImportResult:
     denied_count: int = 0
     already_imported: bool = False
     remittances: list[Remittance] = field(default_factory=list)
+    already_posted: list[Remittance] = field(default_factory=list)  # sets of this file posted before
+    overpaid: list[str] = field(default_factory=list)  # control numbers now paid more than billed
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly summary (money as strings)."""
@@ -123,6 +138,8 @@ class ImportResult:
             "provider_adjustment_total": str(self.provider_adjustment_total),
             "denied_count": self.denied_count,
             "already_imported": self.already_imported,
+            "already_posted": [r.trace_number for r in self.already_posted],
+            "overpaid": self.overpaid,
         }
 
 
@@ -149,13 +166,28 @@ def adjudicated_status(*, paid: Decimal, billed: Decimal, denied: bool) -> str:
 
 
 def decode_x12(data: bytes, what: str) -> str:
-    """X12 is ASCII; accept UTF-8 and fall back to Latin-1 so the parser gives the real error."""
+    """X12 is ASCII; accept UTF-8 (with or without a byte-order mark, which some payers' systems
+    write) and fall back to Latin-1 so the parser gives the real error."""
     if not data or not data.strip():
         raise X12ParseError(f"the {what} file is empty")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def patient_responsibility_of(cp: x835.ClaimPayment) -> Decimal:
+    """What the member owes by this CLP: CLP05 when the payer sent it; otherwise the sum of the
+    claim's PR (patient responsibility) adjustments, claim and line level. A reversal (CLP02 22)
+    carries them negative, so it takes back what the original put on the member even when it
+    leaves CLP05 out."""
+    if cp.patient_responsibility is not None:
+        return cp.patient_responsibility
+    total = ZERO
+    for _service, adjustment in cp.all_adjustments():
+        if adjustment.group == "PR":
+            total += adjustment.amount
+    return total
 
 
 # --------------------------------------------------------------------------- import
@@ -171,6 +203,7 @@ class _ClaimState:
     paid: Decimal
     patient_responsibility: Decimal
     payer_claim_number: str
+    control_number: str = ""
     denied: bool = False
     touched: bool = False
 
@@ -186,8 +219,10 @@ class _Context:
     result: ImportResult = field(default_factory=lambda: ImportResult(remittance=None))
     now: object = None
     scope: Q | None = None
+    org_ids: frozenset[int] = frozenset()  # the uploader's billing organizations (when scoped)
     set_claims: int = 0  # CLPs of the current transaction set so far
     set_matched: int = 0  # ... and how many of them matched a claim
+    skipping: bool = False  # the current set is a payment already posted
 
 
 def uploader_scope(acting_user) -> Q | None:  # noqa: ANN001
@@ -203,34 +238,35 @@ def uploader_scope(acting_user) -> Q | None:  # noqa: ANN001
     return billing_scope_q(acting_user, provider="billing_provider", submitter="submitter", plan=None)
 
 
-def import_remittance(data: bytes, *, file_name: str, acting_user=None) -> ImportResult:  # noqa: ANN001
+def import_remittance(data: bytes, *, file_name: str, acting_user=None, _retry: bool = True) -> ImportResult:  # noqa: ANN001
     """Import one 835 file (see the module docstring for the rules). Returns the summary; raises
-    ``RemittanceImportError`` (a ``ValidationError``) for a file that cannot be imported, in which
-    case nothing was changed. A user posts only to claims they bill for (``uploader_scope``)."""
+    ``RemittanceImportError`` (a ``ValidationError``) for a file that cannot be imported or that is
+    not addressed to the uploader, in which case nothing was changed. A user posts only to claims
+    they bill for (``uploader_scope``)."""
     scope = uploader_scope(acting_user)
+    org_ids = frozenset()
+    if scope is not None:
+        org_ids = frozenset(access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES))
     digest = hashlib.sha256(data).hexdigest()
-    existing = Remittance.objects.filter(sha256=digest).first()
-    if existing is not None:
-        return summarize_file(existing)
     name = PurePath(file_name or "remittance.835").name[:200]
     try:
         text = decode_x12(data, "835")
         with transaction.atomic():
-            ctx = _Context(file_name=name, acting_user=acting_user, now=timezone.now(), scope=scope)
+            mark_answered_batches(lambda: _claim_numbers(text), answer=f"835 {name}", acting_user=acting_user,
+                                  scope=scope)  # fmt: skip
+            ctx = _Context(
+                file_name=name, acting_user=acting_user, now=timezone.now(), scope=scope, org_ids=org_ids
+            )
             _post(text, ctx, digest, data)
     except X12Error as exc:
         raise RemittanceImportError(f"{name} was not imported: {exc}") from exc
     except IntegrityError:
-        # A concurrent import of the same file lost the race on the unique SHA-256.
-        if Remittance.objects.filter(sha256=digest).exists():
-            return summarize_file(Remittance.objects.get(sha256=digest))
-        raise
+        # A concurrent import of the same payment lost the race on its unique payment key: import
+        # again, which now finds the payment posted and says so.
+        if not _retry:
+            raise
+        return import_remittance(data, file_name=file_name, acting_user=acting_user, _retry=False)
     return ctx.result
-
-
-def _set_digest(digest: str, index: int) -> str:
-    """The file's SHA-256 keys its first transaction set; later sets get a derived key."""
-    return digest if index == 0 else hashlib.sha256(f"{digest}:{index}".encode()).hexdigest()
 
 
 def _post(text: str, ctx: _Context, digest: str, data: bytes) -> None:
@@ -238,16 +274,70 @@ def _post(text: str, ctx: _Context, digest: str, data: bytes) -> None:
     with _Pipeline(ctx) as pipeline:
         for event in x835.iter_835(io.StringIO(text)):
             if isinstance(event, x835.ClaimPayment):
-                pipeline.add(event)
+                if not ctx.skipping:
+                    pipeline.add(event)
             elif isinstance(event, x835.RemittanceStart):
                 pipeline.drain()
-                ctx.row = _start_remittance(event.remittance, ctx, _set_digest(digest, set_index), data)
+                header = event.remittance
+                payee = _check_addressee(header, ctx, text, set_index)
                 set_index += 1
+                existing = Remittance.objects.filter(payment_key=header.payment_key).first()
+                if existing is not None:
+                    ctx.skipping = True
+                    ctx.result.already_posted.append(existing)
+                    continue
+                ctx.row = _start_remittance(header, ctx, digest, data, payee)
             else:
                 pipeline.drain()
-                _finish_remittance(event, ctx)
+                if ctx.skipping:
+                    ctx.skipping = False
+                else:
+                    _finish_remittance(event, ctx)
     if ctx.result.remittance is None:
+        if ctx.result.already_posted:
+            already = summarize(ctx.result.already_posted)
+            already.already_posted = ctx.result.already_posted
+            ctx.result = already
+            return
         raise RemittanceImportError(f"{ctx.file_name} was not imported: it holds no 835 transaction set.")
+
+
+def _claim_numbers(text: str, set_index: int | None = None) -> set[str]:
+    """The CLP01s of the file (or of its ``set_index``-th transaction set), read by a plain pass
+    over its segments. Only for the rare paths that need them before posting: a batch that was
+    written but not marked sent, an uploader who is not the payee."""
+    numbers: set[str] = set()
+    index = -1
+    for seg in SegmentReader(text):
+        if seg[0] == "ST":
+            index += 1
+        elif seg[0] == "CLP" and len(seg) > 1 and (set_index is None or index == set_index):
+            numbers.add(seg[1])
+    return numbers
+
+
+def _check_addressee(
+    header: x835.Remittance, ctx: _Context, text: str, set_index: int
+) -> Organization | None:
+    """The payee the set names; refuses (nothing written yet) an uploader who is neither that
+    payee, its hub, nor the submitter of a claim the set pays."""
+    payee = _resolve_payee(header)
+    if ctx.scope is None:
+        return payee
+    orgs = ctx.org_ids
+    if payee is not None and (payee.pk in orgs or (payee.hub_id is not None and payee.hub_id in orgs)):
+        return payee
+    numbers = list(_claim_numbers(text, set_index))
+    if numbers and Claim.objects.filter(control_number__in=numbers, submitter_id__in=orgs).exists():
+        return payee
+    named = " or ".join(
+        f"{what} {value}" for what, value in (("NPI", header.payee_npi), ("TIN", header.payee_tin)) if value
+    )
+    raise RemittanceImportError(
+        f"{ctx.file_name} was not imported: it pays {header.payee_name or 'another payee'}"
+        f"{f' ({named})' if named else ''}, and your organization is neither that payee, its hub, nor "
+        f"the submitter of the claims it pays. Nothing was stored; the payee must import it."
+    )
 
 
 def _resolve_plan(header: x835.Remittance) -> Organization | None:
@@ -261,10 +351,18 @@ def _resolve_plan(header: x835.Remittance) -> Organization | None:
 
 
 def _resolve_payee(header: x835.Remittance) -> Organization | None:
-    if not header.payee_npi:
-        return None
-    found = list(Organization.objects.exclude(kind=OrgKind.PLAN).filter(npi=header.payee_npi)[:2])
-    return found[0] if len(found) == 1 else None
+    """The organization N1*PE names: by NPI (N103 XX), else by TIN (N103 FI or REF*TJ)."""
+    providers = Organization.objects.exclude(kind=OrgKind.PLAN)
+    if header.payee_npi:
+        found = list(providers.filter(npi=header.payee_npi)[:2])
+        if len(found) == 1:
+            return found[0]
+    digits = "".join(c for c in header.payee_tin if c.isdigit())
+    if len(digits) == 9:
+        found = list(providers.filter(tin__in=[digits, f"{digits[:2]}-{digits[2:]}"])[:2])
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def _lock_plan(plan: Organization | None) -> None:
@@ -276,11 +374,13 @@ def _lock_plan(plan: Organization | None) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [835, plan.pk])
 
 
-def _start_remittance(header: x835.Remittance, ctx: _Context, key: str, data: bytes) -> Remittance:
+def _start_remittance(header: x835.Remittance, ctx: _Context, digest: str, data: bytes,
+                      payee: Organization | None) -> Remittance:  # fmt: skip
     plan = _resolve_plan(header)
     _lock_plan(plan)
     row = Remittance(
-        plan=plan, payee=_resolve_payee(header), file_name=ctx.file_name, sha256=key,
+        plan=plan, payee=payee, file_name=ctx.file_name, sha256=digest, payment_key=header.payment_key,
+        originator_id=header.originator_id[:50],
         payer_name=header.payer_name[:120], payer_id=header.payer_id[:50], payee_npi=header.payee_npi[:10],
         trace_number=header.trace_number[:50], payment_method=header.payment_method[:3],
         payment_date=header.payment_date, total_paid=money(header.total_paid),
@@ -572,7 +672,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             chosen[number] = cand[0]
             states[cand[0]] = _ClaimState(
                 id=cand[0], status=cand[2], billed=cand[6], paid=cand[7], patient_responsibility=cand[8],
-                payer_claim_number=cand[9],
+                payer_claim_number=cand[9], control_number=number,
             )  # fmt: skip
     lines_by_control: dict[str, tuple[int, int]] = {}  # REF*6R → (line id, claim id)
     lines_by_claim: dict[int, list[tuple[int, str]]] = defaultdict(list)  # claim → [(line id, code)] in order
@@ -582,11 +682,11 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             lines_by_control[control] = (line_id, claim_id)
             lines_by_claim[claim_id].append((line_id, code))
             line_before[line_id] = line_paid_after.get(line_id, paid_before)
+    owed = [patient_responsibility_of(cp) for cp in chunk]
     remittance_claims = [
         (row.pk, chosen.get(cp.patient_control_number), cp.patient_control_number[:38], cp.status[:2],
-         cents[cp.charge], cents[cp.paid], cents[cp.patient_responsibility or ZERO], cp.payer_claim_number[:50],
-         None, None, "")
-        for cp in chunk
+         cents[cp.charge], cents[cp.paid], cents[pr], cp.payer_claim_number[:50], None, None, "")
+        for cp, pr in zip(chunk, owed, strict=True)
     ]  # fmt: skip
     rc_ids = read.rc_ids
     copy = rc_ids is not None  # PostgreSQL: COPY text, made here
@@ -602,7 +702,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
     line_paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
     paid_total = adjustment_total = ZERO
     denied = matched = 0
-    for cp, rc_id in zip(chunk, rc_ids, strict=True):
+    for cp, rc_id, pr in zip(chunk, rc_ids, owed, strict=True):
         paid = cp.paid
         paid_total += paid
         adjustment_total += cp.charge - paid
@@ -615,8 +715,8 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
         state = states[claim_id]
         state.touched = True
         state.paid += paid
-        if cp.patient_responsibility:
-            state.patient_responsibility += cp.patient_responsibility
+        if pr:
+            state.patient_responsibility += pr
         if cp.status != REVERSAL:
             state.denied = cp.status == DENIED
             if cp.payer_claim_number:
@@ -657,6 +757,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
     result.claims_unmatched += len(chunk) - matched
     ctx.set_claims += len(chunk)
     ctx.set_matched += matched
+    result.overpaid.extend(s.control_number for s in states.values() if s.touched and s.paid > s.billed)
     # Lines the file paid nothing on keep their total: adding 0.00 would only rewrite the row.
     increments = [(i, d) for i, d in line_paid.items() if d]
     return _ChunkWrites(
@@ -954,9 +1055,15 @@ def _deferred_fk_sql(models: Iterable[type]) -> list[str]:
 
 
 def summarize_file(remittance: Remittance) -> ImportResult:
-    """The ``ImportResult`` of a file already imported (every set that came with it), from the
-    stored rows: importing the same file again reports this and changes nothing."""
-    rows = list(Remittance.objects.filter(file=remittance.file.name).order_by("pk")) or [remittance]
+    """The ``ImportResult`` of a file already imported (every set that came with it)."""
+    return summarize(
+        list(Remittance.objects.filter(file=remittance.file.name).order_by("pk")) or [remittance]
+    )
+
+
+def summarize(rows: list[Remittance]) -> ImportResult:
+    """The ``ImportResult`` of payments already posted, from the stored rows: importing the same
+    payments again reports this and changes nothing."""
     claims = RemittanceClaim.objects.filter(remittance__in=rows)
     totals = claims.aggregate(
         matched=Count("pk", filter=Q(claim__isnull=False)), unmatched=Count("pk", filter=Q(claim__isnull=True)),
@@ -971,6 +1078,8 @@ def summarize_file(remittance: Remittance) -> ImportResult:
         remittance=rows[0], remittances=rows, claims_matched=totals["matched"], claims_unmatched=totals["unmatched"],
         paid_total=money(paid), adjustment_total=money((totals["charge_sum"] or ZERO) - paid),
         provider_adjustment_total=money(plb), denied_count=totals["denied"], already_imported=True,
+        overpaid=sorted(set(claims.filter(claim__paid_amount__gt=F("claim__billed_amount")).values_list(
+            "claim__control_number", flat=True))),
     )  # fmt: skip
 
 
@@ -1036,6 +1145,7 @@ __all__ = [
     "adjudicated_status",
     "import_remittance",
     "is_denial",
+    "patient_responsibility_of",
     "resolve_unmatched",
     "summarize_file",
     "unmatched_reasons",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import IO
@@ -231,37 +231,102 @@ class Delimiters:
     component: str
     repetition: str
     segment: str
+    version: str = "00501"  # ISA12
+
+
+_LINE_BREAKS = "\r\n"
+BOM = "\ufeff"
+
+
+def _is_delimiter(char: str) -> bool:
+    """A character the ISA may declare as a delimiter: anything but a letter, a digit, a space or a
+    line break. Control characters (0x1C-0x1F, which ``str.isspace()`` calls blanks) are allowed:
+    pharmacy benefit managers use 0x1D, 0x1F and 0x1E."""
+    return not char.isalnum() and char != " " and char not in _LINE_BREAKS
 
 
 def _delimiters_from_isa(head: str) -> Delimiters:
+    """Read the delimiters from the start of an interchange (BOM and leading blanks already gone).
+
+    Line breaks inside the ISA are ignored (files wrapped at 80 columns), and the ISA is read by its
+    separators rather than by fixed columns, so a sender that trims the padding still parses: ISA16
+    (the component separator) follows the 16th element separator and the terminator follows it. A
+    line break right after ISA16 is the terminator when a segment id follows it directly."""
     if not head.startswith("ISA"):
         raise X12ParseError(
             "this is not an X12 file: it does not start with an ISA segment", segment_number=1
         )
-    if len(head) < ISA_LENGTH:
-        raise X12ParseError(
-            "the ISA segment is truncated (it must be 106 characters)", segment_number=1, segment_id="ISA"
-        )
-    element = head[3]
-    if element.isalnum() or element.isspace():
+    element = head[3] if len(head) > 3 else ""
+    if not element or not _is_delimiter(element):
         raise X12ParseError(
             f"ISA element separator {element!r} is not a delimiter", segment_number=1, segment_id="ISA"
         )
-    parts = head[:ISA_LENGTH].split(element)
-    if len(parts) != 17:
+    seen = 0
+    component = segment = ""
+    parts: list[str] = [""]
+    i = 3
+    n = len(head)
+    while i < n:
+        char = head[i]
+        i += 1
+        if seen < 16:
+            if char in _LINE_BREAKS:
+                continue
+            if char == element:
+                seen += 1
+                parts.append("")
+            else:
+                parts[-1] += char
+            continue
+        if not component:
+            if char in _LINE_BREAKS:
+                continue
+            component = char
+            continue
+        # The terminator: the next character, unless it is a line break that merely wraps the line.
+        if char in _LINE_BREAKS:
+            rest = head[i:].lstrip(_LINE_BREAKS)
+            if rest[:1].isalnum():
+                segment = char
+                break
+            if not rest:
+                continue
+            continue
+        segment = char
+        break
+    if not segment:
+        raise X12ParseError(
+            "the ISA segment is truncated (it must have 16 elements and end with a terminator)",
+            segment_number=1,
+            segment_id="ISA",
+        )
+    if len(parts) != 17:  # pragma: no cover - the loop stops at 16
         raise X12ParseError(
             f"the ISA segment has {len(parts) - 1} elements instead of 16", segment_number=1, segment_id="ISA"
         )
-    component = head[104]
-    segment = head[105]
-    repetition = parts[11] if parts[12] >= "00402" and len(parts[11]) == 1 else ""
-    if segment.isalnum() or component.isalnum():
+    if not _is_delimiter(component) or (segment not in _LINE_BREAKS and not _is_delimiter(segment)):
         raise X12ParseError(
             "the ISA segment does not end with a component separator and a terminator",
             segment_number=1,
             segment_id="ISA",
         )
-    return Delimiters(element=element, component=component, repetition=repetition, segment=segment)
+    if len({element, component, segment}) != 3:
+        raise X12ParseError(
+            f"the ISA declares the same character twice as a delimiter (element {element!r}, component "
+            f"{component!r}, terminator {segment!r})",
+            segment_number=1,
+            segment_id="ISA",
+        )
+    repetition = (
+        parts[11] if parts[12] >= "00402" and len(parts[11]) == 1 and _is_delimiter(parts[11]) else ""
+    )
+    return Delimiters(element=element, component=component, repetition=repetition, segment=segment,
+                      version=parts[12])  # fmt: skip
+
+
+def x12_version_name(isa12: str) -> str:
+    """ISA12 as the version people say: ``00401`` → ``004010``, ``00501`` → ``005010``."""
+    return f"{isa12}0" if len(isa12) == 5 and isa12.isdigit() else isa12 or "an unknown version"
 
 
 Segment = list[str]
@@ -272,7 +337,8 @@ class SegmentReader:
 
     ``source`` is a string or a text file object read in chunks, so a large file is tokenized in
     bounded memory. Delimiters come from the ISA (``self.delimiters`` is set once the first segment
-    has been read); line breaks between segments are ignored. ``self.count`` is the number of
+    has been read). A leading UTF-8 byte-order mark is skipped; CR and LF that are not the declared
+    terminator are ignored wherever they fall, even inside a segment (lines wrapped at 80 columns). ``self.count`` is the number of
     segments read so far (the 1-based number of the last one). Raises ``X12ParseError`` when the text
     does not start with a well-formed ISA or ends in the middle of a segment.
     """
@@ -286,29 +352,35 @@ class SegmentReader:
     def __iter__(self) -> Iterator[Segment]:
         source = self._source
         if isinstance(source, str):
-            chunks: Iterable[str] = (source,)
+            chunks: Iterator[str] = iter((source,))
         else:
             chunks = iter(lambda: source.read(self._chunk_size), "")
+        lead = BOM + " \t\r\n"
         buffer = ""
-        delimiters: Delimiters | None = None
-        for chunk in chunks:
+        for chunk in chunks:  # enough to hold an ISA wrapped over a few lines
             buffer += chunk
-            if delimiters is None:
-                stripped = buffer.lstrip()
-                if len(stripped) < ISA_LENGTH:
-                    continue
-                delimiters = self.delimiters = _delimiters_from_isa(stripped)
-                buffer = stripped
-            parts = buffer.split(delimiters.segment)
-            buffer = parts.pop()
-            sep = delimiters.element
-            for part in parts:
-                part = part.strip("\r\n\t ")
-                if part:
-                    self.count += 1
-                    yield part.split(sep)
-        if delimiters is None:
-            _delimiters_from_isa(buffer.lstrip())  # raises the right error
+            if len(buffer) - len(lead) >= 2 * ISA_LENGTH and len(buffer.lstrip(lead)) >= 2 * ISA_LENGTH:
+                break
+        buffer = buffer.lstrip(lead)
+        delimiters = self.delimiters = _delimiters_from_isa(buffer)
+        # Line breaks that are not the terminator are dropped wherever they fall.
+        noise = [c for c in _LINE_BREAKS if c != delimiters.segment]
+        terminator, sep = delimiters.segment, delimiters.element
+        pending: Iterator[str] = iter((buffer,))
+        buffer = ""
+        for stream in (pending, chunks):
+            for chunk in stream:
+                for char in noise:
+                    if char in chunk:
+                        chunk = chunk.replace(char, "")
+                buffer += chunk
+                parts = buffer.split(terminator)
+                buffer = parts.pop()
+                for part in parts:
+                    part = part.strip("\r\n\t ")
+                    if part:
+                        self.count += 1
+                        yield part.split(sep)
         tail = buffer.strip()
         if tail:
             raise X12ParseError(
@@ -322,8 +394,8 @@ def iter_segments(source: str | IO[str], *, chunk_size: int = 1 << 16) -> Iterat
 
 
 def detect_delimiters(text: str) -> Delimiters:
-    """Delimiters of an X12 text, read from its ISA segment."""
-    return _delimiters_from_isa(text.lstrip())
+    """Delimiters of an X12 text, read from its ISA segment (after any byte-order mark)."""
+    return _delimiters_from_isa(text.lstrip(BOM + " \t\r\n"))
 
 
 def element(seg: Segment, index: int) -> str:

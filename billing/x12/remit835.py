@@ -35,12 +35,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO
 
-from billing.x12.common import Segment, SegmentReader, X12ParseError, parse_date, parse_decimal
+from billing.x12.common import (
+    Segment,
+    SegmentReader,
+    X12ParseError,
+    parse_date,
+    parse_decimal,
+    x12_version_name,
+)
 
 VERSION = "005010X221A1"
 ZERO = Decimal(0)
@@ -181,6 +189,27 @@ class Remittance:
     def provider_adjustment_total(self) -> Decimal:
         """Σ PLB amounts (positive = money withheld)."""
         return sum((p.amount for p in self.provider_adjustments), ZERO)
+
+    @property
+    def payment_key(self) -> str:
+        """This payment's identity (``payment_key``)."""
+        return payment_key(
+            payer_id=self.payer_id, originator_id=self.originator_id, payer_name=self.payer_name,
+            trace_number=self.trace_number, payment_date=self.payment_date, total_paid=self.total_paid,
+        )  # fmt: skip
+
+
+def payment_key(*, payer_id: str, originator_id: str, payer_name: str, trace_number: str,
+                payment_date: dt.date | None, total_paid: Decimal) -> str:  # fmt: skip
+    """What makes a payment the same payment whatever envelope it comes in: the payer (its payer
+    id, else TRN03 the originating company, else its name), TRN02 the check or EFT trace number,
+    BPR16 the date and BPR02 the amount, hashed to 64 hex characters. ISA/GS control numbers,
+    delimiters and line breaks play no part."""
+    payer = (payer_id or originator_id or payer_name).strip().upper()
+    amount = f"{Decimal(total_paid).quantize(Decimal('0.01'))}"
+    day = payment_date.isoformat() if payment_date else ""
+    text = "\x1f".join((payer, trace_number.strip().upper(), day, amount))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -441,6 +470,11 @@ class _Parser:
                 delimiters = self.reader.delimiters
                 assert delimiters is not None
                 component, repetition = delimiters.component, delimiters.repetition
+                if seg[12] != "00501":
+                    raise self.error(
+                        f"this is {x12_version_name(seg[12])} (ISA12 {seg[12]!r}); we read {VERSION} "
+                        "(ask the payer for its 5010 835)"
+                    )
                 isa13 = seg[13]
                 group_count = 0
                 state = "interchange"
@@ -449,8 +483,8 @@ class _Parser:
                     raise self.error("GS outside an interchange")
                 if seg[1] != "HP":
                     raise self.error(f"GS01 {seg[1]!r} is not HP: this is not an 835 payment advice")
-                if not seg[8].startswith("00501"):
-                    raise self.error(f"GS08 version {seg[8]!r} is not 5010 (005010X221A1 expected)")
+                if not seg[8].startswith("005010X221"):
+                    raise self.error(f"this is {seg[8] or 'an unnamed version'} (GS08); we read {VERSION}")
                 gs06 = seg[6]
                 group_count += 1
                 set_count = 0

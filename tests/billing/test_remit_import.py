@@ -269,11 +269,13 @@ def test_many_claims_in_several_chunks(world, monkeypatch):
 
 
 def test_a_user_posts_only_to_claims_they_bill_for(world):
+    """Another organization's ERA is refused whole (it is not stored as theirs, unmatched)."""
     claim = submitted_claim(world, charges=("125.00",))
     data = remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "125")])])
-    result = import_remittance(data, file_name="x.835", acting_user=world.other_cbo_admin)
+    with pytest.raises(RemittanceImportError, match="not imported"):
+        import_remittance(data, file_name="x.835", acting_user=world.other_cbo_admin)
     claim.refresh_from_db()
-    assert claim.status == ClaimStatus.SUBMITTED and result.claims_unmatched == 1
+    assert claim.status == ClaimStatus.SUBMITTED and not Remittance.objects.exists()
 
 
 def test_plans_and_service_staff_cannot_import(world):

@@ -202,3 +202,143 @@ def bulk_claim_payments(count: int) -> Iterator[ClaimPayment]:
         status = "4" if kind == 3 else "1"
         pr = "25" if kind == 2 else None
         yield claim_payment(f"C{n:07d}", status, tuple(lines), patient_responsibility=pr)
+
+
+# --------------------------------------------------------------------------- ERAs as payers send them
+#
+# Our own fixture files (never copies of anyone's): each reproduces one construct real payers,
+# clearinghouses and pharmacy benefit managers send. ``ERA_CORPUS`` maps construct → fixture; the
+# transforms below turn any 835 we write into the envelopes payers use (BOM, control-character
+# delimiters, lines wrapped at 80 columns, CR/LF terminators, a new ISA13, the 4010 version).
+
+_ISA = (
+    "ISA*00*          *00*          *ZZ*PCHP0001       *ZZ*EASTSIDE01     *250410*0930*^*00501*{isa13}*0*T*:~"
+)
+_PAYER = (
+    "N1*PR*PACIFIC COAST HEALTH PLAN~N3*1055 W 7TH ST~N4*LOS ANGELES*CA*90017~REF*2U*PCHP0001~"
+    "PER*BL*EDI SUPPORT*TE*2135550100~N1*PE*EASTSIDE COMMUNITY KITCHEN*XX*1234567893~"
+)
+
+
+def _set(st02: str, body: str) -> str:
+    """ST … SE around ``body`` (segments ending in ``~``), SE01 counted."""
+    count = body.count("~") + 2
+    return f"ST*835*{st02}~{body}SE*{count}*{st02}~"
+
+
+def _interchange(isa13: str, gs06: str, *sets: str) -> str:
+    return (
+        _ISA.format(isa13=isa13)
+        + f"GS*HP*PCHP0001*EASTSIDE01*20250410*0930*{gs06}*X*005010X221A1~"
+        + "".join(sets)
+        + f"GE*{len(sets)}*{gs06}~IEA*1*{isa13}~"
+    )
+
+
+# Two payments (two ST) in one ISA; the second claim carries MIA and MOA (inpatient/outpatient
+# adjudication remarks some plans send even on professional claims).
+ERA_SEVERAL_ST_MIA_MOA = _interchange(
+    "000000101", "101",
+    _set("0001", "BPR*I*100*C*CHK************20250410~TRN*1*CHK1001*1951111111~" + _PAYER
+         + "LX*1~CLP*C0000001*1*125*100**MC*PCHP1*12*1~NM1*QC*1*GARCIA*ANA****MI*98000001A~"
+         + "SVC*HC:T2041:U6*125*100**1~DTM*472*20250203~CAS*CO*45*25~REF*6R*C0000001-1~AMT*B6*100~"),
+    _set("0002", "BPR*I*80*C*CHK************20250410~TRN*1*CHK1002*1951111111~" + _PAYER
+         + "LX*1~CLP*C0000002*1*80*80**MC*PCHP2*12*1~NM1*QC*1*NGUYEN*TRAN****MI*98000002A~"
+         + "MIA*0***0~MOA***MA01*N54~DTM*232*20250203~"),
+)  # fmt: skip
+
+# PLB with a composite reference (WO:<claim recouped>, L6:<interest id>) and a CAS segment with
+# six triplets.
+ERA_PLB_COMPOSITE_CAS_SIX = _interchange(
+    "000000102", "102",
+    _set("0001", "BPR*I*431.75*C*CHK************20250410~TRN*1*CHK1003*1951111111~" + _PAYER
+         + "LX*1~CLP*C0000003*2*600*480**MC*PCHP3*12*1~NM1*QC*1*SMITH*JAMES****MI*98000003A~"
+         + "CAS*CO*45*40**253*10**59*20*1*94*15**131*25**A1*10~"
+         + "PLB*1234567893*20251231*WO:PCHP-OLD-77*50*L6:INT0042*-1.75~"),
+)  # fmt: skip
+
+# A reversal (CLP02 22, negative amounts) of an earlier payment and the claim paid again.
+ERA_REVERSAL_READJUDICATION = _interchange(
+    "000000103", "103",
+    _set("0001", "BPR*I*-15*D*NON************20250410~TRN*1*CHK1004*1951111111~" + _PAYER
+         + "LX*1~CLP*C0000004*22*-125*-125**MC*PCHP4*12*1~NM1*QC*1*KIM*MEI****MI*98000004A~"
+         + "CLP*C0000004*1*125*110**MC*PCHP4B*12*1~CAS*CO*45*15~NM1*QC*1*KIM*MEI****MI*98000004A~"),
+)  # fmt: skip
+
+# Pipe as element separator, caret as component separator (and ISA11 repetition "{" ), "~" ends.
+ERA_PIPE_CARET = (
+    "ISA|00|          |00|          |ZZ|PCHP0001       |ZZ|EASTSIDE01     |250410|0930|{|00501|000000104|0|T|^~"
+    "GS|HP|PCHP0001|EASTSIDE01|20250410|0930|104|X|005010X221A1~"
+    "ST|835|0001~BPR|I|90|C|CHK||||||||||||20250410~TRN|1|CHK1005|1951111111~"
+    "N1|PR|PACIFIC COAST HEALTH PLAN~N1|PE|EASTSIDE COMMUNITY KITCHEN|XX|1234567893~"
+    "LX|1~CLP|C0000005|1|90|90||MC|PCHP5|12|1~NM1|QC|1|REYES|SOFIA||||MI|98000005A~"
+    "SVC|HC^T2041^U6|90|90||1~DTM|472|20250203~SE|11|0001~GE|1|104~IEA|1|000000104~"
+)
+
+ERA_CORPUS: dict[str, str] = {
+    "several ST in one ISA, MIA and MOA": ERA_SEVERAL_ST_MIA_MOA,
+    "PLB with composite reference, CAS with six triplets": ERA_PLB_COMPOSITE_CAS_SIX,
+    "reversal and re-adjudication": ERA_REVERSAL_READJUDICATION,
+    "| and ^ delimiters": ERA_PIPE_CARET,
+}
+
+
+def redelimit(text: str, *, element: str = "*", component: str = ":", segment: str = "~",
+              repetition: str = "^", line_end: str = "") -> str:  # fmt: skip
+    """An X12 text we wrote (``* : ^ ~``) with other delimiters, e.g. the control characters a
+    pharmacy benefit manager uses (0x1D element, 0x1F component, 0x1E segment)."""
+    table = str.maketrans({"*": element, ":": component, "^": repetition})
+    out = []
+    for seg in (s.strip("\r\n") for s in text.split("~")):
+        if not seg:
+            continue
+        if seg.startswith("ISA"):
+            parts = seg.split("*")
+            parts[11], parts[16] = repetition, component
+            out.append(element.join(parts))
+        else:
+            out.append(seg.translate(table))
+    return (segment + line_end).join(out) + segment + line_end
+
+
+def wrap(text: str, width: int = 80, newline: str = "\r\n") -> str:
+    """The text broken every ``width`` characters wherever that falls, inside segments too (as
+    some payers' mainframes write ERAs)."""
+    flat = text.replace("\r", "").replace("\n", "")
+    return newline.join(flat[i : i + width] for i in range(0, len(flat), width)) + newline
+
+
+def with_bom(text: str) -> bytes:
+    """UTF-8 with a byte-order mark in front."""
+    return b"\xef\xbb\xbf" + text.encode()
+
+
+def reenvelope(text: str, isa13: int, *, gs06: int | None = None) -> str:
+    """The same content in a new interchange (ISA13/IEA02 and optionally GS06/GE02 renumbered):
+    what a clearinghouse does when it sends an ERA again."""
+    segs = text.replace("\n", "").split("~")
+    old_isa = segs[0].split("*")[13]
+    new = f"{isa13:09d}"
+    out = []
+    for seg in segs:
+        parts = seg.split("*")
+        if parts[0] == "ISA":
+            parts[13] = new
+        elif parts[0] == "IEA" and parts[2] == old_isa:
+            parts[2] = new
+        elif gs06 is not None and parts[0] == "GS":
+            parts[6] = str(gs06)
+        elif gs06 is not None and parts[0] == "GE":
+            parts[2] = str(gs06)
+        out.append("*".join(parts))
+    return "~\n".join(s for s in out if s) + "~\n"
+
+
+def as_4010(text: str) -> str:
+    """The ERA as a payer still on the old standard sends it: ISA11 U, ISA12 00401, GS08
+    004010X091A1."""
+    segs = text.split("~")
+    isa = segs[0].split("*")
+    isa[11], isa[12] = "U", "00401"
+    segs[0] = "*".join(isa)
+    return "~".join(segs).replace("005010X221A1", "004010X091A1")
