@@ -97,8 +97,11 @@ def test_no_route_leaks_to_outsiders_or_wrong_roles(basename, world, api):
     if maker is None:
         pytest.fail(f"no isolation maker for {basename}")
     made = maker(world)
-    # (obj, insiders) or (obj, insiders, writers); without writers only outsiders' writes are checked.
-    obj, insiders, writers = made if len(made) == 3 else (*made, None)
+    # (obj, insiders[, writers[, body]]): without writers only outsiders' writes are checked; the
+    # body (default empty) is what every write sends, so a maker of a shared record (a member
+    # found by CIN) can make each write a real attempt to change it.
+    obj, insiders, writers, body = (*made, None, None)[:4]
+    body = body or {}
     people = _people(world)
     insiders = set(people.values()) if insiders == "everyone" else insiders
     route = ROUTES[basename]
@@ -120,12 +123,12 @@ def test_no_route_leaks_to_outsiders_or_wrong_roles(basename, world, api):
         refused = {404, 405} if not inside else {400, 403, 404, 405, 409}
         if detail_url:
             for method in ("patch", "put", "delete"):
-                status = getattr(client, method)(detail_url, {}, format="json").status_code
+                status = getattr(client, method)(detail_url, body, format="json").status_code
                 assert status in refused, f"{name} {method.upper()} {basename} → {status}"
         for action_name, methods in route["detail_actions"]:
             url = reverse(action_name, args=[obj.pk])
             for method in methods:
-                status = getattr(client, method)(url, {}, format="json").status_code
+                status = getattr(client, method)(url, body, format="json").status_code
                 if method == "get":
                     assert (status == 200) if inside else (status == 404), (
                         f"{name} GET {action_name} → {status}"

@@ -16,12 +16,14 @@ from referrals.choices import (
     PopulationOfFocus,
     Priority,
     ReferralSource,
+    Sex,
 )
 from referrals.models import (
     Authorization,
     AuthorizationStatusChange,
     ImportRowError,
     Member,
+    MemberCorrection,
     OutreachAttempt,
     Referral,
     ReferralImport,
@@ -73,6 +75,41 @@ class MemberInputSerializer(serializers.Serializer):
     zip = serializers.CharField(max_length=10, required=False, allow_blank=True)
     county = serializers.CharField(max_length=60, required=False, allow_blank=True)
     preferred_language = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class MemberChangeSerializer(serializers.Serializer):
+    """Changes to a member's record: applied by the member's plan, proposed by a CBO serving them.
+    Blank or missing fields leave the record as it is."""
+
+    first_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    dob = serializers.DateField(required=False, allow_null=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    street = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    zip = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    county = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    preferred_language = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class CorrectionProposalSerializer(MemberChangeSerializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class CorrectionDecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class MemberCorrectionSerializer(serializers.ModelSerializer):
+    member_cin = serializers.CharField(source="member.cin", read_only=True)
+    organization = serializers.StringRelatedField()
+
+    class Meta:
+        model = MemberCorrection
+        fields = ["id", "member", "member_cin", "organization", "changes", "note", "status", "decided_at",
+                  "decision_note", "created_at"]  # fmt: skip
+        read_only_fields = fields
 
 
 class HistorySerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ the service; the portal's exception handler maps the services' errors to 400/403
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -23,6 +24,7 @@ from referrals.choices import ReferralSource
 from referrals.models import (
     Authorization,
     Member,
+    MemberCorrection,
     OutreachAttempt,
     Referral,
     ReferralImport,
@@ -49,7 +51,7 @@ def _org(request, pk: int | None, kind: tuple[str, ...], field: str) -> Organiza
     return org
 
 
-class MemberViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Members the caller may see: a plan its enrollees and members it referred, a CBO only members
     referred to it. Every read of personal data is audited."""
 
@@ -57,6 +59,7 @@ class MemberViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.MemberSerializer
     search_fields = ["cin", "last_name", "first_name"]
     ordering_fields = ["last_name", "cin"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
 
     def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
         response = super().list(request, *args, **kwargs)
@@ -70,6 +73,55 @@ class MemberViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         member = self.get_object()
         member_svc.record_view(acting_user=request.user, members=[member], where="API member record")
         return Response(self.get_serializer(member).data)
+
+    @extend_schema(request=s.MemberChangeSerializer, responses=s.MemberSerializer)
+    def partial_update(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        """The member's plan changes the record (audited per member); anyone else is refused."""
+        member, data = self.object_and_body(s.MemberChangeSerializer)
+        plan = member_svc.editing_plan(request.user, member)
+        if plan is None:
+            raise PermissionDenied(
+                "Only the member's plan may change their record; propose a correction instead."
+            )
+        member = member_svc.update_member(member, acting_user=request.user, plan=plan, **data)
+        return Response(s.MemberSerializer(member).data)
+
+    @extend_schema(request=s.CorrectionProposalSerializer, responses={201: s.MemberCorrectionSerializer})
+    @action(detail=True, methods=["post"])
+    def corrections(self, request, pk=None):  # noqa: ANN001, ANN201
+        """A CBO serving the member proposes a correction for the member's plan to decide."""
+        member, data = self.object_and_body(s.CorrectionProposalSerializer)
+        org = member_svc.proposing_provider(request.user, member, getattr(request, "org", None))
+        if org is None:
+            raise PermissionDenied("Only a CBO that serves this member may propose corrections.")
+        correction = member_svc.propose_correction(member, acting_user=request.user, organization=org, **data)
+        return Response(s.MemberCorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
+
+
+class MemberCorrectionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Corrections proposed for members the caller may see; the member's plan accepts or rejects."""
+
+    queryset = MemberCorrection.objects.select_related("member", "organization")
+    serializer_class = s.MemberCorrectionSerializer
+    filterset_fields = ["status", "member"]
+    search_fields = None
+
+    def _decide(self, accept: bool) -> Response:
+        correction, data = self.object_and_body(s.CorrectionDecisionSerializer)
+        correction = member_svc.decide_correction(
+            correction, acting_user=self.request.user, accept=accept, **data
+        )
+        return Response(s.MemberCorrectionSerializer(correction).data)
+
+    @extend_schema(request=s.CorrectionDecisionSerializer, responses=s.MemberCorrectionSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):  # noqa: ANN001, ANN201
+        return self._decide(True)
+
+    @extend_schema(request=s.CorrectionDecisionSerializer, responses=s.MemberCorrectionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):  # noqa: ANN001, ANN201
+        return self._decide(False)
 
 
 class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

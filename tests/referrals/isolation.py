@@ -23,9 +23,26 @@ def _both(w):
     return _plan(w) | _cbo(w) | {w.platform_admin}
 
 
+# Writes carry a real body: an outsider's PATCH or proposal with real changes must change nothing.
+MEMBER_CHANGE = {"first_name": "Mallory", "phone": "415-555-6666", "street": "1 Attacker Way", "note": "x"}
+
+
 def member(w):
-    r = referral(w, accept=False)
-    return r.member, _both(w), set()
+    r = referral(w)
+    # The plan's editors PATCH the record; the CBO side may propose corrections (which change
+    # nothing; their PATCH is refused, as tests/referrals/test_member_ownership.py shows).
+    return r.member, _both(w), _plan(w) | _cbo(w), MEMBER_CHANGE
+
+
+def member_correction(w):
+    from referrals.services import members as member_svc
+
+    r = referral(w)
+    c = member_svc.propose_correction(
+        r.member, acting_user=w.cbo_staff, organization=w.cbo, phone="323-555-0199"
+    )
+    # Only the member's plan decides it (its editors: admin, care coordinator, contract manager).
+    return c, _both(w), {w.plan_admin, w.care_coordinator, w.contract_manager}, {"note": "no"}
 
 
 def referral_maker(w):
@@ -66,6 +83,7 @@ def referralimport(w):
 
 MAKERS = {
     "member": member,
+    "member-correction": member_correction,
     "referral": referral_maker,
     "authorization": authorization,
     "service-delivery": servicedelivery,

@@ -265,3 +265,39 @@ def test_a_new_member_from_a_community_referral_is_recorded_as_typed(world):
     assert r.member.first_name == "Rosa" and r.shown_member.full_name == "Rosa Diaz"
     r = ref_svc.approve_community_referral(r, acting_user=world.care_coordinator)
     assert not r.member_hidden and not MemberCorrection.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["cbo_admin", "cbo_staff", "cbo_billing", "hub_billing", *OUTSIDERS])
+def test_only_the_members_plan_patches_the_record_through_the_api(world, api, persona):
+    member = _plan_member(world)
+    before = _snapshot(member)
+    status = api.as_user(getattr(world, persona)).patch(
+        f"/api/v1/members/{member.pk}/", ATTACK, format="json"
+    )
+    assert status.status_code in (403, 404) and _snapshot(member) == before
+    response = api.as_user(world.care_coordinator).patch(f"/api/v1/members/{member.pk}/", {"phone": "415-555-1234"},
+                                                         format="json")  # fmt: skip
+    assert response.status_code == 200 and response.json()["phone"] == "415-555-1234"
+
+
+def test_corrections_through_the_api(world, api):
+    member = _plan_member(world)
+    proposed = api.as_user(world.cbo_staff).post(f"/api/v1/members/{member.pk}/corrections/",
+                                                 {"phone": "323-555-0101", "note": "new number"}, format="json")  # fmt: skip
+    assert proposed.status_code == 201, proposed.content
+    pk = proposed.json()["id"]
+    assert (
+        api.as_user(world.cbo_staff)
+        .post(f"/api/v1/member-corrections/{pk}/accept/", {}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api.as_user(world.other_plan_coordinator).get(f"/api/v1/member-corrections/{pk}/").status_code == 404
+    )
+    accepted = api.as_user(world.care_coordinator).post(
+        f"/api/v1/member-corrections/{pk}/accept/", {}, format="json"
+    )
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    member.refresh_from_db()
+    assert member.phone == "323-555-0101"
