@@ -82,7 +82,8 @@ def resume_batches() -> list[int]:
 
 @shared_task(acks_late=True)
 def pick_up_plan_files() -> dict:
-    """Fetch 999 and 835 files from every SFTP plan's outbound folder, import and archive them."""
+    """Fetch 835, 999, 277CA and TA1 files from every SFTP plan's outbound folder, import and
+    archive them; files that cannot be read are recorded (``UnreadFile``) and left in place."""
     from billing.choices import DeliveryMethod
     from billing.services.channels import pick_up
 

@@ -2,14 +2,17 @@
 
 Rules: the host key is pinned (the channel stores it as a ``SHA256:`` fingerprint, a
 known_hosts line or a base64 key); the private key is read from ``private_key_path`` (a mounted
-secret), never from the database. Uploads are idempotent by name and SHA-256. Picked-up 999 and
-835 files are handed to the acknowledgement and remittance importers, then moved to the
-channel's archive folder; a file whose import fails stays where it is (and is retried next run).
+secret), never from the database. Uploads are idempotent by name and SHA-256. Picked-up 835,
+999, 277CA and TA1 files are handed to the remittance and acknowledgement importers, then moved to
+the channel's archive folder. Nothing is skipped silently: a file that is none of these, or whose
+import fails, stays where it is (retried next run) and is recorded as an ``UnreadFile`` with the
+reason, which billing coordinators see.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -17,7 +20,7 @@ import paramiko
 
 from billing import sftp
 from billing.choices import DeliveryMethod
-from billing.models import PlanChannel
+from billing.models import PlanChannel, UnreadFile
 
 log = logging.getLogger(__name__)
 
@@ -58,47 +61,62 @@ def upload(channel: PlanChannel, data: bytes, name: str) -> str:
 
 
 def kind_of(data: bytes) -> str | None:
-    """ "999", "835" (or None) from the file's GS01 / ST01."""
-    head = data[:4000].decode("latin-1", errors="replace")
-    if not head.startswith("ISA") or len(head) < 106:
-        return None
-    sep, term = head[3], head[105]
-    for seg in head.split(term):
-        parts = seg.strip().split(sep)
-        if parts[0] == "ST" and len(parts) > 1:
-            return parts[1] if parts[1] in ("999", "835") else None
-    return None
+    """ "835", "999", "277CA", "TA1" (or None) from what the file is (``answer_kind``)."""
+    from billing.x12.common import answer_kind
+
+    return answer_kind(data[:20000].decode("latin-1", errors="replace"))
 
 
 @dataclass
 class Pickup:
     imported: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # never filled any more: unreadable files are recorded
+
+
+def record_unread(channel: PlanChannel, name: str, data: bytes, reason: str) -> UnreadFile:
+    """Record (or refresh) a file the pickup could not import, with why."""
+    digest = hashlib.sha256(data).hexdigest()
+    row, created = UnreadFile.objects.get_or_create(
+        plan=channel.plan, file_name=name[:200], sha256=digest, defaults={"size": len(data), "reason": reason}
+    )
+    if not created:
+        row.reason = reason
+        row.save(update_fields=["reason", "last_seen_at"])
+    return row
 
 
 def pick_up(channel: PlanChannel, *, import_ack=None, import_remittance=None) -> Pickup:  # noqa: ANN001
-    """Fetch every file from the plan's outbound folder, import it (999 or 835) and archive it."""
+    """Fetch every file from the plan's outbound folder, import it (835, 999, 277CA or TA1) and
+    archive it; a file it cannot read is recorded and left in place."""
     if import_ack is None:
         from billing.services.acks import import_ack
     if import_remittance is None:
         from billing.services.remittances import import_remittance
     result = Pickup()
     t = target(channel)
+    importers = {"999": import_ack, "277CA": import_ack, "TA1": import_ack, "835": import_remittance}
     with sftp.connect(t) as session:
         for remote in session.list_files():
             data = session.download(remote.path)
             kind = kind_of(data)
-            importer = {"999": import_ack, "835": import_remittance}.get(kind or "")
+            importer = importers.get(kind or "")
             if importer is None:
-                result.skipped.append(remote.name)
+                reason = (
+                    "not an 835, 999, 277CA or TA1 file (no X12 interchange of those kinds); left in place"
+                )
+                record_unread(channel, remote.name, data, reason)
+                result.failed.append(f"{remote.name}: {reason}")
                 continue
             try:
                 importer(data, file_name=remote.name, acting_user=None)
             except Exception as exc:  # noqa: BLE001 - leave the file for the next run, report why
                 log.warning("import of %s from %s failed: %s", remote.name, channel.plan, exc)
-                result.failed.append(f"{remote.name}: {exc}")
+                message = " ".join(exc.messages) if hasattr(exc, "messages") else str(exc)
+                record_unread(channel, remote.name, data, f"{kind} not imported: {message}"[:2000])
+                result.failed.append(f"{remote.name}: {message}")
                 continue
+            UnreadFile.objects.filter(plan=channel.plan, file_name=remote.name[:200]).delete()
             if channel.archive_dir:
                 session.move(remote.path, channel.archive_dir)
             result.imported.append(remote.name)

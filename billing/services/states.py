@@ -4,8 +4,8 @@ Claim:
     draft → held | ready
     held ⇄ ready (re-scrubbing), held/ready → voided (withdrawn before sending)
     ready → in_batch → submitted (or back to ready if the batch is abandoned before sending)
-    submitted → accepted | rejected (999) | paid | partially_paid | denied (835 may precede the 999)
-    accepted → paid | partially_paid | denied
+    submitted → accepted | rejected (999, 277CA, TA1) | paid | partially_paid | denied (835 may precede the 999)
+    accepted → paid | partially_paid | denied | rejected (the payer's 277CA after the 999 accepted the set)
     rejected → ready (fixed and resent) | voided
     paid | partially_paid | denied → each other (reversal and re-adjudication) | corrected | voided
 Batch:
@@ -38,7 +38,7 @@ CLAIM_TRANSITIONS: dict[str, tuple[str, ...]] = {
     C.READY: (C.HELD, C.READY, C.IN_BATCH, C.VOIDED),
     C.IN_BATCH: (C.SUBMITTED, C.READY),
     C.SUBMITTED: (C.ACCEPTED, C.REJECTED, *_DECIDED),
-    C.ACCEPTED: _DECIDED,
+    C.ACCEPTED: (*_DECIDED, C.REJECTED),  # rejected: a 277CA after the 999 accepted the set
     C.REJECTED: (C.READY, C.HELD, C.VOIDED),
     C.PAID: (*_DECIDED, C.CORRECTED, C.VOIDED),
     C.PARTIALLY_PAID: (*_DECIDED, C.CORRECTED, C.VOIDED),

@@ -11,7 +11,9 @@ Rules:
   names the claim) and IK4 (element error: position, data element number, code, bad value) become
   ``SegmentError``/``ElementError`` and readable sentences (``SetAck.messages()``).
 * AK9 gives the group verdict: A, E, P (partially accepted), R, ...; with sets included/received/
-  accepted counts.
+  accepted counts. Where AK9 and the IK5s disagree (IK5*R under AK9*A, ...) ``contradictions()``
+  says so; each set is treated as its own IK5 says.
+* SE/GE/IEA counts and control numbers are checked (``TrailerCounts``).
 * Garbage or a non-999 raises ``X12ParseError`` naming the segment.
 """
 
@@ -21,7 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from billing.x12.common import Envelope, SegmentReader, X12InputError, X12ParseError, gs_segment
+from billing.x12.common import (
+    Envelope,
+    SegmentReader,
+    TrailerCounts,
+    X12InputError,
+    X12ParseError,
+    gs_segment,
+)
 
 VERSION = "005010X231A1"
 
@@ -189,6 +198,25 @@ class Ack999:
                 return item
         return None
 
+    def contradictions(self) -> list[str]:
+        """Where the 999 disagrees with itself, in words: AK9 says the group was accepted while an
+        IK5 rejects a set (or rejected while every set is accepted), or AK904 counts a different
+        number of accepted sets than the IK5s when every set received is listed. The sets' own
+        IK5 verdicts are what we apply."""
+        out = []
+        rejected = self.rejected_control_numbers
+        accepted = self.accepted_control_numbers
+        if self.status in ("A", "E") and rejected:
+            out.append(f"functional group {self.group_control_number}: AK9 says {self.status} (accepted) but IK5 "
+                       f"rejects transaction set(s) {', '.join(rejected)}; each set is treated as its IK5 says")  # fmt: skip
+        if self.status == "R" and accepted and not rejected:
+            out.append(f"functional group {self.group_control_number}: AK9 says R (rejected) but IK5 accepts every "
+                       f"set listed ({', '.join(accepted)}); each set is treated as its IK5 says")  # fmt: skip
+        if len(self.sets) == self.sets_received and self.sets_accepted != len(accepted):
+            out.append(f"functional group {self.group_control_number}: AK904 counts {self.sets_accepted} accepted "
+                       f"sets but the IK5s accept {len(accepted)}")  # fmt: skip
+        return out
+
     def messages(self) -> list[str]:
         """Readable sentences for the group and each set."""
         out = [f"functional group {self.group_control_number}: {GROUP_STATUSES.get(self.status, self.status)} "
@@ -246,8 +274,10 @@ def parse_999(source: str | IO[str]) -> list[Ack999]:
                                            _el(ik3, 3), claim, tuple(contexts), tuple(ik4s)))  # fmt: skip
         ik3, ik3_ctx, ik4s = None, [], []
 
+    trailers = TrailerCounts()
     for seg in reader:
         tag = seg[0]
+        trailers.see(seg, reader.count)
         if tag == "ISA":
             isa13 = _el(seg, 13)
             if reader.delimiters is not None:

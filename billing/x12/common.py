@@ -401,3 +401,70 @@ def detect_delimiters(text: str) -> Delimiters:
 def element(seg: Segment, index: int) -> str:
     """Element ``index`` (1-based like X12 positions) or ``""`` when absent."""
     return seg[index] if index < len(seg) else ""
+
+
+class TrailerCounts:
+    """Checks an interchange's trailers as its segments go by: SE01 counts the segments of its set
+    (ST and SE included) and SE02 repeats ST02; GE01 counts the sets of its group and GE02 repeats
+    GS06; IEA01 counts the groups and IEA02 repeats ISA13. ``see(seg, n)`` takes each segment with
+    its 1-based number in the file and raises ``X12ParseError`` naming the numbers that disagree."""
+
+    def __init__(self) -> None:
+        self.isa13 = self.gs06 = self.st02 = ""
+        self.groups = self.sets = 0
+        self.st_at = 0
+
+    def see(self, seg: Segment, n: int) -> None:
+        tag = seg[0]
+        if tag == "ISA":
+            self.isa13, self.groups = element(seg, 13), 0
+        elif tag == "GS":
+            self.gs06, self.sets = element(seg, 6), 0
+            self.groups += 1
+        elif tag == "ST":
+            self.st02, self.st_at = element(seg, 2), n
+            self.sets += 1
+        elif tag == "SE":
+            count = n - self.st_at + 1
+            if element(seg, 1) != str(count):
+                raise X12ParseError(f"SE01 says {element(seg, 1)!r} segments but the transaction set has {count}",
+                                    segment_number=n, segment_id="SE")  # fmt: skip
+            if element(seg, 2) != self.st02:
+                raise X12ParseError(f"SE02 {element(seg, 2)!r} does not match ST02 {self.st02!r}",
+                                    segment_number=n, segment_id="SE")  # fmt: skip
+        elif tag == "GE":
+            if element(seg, 1) != str(self.sets):
+                raise X12ParseError(f"GE01 says {element(seg, 1)!r} transaction sets but the group has {self.sets}",
+                                    segment_number=n, segment_id="GE")  # fmt: skip
+            if element(seg, 2) != self.gs06:
+                raise X12ParseError(f"GE02 {element(seg, 2)!r} does not match GS06 {self.gs06!r}",
+                                    segment_number=n, segment_id="GE")  # fmt: skip
+        elif tag == "IEA":
+            if element(seg, 1) != str(self.groups):
+                raise X12ParseError(
+                    f"IEA01 says {element(seg, 1)!r} functional groups but the interchange has {self.groups}",
+                    segment_number=n, segment_id="IEA",
+                )  # fmt: skip
+            if element(seg, 2) != self.isa13:
+                raise X12ParseError(f"IEA02 {element(seg, 2)!r} does not match ISA13 {self.isa13!r}",
+                                    segment_number=n, segment_id="IEA")  # fmt: skip
+
+
+def answer_kind(text: str) -> str | None:
+    """What an inbound X12 file is, from its first transaction set (ST01) or TA1: ``"835"``, ``"999"``,
+    ``"277CA"``, ``"TA1"`` (an interchange acknowledgement alone), or None when it is none of
+    these or not X12 at all. Reads only the head of the file."""
+    ta1 = False
+    try:
+        for seg in SegmentReader(text[:20000]):
+            tag = seg[0]
+            if tag == "TA1":
+                ta1 = True
+            elif tag == "ST":  # the set says what it is (GS01 HP, FA, HN agrees in a sound file)
+                return {"835": "835", "999": "999", "277": "277CA"}.get(element(seg, 1))
+            elif tag == "IEA":
+                break
+    except X12ParseError:
+        if not text.lstrip(BOM + " \t\r\n").startswith("ISA") or len(text) <= 20000:
+            return None  # not X12, or damaged: the importer will say why
+    return "TA1" if ta1 else None

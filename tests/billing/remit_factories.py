@@ -288,3 +288,39 @@ def bulk_claim_payments(count: int, *, lines_per_claim: int = 1, prefix: str = "
             patient_responsibility=Decimal(25 * lines_per_claim) if kind == 2 else None, facility_code="12", frequency="1",
             patient_last_name="Bench", patient_first_name="Ana", services=tuple(services),
         )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- 277CA and TA1 files
+
+
+def ack_277ca(claims: Sequence[Claim], *, rejected: dict[str, tuple[str, str, str]] | None = None,
+              control: int = 11, batch_reference: str = "B1") -> bytes:  # fmt: skip
+    """A 277CA from the plan's clearinghouse about ``claims`` (all of one billing provider):
+    accepted (A2:20, with a payer claim number REF*1K) unless ``rejected`` maps the control number
+    to its (category, status, entity) verdict."""
+    from billing.x12.ack277 import ClaimVerdict, render_277ca
+
+    rejected = rejected or {}
+    verdicts = []
+    for claim in claims:
+        verdict = rejected.get(claim.control_number)
+        if verdict is None:
+            verdicts.append(ClaimVerdict(claim.control_number, str(claim.billed_amount),
+                                         payer_claim_number=f"PCN{claim.control_number}"))  # fmt: skip
+        else:
+            verdicts.append(ClaimVerdict(claim.control_number, str(claim.billed_amount), *verdict))
+    env = Envelope(sender_id="PLANCH", receiver_id="CBOSUB", interchange_control_number=control, created=CREATED,
+                   usage="T")  # fmt: skip
+    provider = claims[0].billing_provider
+    return render_277ca(env, batch_reference=batch_reference, provider_npi=provider.npi,
+                        provider_name=provider.legal_name.upper(), verdicts=verdicts).encode()  # fmt: skip
+
+
+def ack_ta1(batch: Batch, *, status: str = "A", note: str = "000", control: int = 12) -> bytes:
+    """A TA1 answering the batch's interchange (ISA13)."""
+    from billing.x12.ack277 import render_ta1
+
+    env = Envelope(sender_id="PLANCH", receiver_id="CBOSUB", interchange_control_number=control, created=CREATED,
+                   usage="T")  # fmt: skip
+    return render_ta1(env, interchange_control_number=batch.interchange_control, status=status,
+                      note_code=note).encode()  # fmt: skip

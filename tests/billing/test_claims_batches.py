@@ -11,10 +11,11 @@ import pytest
 from django.db import connection
 
 from billing.choices import BatchStatus, ClaimStatus, DeliveryMethod
-from billing.models import Batch, Claim, ClaimLine, PlanChannel
+from billing.models import Acknowledgement, Batch, Claim, ClaimLine, PlanChannel, UnreadFile
 from billing.services import batches as batch_svc
 from billing.services.claims import build_claims
 from billing.tasks import pick_up_plan_files, process_batch
+from billing.x12.ack277 import ClaimVerdict, render_277ca, render_ta1
 from billing.x12.ack999 import AckRequest, render_999
 from billing.x12.common import Envelope
 from tests.billing.factories import delivery, last_month, new_member, setup_billing
@@ -101,14 +102,38 @@ def test_999_and_835_files_are_picked_up_imported_and_archived(
     monkeypatch.setattr("billing.services.remittances.import_remittance",
                         lambda data, *, file_name, acting_user=None: seen.append(file_name))  # fmt: skip
     (tmp_path / "out" / "era-1.835").write_text(ack.replace("ST*999*", "ST*835*"))
+    ca = render_277ca(
+        Envelope(sender_id="RCV", receiver_id="SUB", interchange_control_number=78, created=dt.datetime(2026, 1, 6, 8, 0)),
+        batch_reference=f"B{batch.pk}", provider_npi=claim.billing_provider.npi, provider_name="EASTSIDE",
+        verdicts=[ClaimVerdict(claim.control_number, str(claim.billed_amount), payer_claim_number="PC-77")],
+    )  # fmt: skip
+    (tmp_path / "out" / "ack-2.277").write_text(ca)
+    ta1 = render_ta1(Envelope(sender_id="RCV", receiver_id="SUB", interchange_control_number=79,
+                              created=dt.datetime(2026, 1, 5, 7, 0)),
+                     interchange_control_number=batch.interchange_control, status="A")  # fmt: skip
+    (tmp_path / "out" / "ack-0.ta1").write_text(ta1)
     result = pick_up_plan_files.delay().get()
-    assert result[world.plan.pk]["imported"] == ["ack-1.999", "era-1.835"]
-    assert result[world.plan.pk]["skipped"] == ["notes.txt"] and seen == ["era-1.835"]
-    assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == ["ack-1.999", "era-1.835"]
+    assert result[world.plan.pk]["imported"] == ["ack-0.ta1", "ack-1.999", "ack-2.277", "era-1.835"]
+    assert seen == ["era-1.835"]
+    # What it cannot read is recorded with the reason, for the coordinator, and left in place.
+    assert result[world.plan.pk]["skipped"] == [] and result[world.plan.pk]["failed"][0].startswith(
+        "notes.txt"
+    )
+    (unread,) = UnreadFile.objects.all()
+    assert (unread.plan, unread.file_name) == (
+        world.plan,
+        "notes.txt",
+    ) and "not an 835, 999, 277CA" in unread.reason
+    assert unread in UnreadFile.objects.visible_to(world.hub_billing)
+    assert (tmp_path / "out" / "notes.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == ["ack-0.ta1", "ack-1.999", "ack-2.277",
+                                                                        "era-1.835"]  # fmt: skip
     claim.refresh_from_db()
-    assert claim.status == ClaimStatus.ACCEPTED
-    # The next run finds nothing new.
+    assert claim.status == ClaimStatus.ACCEPTED and claim.payer_claim_number == "PC-77"
+    assert sorted(Acknowledgement.objects.values_list("kind", flat=True)) == ["277CA", "999", "TA1"]
+    # The next run finds nothing new, and records the unread file once.
     assert pick_up_plan_files.delay().get()[world.plan.pk]["imported"] == []
+    assert UnreadFile.objects.count() == 1
 
 
 def _in_threads(*targets) -> list:

@@ -1,4 +1,5 @@
-"""``manage.py import_ack FILE…``: import 999 acknowledgements (the same service as the page)."""
+"""``manage.py import_ack FILE…``: import 999, 277CA and TA1 acknowledgements (the same service as
+the page); each file is told apart by what it is, not by its name."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from billing.services.acks import import_ack
 
 class Command(BaseCommand):
     help = (
-        "Import 999 acknowledgement files: mark our transaction sets and their claims accepted or rejected."
+        "Import 999, 277CA and TA1 acknowledgement files: mark our transaction sets, claims and "
+        "interchanges accepted or rejected."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("files", nargs="+", help="999 files")
+        parser.add_argument("files", nargs="+", help="999, 277CA or TA1 files")
 
     def handle(self, *args: object, **options: object) -> None:
         failed = 0
@@ -29,15 +31,18 @@ class Command(BaseCommand):
                 message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
                 self.stderr.write(self.style.ERROR(f"{path}: {message}"))
                 continue
+            what = {"999": "transaction sets", "277CA": "claims", "TA1": "interchanges"}[ack.kind]
             if ack.already_imported:
-                self.stdout.write(f"{path}: already imported, nothing changed")
-            else:
-                self.stdout.write(
-                    f"{path}: {ack.accepted_sets} transaction sets accepted, {ack.rejected_sets} rejected"
-                )
-                for item in ack.results:
-                    if not item["accepted"]:
-                        for line in item["errors"]:
-                            self.stdout.write(f"  {line}")
+                self.stdout.write(f"{path}: {ack.kind}, already imported, nothing changed")
+                continue
+            self.stdout.write(
+                f"{path}: {ack.kind}: {ack.accepted_sets} {what} accepted, {ack.rejected_sets} rejected"
+            )
+            for item in ack.results:
+                if not item.get("accepted", item.get("outcome") == "accepted"):
+                    for line in item["errors"]:
+                        self.stdout.write(f"  {line}")
+            for warning in ack.warnings:
+                self.stdout.write(self.style.WARNING(f"  contradiction: {warning}"))
         if failed:
             raise CommandError(f"{failed} of {len(options['files'])} files were not imported")  # type: ignore[arg-type]
