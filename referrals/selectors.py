@@ -144,7 +144,8 @@ def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = Fals
     million referrals. At most ``SEARCH_MEMBERS`` members are matched (a search that broad is
     narrowed by the user, not paged through)."""
     text = text.strip()
-    if identifiers.cin_problem(text) is None:  # a whole CIN: no name contains one, use the CIN index
+    whole_cin = identifiers.cin_problem(text) is None
+    if whole_cin:  # a whole CIN: no name contains one, use the CIN index
         match = Q(cin=text.upper())
     else:
         match = (Q(cin__icontains=text) if partial_cin else Q(cin=text.upper())) | Q(
@@ -154,7 +155,12 @@ def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = Fals
     cbos = list(
         Organization.objects.filter(legal_name__icontains=text).order_by().values_list("pk", flat=True)
     )
-    return referrals.filter(Q(member_id__in=members) | Q(plan_reference=text) | Q(cbo_id__in=cbos))
+    by_member = Q(member_id__in=members)
+    if not whole_cin:
+        # A referral hiding its member's record (see Referral.member_hidden) is not found by the
+        # record's name: searching must not tell a CBO what the record says.
+        by_member &= ~Q(status=ReferralStatus.PENDING_REVIEW, submitted_member__isnull=False)
+    return referrals.filter(by_member | Q(plan_reference=text) | Q(cbo_id__in=cbos))
 
 
 SEARCH_MEMBERS = 5000

@@ -25,7 +25,9 @@ ATTACK = {"first_name": "Mallory", "last_name": "Hacker", "dob": "1999-09-09", "
 
 def _plan_member(world):
     """A member of world.plan, referred to world.cbo and accepted."""
-    return referral(world, member=MemberFactory(phone="213-555-0100", street="5 Main St")).member
+    return referral(
+        world, member=MemberFactory(last_name="Okonkwo", phone="213-555-0100", street="5 Main St")
+    ).member
 
 
 def _snapshot(member):
@@ -301,3 +303,14 @@ def test_corrections_through_the_api(world, api):
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     member.refresh_from_db()
     assert member.phone == "323-555-0101"
+
+
+def test_searching_by_name_does_not_reveal_the_record_behind_a_pending_community_referral(world, client):
+    member = _plan_member(world)
+    typed = {"cin": member.cin, "first_name": "Zed", "last_name": "Unrelated", "dob": member.dob}
+    r = ref_svc.record_community_referral(acting_user=world.other_cbo_staff, plan=world.plan, cbo=world.other_cbo,
+                                          member_details=typed, service=_service())  # fmt: skip
+    client.force_login(world.other_cbo_staff)
+    by_record_name = client.get("/referrals/", {"q": member.last_name[:5]}).content.decode()
+    assert r.number not in by_record_name
+    assert r.number in client.get("/referrals/", {"q": member.cin}).content.decode()
