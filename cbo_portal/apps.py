@@ -7,4 +7,4 @@ class CboPortalConfig(AppConfig):
     verbose_name = "CBO portal"
 
     def ready(self) -> None:
-        from cbo_portal import celery, signals  # noqa: F401 - load the Celery app so shared tasks bind to it
+        from cbo_portal import celery, security, signals  # noqa: F401 - load the Celery app so shared tasks bind to it; connect receivers

@@ -221,3 +221,51 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+
+# Sign-in hardening (cbo_portal/two_factor.py, cbo_portal/security.py).
+# Two-factor sign-in is required of these roles once TWO_FACTOR_ENFORCED is on (the default when
+# DEBUG is off; off for `make run`; tests turn it on themselves). A user has TWO_FACTOR_GRACE_DAYS
+# from being given such a role to set up an authenticator app, then every page leads to the
+# enrolment page and the API answers 403.
+TWO_FACTOR_ENFORCED = env.bool("TWO_FACTOR_ENFORCED", default=not DEBUG)
+TWO_FACTOR_REQUIRED_ROLES = env.list(
+    "TWO_FACTOR_REQUIRED_ROLES", default=["cbo_admin", "cbo_billing", "plan_admin", "platform_admin"]
+)
+TWO_FACTOR_GRACE_DAYS = env.int("TWO_FACTOR_GRACE_DAYS", default=7)
+# Sign out a session unused for this many seconds (0 turns the check off).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+# Our pages run no inline script. Inline style *attributes* stay allowed for the progress bars'
+# widths; <style> elements and styles from elsewhere do not. The API docs page (Swagger UI,
+# served from our own static files) sets its own, looser style policy in cbo_portal/urls.py.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), display-capture=(), browsing-topics=()"
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "cbo_portal.security.SecurityHeadersMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "cbo_portal.security.IdleTimeoutMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("cbo_portal.security.IdleTimeoutMiddleware") + 1,
+    "cbo_portal.security.TwoFactorMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("cbo_portal.two_factor.banner")
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "cbo_portal.api.authentication.PersonalTokenAuthentication",
+    "cbo_portal.api.authentication.VerifiedSessionAuthentication",
+]
+# Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN.
+INSTALLED_APPS.append("drf_spectacular_sidecar")
+SPECTACULAR_SETTINGS.update(
+    {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+)

@@ -7,11 +7,12 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cbo_portal import access
+from cbo_portal import access, two_factor
 from cbo_portal.api import serializers as s
 from cbo_portal.api.base import ScopedReadOnlyViewSet, ScopedViewSetMixin
 from cbo_portal.models import ApiToken, AuditEvent, County, Document, Invitation, Membership, Organization
@@ -156,6 +157,11 @@ class ApiTokenViewSet(
     serializer_class = s.ApiTokenSerializer
 
     def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        refusal = two_factor.token_creation_refusal(
+            request._request, token_authenticated=isinstance(request.auth, ApiToken)
+        )
+        if refusal:
+            raise PermissionDenied(refusal)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, raw = people.create_api_token(acting_user=request.user, **serializer.validated_data)

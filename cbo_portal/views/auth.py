@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cbo_portal.forms import AcceptInvitationForm, RegisterForm
 from cbo_portal.services import people
 from cbo_portal.services.organizations import Registration, register_provider
+from cbo_portal.two_factor import needs_second_factor
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, portal_view
 
 
@@ -29,8 +30,6 @@ class PortalPasswordChangeView(PasswordChangeView):
     success_url = reverse_lazy("account")
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
-        from cbo_portal.views.shell import needs_second_factor
-
         if request.user.is_authenticated and needs_second_factor(request):
             return redirect(f"/login/verify/?next={request.get_full_path()}")
         return super().dispatch(request, *args, **kwargs)
@@ -47,8 +46,6 @@ class PortalLoginView(LoginView):
 
     def form_valid(self, form):  # noqa: ANN001, ANN201
         response = super().form_valid(form)
-        from cbo_portal.views.shell import needs_second_factor
-
         if needs_second_factor(self.request):
             return redirect(f"/login/verify/?next={self.get_success_url()}")
         return response

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cbo_portal import access
+from cbo_portal import access, two_factor
 from cbo_portal.choices import (
     ADMIN_ROLES,
     REQUIRED_DOCUMENTS,
@@ -311,7 +311,9 @@ def account(request: HttpRequest) -> HttpResponse:
                 people.revoke_api_token(token, acting_user=request.user)
                 messages.success(request, f"Token {token.name} revoked.")
                 return redirect("account")
-            if form.is_valid() and request.org is not None:
+            if refusal := two_factor.token_creation_refusal(request):
+                errors = [refusal]
+            elif form.is_valid() and request.org is not None:
                 _token, new_key = people.create_api_token(
                     acting_user=request.user, organization=request.org, name=form.cleaned_data["name"]
                 )

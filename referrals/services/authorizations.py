@@ -136,12 +136,24 @@ def request_authorization(
     kind: str = AuthorizationKind.PRIOR,
 ) -> Authorization:
     """The CBO asks the plan to authorize (or, with ``extends``, to extend) the referral's service.
-    A retroactive request (sobering centers) may cover past dates already served."""
+    A retroactive request (sobering centers) may cover past dates already served. While one
+    request for the referral's service waits for the plan, another is refused."""
     require_provider_role(acting_user, referral.cbo, PROVIDER_WORKERS, action="request authorizations")
     referral = Referral.objects.select_for_update().get(pk=referral.pk)
     _check_referral(referral)
     if extends is not None and extends.referral_id != referral.pk:
         raise ValidationError({"extends": "An extension must be for the same referral."})
+    # One open request per referral and service: a second would only wait in the plan's queue
+    # beside the first (the referral's row lock above makes two at once impossible too).
+    waiting = Authorization.objects.filter(
+        referral=referral, service_id=referral.service_id, status=A.REQUESTED
+    ).first()
+    if waiting is not None:
+        raise ValidationError(
+            f"Your request for {waiting.units_requested:g} units ({waiting.start_date:%b %-d} to "
+            f"{waiting.end_date:%b %-d, %Y}) is still waiting for {referral.plan}'s decision; wait for it, "
+            "or ask the plan to decide it, before requesting again."
+        )
     auth = Authorization(
         referral=referral, plan_id=referral.plan_id, cbo_id=referral.cbo_id, member_id=referral.member_id,
         service_id=referral.service_id, kind=kind, status=A.REQUESTED, units_requested=Decimal(str(units)),

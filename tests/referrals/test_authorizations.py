@@ -57,3 +57,12 @@ def test_expire_ended(cw):
     assert svc.expire_ended() == 1
     auth.refresh_from_db()
     assert auth.status == "expired"
+
+
+def test_a_second_request_waits_for_the_first_decision(cw):
+    ref = referral(cw)
+    first = request(cw, ref, units=8)
+    with pytest.raises(ValidationError, match="still waiting"):
+        request(cw, ref, units=8)
+    svc.decide(first, acting_user=cw.care_coordinator, decision="denied", note="Not needed")
+    assert request(cw, ref, units=4).status == "requested"
