@@ -7,7 +7,6 @@ Every lookup starts from ``visible_to``: a contract outside the user's scope is 
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -18,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from cbo_portal import access
+from cbo_portal import access, csvsafe
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import County
 from cbo_portal.services import audit
@@ -324,7 +323,7 @@ def utilization_page(request: HttpRequest, pk: int) -> HttpResponse:
 def _utilization_csv(contract: Contract, result: usage.Utilization) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="utilization-{contract.number}.csv"'
-    writer = csv.writer(response)
+    writer = csvsafe.writer(response)
     header = ["month", "service", "service_name", "logged_units", "logged_amount", "billed_units", "billed_amount",
               "paid_units", "paid_amount"]  # fmt: skip
     writer.writerow(header)

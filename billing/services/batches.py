@@ -32,7 +32,6 @@ Rules:
 
 from __future__ import annotations
 
-import csv
 import logging
 import tempfile
 import time
@@ -531,5 +530,3 @@ def csv_rows(claims: Iterable[Claim]) -> Iterable[list]:
                c.service_month.isoformat(), c.first_service_date.isoformat(), c.last_service_date.isoformat(),
                c.billed_amount, c.paid_amount, "; ".join(p["message"] for p in c.problems)]  # fmt: skip
 
-
-__all__ = ["csv"]

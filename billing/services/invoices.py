@@ -9,7 +9,6 @@ invoice date. One CSV row per service line; a printable page per plan and month.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import IO
 from django.utils import timezone
 
 from billing.models import Claim, ClaimLine
+from cbo_portal import csvsafe
 from contracts.money import ZERO
 
 HEADER = [
@@ -48,9 +48,10 @@ def _lines(claim_ids: Sequence[int]):  # noqa: ANN202
 
 
 def write_csv(out: IO[str], claim_ids: Sequence[int], *, invoice_date: date | None = None) -> int:
-    """Write the invoice CSV of ``claim_ids``; returns the number of claims."""
+    """Write the invoice CSV of ``claim_ids``; returns the number of claims. Formula-leading text
+    (a member named ``=cmd``) is neutralised; amounts stay numbers (``cbo_portal.csvsafe``)."""
     invoice_date = invoice_date or timezone.localdate()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(HEADER)
     for start in range(0, len(claim_ids), 2000):
         for ln in _lines(claim_ids[start : start + 2000]).iterator(chunk_size=2000):

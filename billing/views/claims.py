@@ -7,7 +7,6 @@ shows its progress) and download files. Plans see the claims sent to them, read-
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -25,14 +24,9 @@ from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import batches as batch_services
 from billing.services import claims as claim_services
 from billing.services import invoices
-from cbo_portal import access
+from cbo_portal import access, csvsafe
 from cbo_portal.models import Organization
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 def _is_biller(user) -> bool:  # noqa: ANN001
@@ -69,8 +63,7 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     """Ready and held claims (or any status), filtered by plan and month; CSV export."""
     claims, status, plan, month = _filtered_claims(request)
     if request.GET.get("format") == "csv":
-        writer = csv.writer(_Echo())
-        rows = (writer.writerow(r) for r in batch_services.csv_rows(claims.iterator(chunk_size=2000)))
+        rows = csvsafe.stream(batch_services.csv_rows(claims.iterator(chunk_size=2000)))
         response = StreamingHttpResponse(rows, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="claims.csv"'
         return response

@@ -8,7 +8,6 @@ services enforce it).
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 
 from django import forms
@@ -28,7 +27,7 @@ from billing.services import denials as denial_services
 from billing.services import remittances as remit_services
 from billing.services import reports
 from billing.x12 import carc as codes
-from cbo_portal import access
+from cbo_portal import access, csvsafe
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 
 PAGE_SIZE = 25
@@ -41,7 +40,7 @@ def _is_biller(user) -> bool:  # noqa: ANN001
 def _csv(name: str, header: list[str], rows) -> HttpResponse:  # noqa: ANN001
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
+    writer = csvsafe.writer(response)
     writer.writerow(header)
     writer.writerows(rows)
     return response
