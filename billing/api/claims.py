@@ -16,6 +16,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from billing.api.audit import MemberViewAuditMixin
+from billing.audit import record_claims_view
 from billing.choices import BatchStatus, ClaimStatus
 from billing.models import Batch, Claim, ClaimLine
 from billing.services import batches as batch_services
@@ -79,21 +81,24 @@ class ClaimFilter(django_filters.FilterSet):
         fields = ["status", "plan", "submitter", "billing_provider", "batch", "month"]
 
 
-class ClaimViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class ClaimViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Claims the caller may see: the provider's, its hub's and the submitter's billing people
-    see all of theirs; plans see claims once sent to them."""
+    see all of theirs; plans see claims once sent to them. Every read is audited (one row per
+    request naming the members)."""
 
     queryset = Claim.objects.for_list().prefetch_related("lines")
     serializer_class = ClaimSerializer
     filterset_class = ClaimFilter
     search_fields = ["control_number", "member__cin", "payer_claim_number"]
     ordering_fields = ["created_at", "service_month", "billed_amount", "status"]
+    audit_where = "API claims"
 
     @extend_schema(request=None, responses=ClaimSerializer)
     @action(detail=True, methods=["post"])
     def rescrub(self, request, pk=None):  # noqa: ANN001, ANN201
         """Re-read the source data, re-price and scrub again (held → ready once fixed)."""
         claim = claim_services.rescrub_claim(self.get_object(), acting_user=request.user)
+        self.audit_view([claim], f"{self.audit_where} {claim.control_number or claim.pk} (re-scrubbed)")
         return Response(self.get_serializer(self.get_queryset().get(pk=claim.pk)).data)
 
 
@@ -160,6 +165,8 @@ class BatchViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         if not batch.file:
             return Response({"error": {"code": "not_ready", "message": "The file is still being written.",
                                        "fields": {}}}, status=status.HTTP_409_CONFLICT)  # fmt: skip
+        record_claims_view(acting_user=request.user, claims=Claim.objects.filter(batch=batch),
+                           where=f"API downloaded batch {batch.pk} file {batch.file_name}")  # fmt: skip
         return FileResponse(batch.file.open("rb"), as_attachment=True, filename=batch.file_name)
 
 

@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
+from billing.api.audit import MemberViewAuditMixin
+from billing.audit import record_claims_view
 from billing.models import (
     Acknowledgement,
     Adjustment,
@@ -190,6 +192,13 @@ class RemittanceViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Re
     def get_serializer_class(self):  # noqa: ANN201
         return RemittanceDetailSerializer if self.action == "retrieve" else RemittanceSerializer
 
+    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        """The detail shows each matched claim payment's claim: audited, naming their members."""
+        remittance = self.get_object()
+        record_claims_view(acting_user=request.user, claims=list(remittance.claims.all()),
+                           member_field="claim__member_id", where=f"API remittance {remittance.trace_number}")  # fmt: skip
+        return Response(self.get_serializer(remittance).data)
+
     def get_queryset(self):  # noqa: ANN201
         queryset = super().get_queryset()
         if self.action == "retrieve":
@@ -272,7 +281,7 @@ class DenialFilter(django_filters.FilterSet):
         fields = ["plan", "status", "carc"]
 
 
-class DenialViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class DenialViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """The denials work queue: denied and short-paid claims with the plan's reasons in words and
     what to do. ``correct`` makes a frequency-7 replacement (with the plan's claim number) and
     ``void`` a frequency-8 claim; only the provider's billing staff may."""
@@ -282,6 +291,7 @@ class DenialViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = DenialFilter
     search_fields = ["control_number", "payer_claim_number", "member__cin"]
     ordering_fields = ["adjudicated_at", "billed_amount"]
+    audit_where = "API denials"
 
     def get_queryset(self):  # noqa: ANN201
         return denial_services.queue(self.request.user)

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.api.claims import progress_percent
+from billing.audit import record_claims_view
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
 from billing.models import Batch, Claim, ClaimStatusChange, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
@@ -63,11 +64,13 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     """Ready and held claims (or any status), filtered by plan and month; CSV export."""
     claims, status, plan, month = _filtered_claims(request)
     if request.GET.get("format") == "csv":
+        record_claims_view(acting_user=request.user, claims=claims, where="claims CSV")
         rows = csvsafe.stream(batch_services.csv_rows(claims.iterator(chunk_size=2000)))
         response = StreamingHttpResponse(rows, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="claims.csv"'
         return response
     page = Paginator(claims, 25).get_page(request.GET.get("page"))
+    record_claims_view(acting_user=request.user, claims=page, where="claims list")
     visible = Claim.objects.visible_to(request.user)
     plans = Organization.objects.filter(pk__in=visible.values("plan_id")).order_by("legal_name")
     counts = dict(
@@ -133,6 +136,9 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.warning(request, f"Claim {claim.control_number} still has problems to fix.")
         return redirect("billing:claim", pk=pk)
+    record_claims_view(
+        acting_user=request.user, claims=[claim], where=f"claim {claim.control_number or claim.pk}"
+    )
     history = ClaimStatusChange.objects.filter(claim=claim).select_related("actor")
     return render(request, "billing/claims_detail.html", {
         "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
@@ -216,6 +222,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     channel = PlanChannel.objects.filter(plan=batch.plan).first()
     claims = Paginator(Claim.objects.filter(batch=batch).select_related("member", "billing_provider")
                        .order_by("billing_provider_id", "member__last_name", "pk"), 50).get_page(request.GET.get("page"))  # fmt: skip
+    record_claims_view(acting_user=request.user, claims=claims, where=f"batch {batch.pk}")
     history = batch.history.select_related("actor")
     batch.percent = progress_percent(batch)
     return render(request, "billing/batch_detail.html", {
@@ -246,6 +253,8 @@ def batch_download(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404 from exc
     if not batch.file:
         raise Http404("The file is still being written.")
+    record_claims_view(acting_user=request.user, claims=Claim.objects.filter(batch=batch),
+                       where=f"downloaded batch {batch.pk} file {batch.file_name}")  # fmt: skip
     return FileResponse(batch.file.open("rb"), as_attachment=True, filename=batch.file_name)
 
 
@@ -255,6 +264,9 @@ def batch_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     """The printable invoice(s) of a batch: one page per provider, plan and month."""
     batch = get_visible(Batch.objects.select_related("plan", "submitter"), request.user, pk=pk)
     claims = Claim.objects.filter(batch=batch).prefetch_related(Prefetch("lines"))
+    record_claims_view(
+        acting_user=request.user, claims=claims, where=f"printable invoice of batch {batch.pk}"
+    )
     return render(
         request, "billing/invoice_print.html", {"batch": batch, "pages": invoices.invoice_pages(claims)}
     )

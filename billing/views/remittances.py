@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from billing.audit import record_claims_view
 from billing.models import Acknowledgement, Adjustment, Claim, Payment, Remittance, RemittanceClaim
 from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import acks as ack_services
@@ -99,9 +100,13 @@ def remittance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             adjustments = "; ".join(f"{a.group}-{a.carc} {a.amount}" for a in rc.adjustments.all())
             rows.append([rc.patient_control_number, rc.payer_claim_number, rc.status_code, rc.charge, rc.paid,
                          rc.patient_responsibility, rc.claim.get_status_display() if rc.claim else "Unmatched", adjustments])  # fmt: skip
+        record_claims_view(acting_user=request.user, claims=claims, member_field="claim__member_id",
+                           where=f"remittance {remittance.trace_number} CSV")  # fmt: skip
         return _csv(f"remittance-{remittance.trace_number}.csv", ["Our claim", "Plan claim", "CLP02", "Charge", "Paid",
                                                                   "Patient share", "Claim status", "Adjustments"], rows)  # fmt: skip
     page = _page(request, claims)
+    record_claims_view(acting_user=request.user, claims=page, member_field="claim__member_id",
+                       where=f"remittance {remittance.trace_number}")  # fmt: skip
     for rc in page:
         rc.explained = [(a, codes.carc(a.carc)) for a in rc.adjustments.all()]
     return render(request, "billing/remit_detail.html", {
@@ -255,16 +260,19 @@ def denial_list(request: HttpRequest) -> HttpResponse:
         claims = claims.filter(Q(control_number__icontains=query) | Q(member__cin__iexact=query)
                                | Q(payer_claim_number__icontains=query))  # fmt: skip
     if request.GET.get("format") == "csv":
-        rows = []
+        rows, shown = [], []
         for c in claims[:50000]:
             reasons = denial_services.reasons(c)
             rows.append([c.control_number, denial_services.payer_claim_number(c), c.plan, c.billing_provider, c.member.cin,
                          c.first_service_date, c.get_status_display(), c.billed_amount, c.paid_amount,
                          "; ".join(f"{r.label} {r.amount}: {r.description}" for r in reasons),
                          " ".join(r.advice for r in reasons if not r.is_patient_share)])  # fmt: skip
+            shown.append(c)
+        record_claims_view(acting_user=request.user, claims=shown, where="denials CSV")
         return _csv("denials.csv", ["Claim", "Plan claim", "Plan", "Provider", "CIN", "Service date", "Status", "Billed",
                                     "Paid", "Reasons", "What to do"], rows)  # fmt: skip
     page = _page(request, claims)
+    record_claims_view(acting_user=request.user, claims=page, where="denials queue")
     for c in page:
         c.reasons = denial_services.reasons(c)
         c.fixable = denial_services.can_fix(request.user, c)

@@ -246,10 +246,12 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         query = s.ReturnFileQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         referrals = self._plan_scope(query.validated_data.get("plan"))
-        rows = selectors.return_file_rows(
-            referrals, query.validated_data["year"], query.validated_data["month"]
-        )
-        return Response(s.ReturnRowSerializer(list(rows), many=True).data)
+        year, month = query.validated_data["year"], query.validated_data["month"]
+        rows = list(selectors.return_file_rows(referrals, year, month))
+        in_file = selectors.return_file_referrals(referrals, year, month).values_list("member_id", flat=True)
+        member_svc.record_view(acting_user=request.user, members=in_file.order_by().distinct(),
+                               where=f"API status return file for {year}-{month:02d}")  # fmt: skip
+        return Response(s.ReturnRowSerializer(rows, many=True).data)
 
     @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.OutreachRowSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="outreach-tracker", pagination_class=None)
@@ -258,15 +260,42 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         query = s.ReturnFileQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         referrals = self._plan_scope(query.validated_data.get("plan"))
-        rows = selectors.outreach_rows(referrals, query.validated_data["year"], query.validated_data["month"])
-        return Response(s.OutreachRowSerializer(list(rows), many=True).data)
+        year, month = query.validated_data["year"], query.validated_data["month"]
+        rows = list(selectors.outreach_rows(referrals, year, month))
+        in_file = selectors.outreach_attempts(referrals, year, month).values_list(
+            "referral__member_id", flat=True
+        )
+        member_svc.record_view(acting_user=request.user, members=in_file.order_by().distinct(),
+                               where=f"API outreach tracker for {year}-{month:02d}")  # fmt: skip
+        return Response(s.OutreachRowSerializer(rows, many=True).data)
 
     def _plan_scope(self, plan_id: int | None):  # noqa: ANN202
         referrals = Referral.objects.visible_to(self.request.user)
         return referrals.filter(plan_id=plan_id) if plan_id else referrals
 
 
-class AuthorizationViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class _AuditedMemberReads:
+    """list and retrieve of rows that show a member (``member_id``): one VIEW audit row per
+    request naming the members, like the pages."""
+
+    audit_where = "API"
+
+    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+        rows = response.data["results"] if isinstance(response.data, dict) else response.data
+        ids = self.get_queryset().filter(pk__in=[r["id"] for r in rows]).values_list("member_id", flat=True)  # type: ignore[attr-defined]
+        member_svc.record_view(acting_user=request.user, members=ids, where=f"{self.audit_where} list")
+        return response
+
+    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        obj = self.get_object()  # type: ignore[attr-defined]
+        member_svc.record_view(
+            acting_user=request.user, members=[obj.member_id], where=f"{self.audit_where} {obj.pk}"
+        )
+        return Response(self.get_serializer(obj).data)  # type: ignore[attr-defined]
+
+
+class AuthorizationViewSet(_AuditedMemberReads, ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Authorizations of referrals' services. The plan authorizes from the referral
     (POST /referrals/{id}/authorize/) and decides CBOs' requests here."""
 
@@ -274,6 +303,7 @@ class AuthorizationViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AuthorizationSerializer
     filterset_class = filters.AuthorizationFilter
     ordering_fields = ["end_date", "created_at"]
+    audit_where = "API authorization"
 
     @extend_schema(request=s.DecideSerializer, responses=s.AuthorizationSerializer)
     @action(detail=True, methods=["post"])
@@ -291,7 +321,11 @@ def _referral_in_scope(request, pk: int) -> Referral:  # noqa: ANN001
 
 
 class ServiceDeliveryViewSet(
-    ScopedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+    _AuditedMemberReads,
+    ScopedViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Logged services. CBO staff log (one day, a range, or a daily series), edit or void until
     billed, then only correct (void + new entry); the plan reads."""
@@ -301,6 +335,7 @@ class ServiceDeliveryViewSet(
     filterset_class = filters.ServiceDeliveryFilter
     ordering_fields = ["service_date", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    audit_where = "API service delivery"
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def _out(self, delivery: ServiceDelivery, code: int = status.HTTP_200_OK) -> Response:
