@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from cbo_portal import access
@@ -12,10 +14,29 @@ from cbo_portal.services.audit import RequestContext, current_request
 SESSION_KEY = "active_org_id"
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address. Behind the proxy in docker/, the first X-Forwarded-For hop."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The caller's address, for the audit log and sign-in lockouts.
+
+    X-Forwarded-For is whatever the client sent plus what each proxy appended, so only the hops
+    our own proxies appended can be believed. With ``TRUSTED_PROXY_COUNT = 0`` (no proxy, the
+    default) that is none: the address is ``REMOTE_ADDR``. Behind N trusted proxies it is the
+    N-th hop from the right, the address the outermost trusted proxy saw; hops to its left are the
+    client's own claims and are ignored. A header with fewer hops than that, or a hop that is not
+    an IP address, did not come through our proxies as configured: ``REMOTE_ADDR`` then too.
+    """
+    meta = getattr(request, "META", None) or {}  # axes may ask about a request-less sign-in
+    remote = meta.get("REMOTE_ADDR") or None
+    count = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    if count <= 0:
+        return remote
+    hops = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if len(hops) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-count]))
+    except ValueError:
+        return remote
 
 
 def active_membership(request: HttpRequest):

@@ -103,6 +103,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# The client's address (audit log, sign-in lockouts): REMOTE_ADDR, unless this many proxies of
+# ours stand in front and append to X-Forwarded-For (cbo_portal.middleware.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "cbo_portal.middleware.client_ip"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Los_Angeles"
 USE_I18N = True
