@@ -46,6 +46,32 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_audit_truncate_guard():
+    """Transactional tests end with Django's flush, one TRUNCATE of every table, which the audit
+    log's trigger refuses (cbo_portal migration 0004). The test database's owner (the test runner)
+    switches the log's triggers off for that one transaction; production's app role, which owns
+    nothing, cannot."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        sql = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        if sql and "cbo_portal_auditevent" in tables:
+            table = self.quote_name("cbo_portal_auditevent")
+            sql = [
+                f"ALTER TABLE {table} DISABLE TRIGGER USER",
+                *sql,
+                f"ALTER TABLE {table} ENABLE TRIGGER USER",
+            ]
+        return sql
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
+
+
 @dataclass
 class World:
     cbo: object

@@ -1,7 +1,7 @@
 """On PostgreSQL, refuse UPDATE and DELETE on the audit log at the database itself, so that no
 code path (raw SQL, a bulk queryset, a shell) can edit or remove an entry.
 
-TRUNCATE stays possible for the table owner only (the test runner resets tables with it).
+TRUNCATE was left possible here; 0004_audit_refuse_truncate refuses it as well.
 """
 
 from django.db import migrations
