@@ -183,6 +183,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cbo_portal.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
 }
+# Bad input (issue #11): NUL/control characters in the address, query string, session cookie or
+# form fields, oversized bodies and JSON nested too deep are refused in words, never a 500. The
+# middleware sits before the session, so a forged session cookie never reaches the session table.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+                  "cbo_portal.badinput.BadInputMiddleware")  # fmt: skip
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "cbo_portal.api.parsers.JSONParser",
+    "cbo_portal.api.parsers.FormParser",
+    "cbo_portal.api.parsers.MultiPartParser",
+]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "CalAIM CBO Billing API",
     "DESCRIPTION": "Onboarding, contracts, referrals and billing for CalAIM community-based organizations.",
@@ -226,7 +237,6 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-
 
 # Sign-in hardening (cbo_portal/two_factor.py, cbo_portal/security.py).
 # Two-factor sign-in is required of these roles once TWO_FACTOR_ENFORCED is on (the default when

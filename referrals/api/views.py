@@ -11,10 +11,10 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from cbo_portal.api.base import ScopedViewSetMixin
+from cbo_portal.api.parsers import FormParser, JSONParser, MultiPartParser  # with the bad-input limits
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import Organization
 from referrals import selectors
