@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from cbo_portal import access, csvsafe
+from cbo_portal.badinput import id_or_none, posted_id
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import County
 from cbo_portal.services import audit
@@ -73,8 +74,9 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         contracts = contracts.filter(status=status)
     if county := request.GET.get("county", ""):
         contracts = contracts.filter(counties__name=county)
-    if party := request.GET.get("party", "").strip():
-        contracts = contracts.filter(Q(plan_id=party) | Q(cbo_id=party)) if party.isdigit() else contracts
+    party = request.GET.get("party", "").strip()
+    if (party_id := id_or_none(party)) is not None:
+        contracts = contracts.filter(Q(plan_id=party_id) | Q(cbo_id=party_id))
     if query := request.GET.get("q", "").strip():
         contracts = contracts.filter(
             Q(number__icontains=query) | Q(title__icontains=query) | Q(cbo__legal_name__icontains=query)
@@ -186,7 +188,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     return redirect("contracts:detail", contract.pk)
             elif action == "remove_line":
                 line = get_visible(RateLine.objects.select_related("contract", "service"), request.user,
-                                   pk=request.POST.get("line"), contract=contract)  # fmt: skip
+                                   pk=posted_id(request.POST, "line"), contract=contract)  # fmt: skip
                 rate_services.remove_rate_line(line, acting_user=request.user)
                 messages.success(request, f"Removed {line.service.label}.")
                 return redirect("contracts:detail", contract.pk)

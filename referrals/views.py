@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from cbo_portal import access, csvsafe
+from cbo_portal.badinput import id_or_none
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import Organization
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
@@ -148,6 +149,8 @@ def report(request: HttpRequest) -> HttpResponse:
         quarter = min(4, max(1, int(request.GET.get("quarter", quarter))))
     except ValueError:
         pass
+    if not 1900 <= year <= 9998:  # date() takes years 1-9999, and a Q4 ends in the next year
+        year = selectors.current_quarter()[0]
     deliveries = ServiceDelivery.objects.visible_to(request.user)
     if plan is not None:
         deliveries = deliveries.filter(plan=plan)
@@ -605,7 +608,9 @@ def _month(request: HttpRequest) -> tuple[int, int]:
     try:
         year, month = (int(x) for x in request.GET.get("month", f"{previous:%Y-%m}").split("-"))
         date(year, month, 1)
-    except ValueError:
+        if not 1900 <= year <= 9998:  # the files reach into the next month; date() stops at 9999
+            raise ValueError(year)
+    except (ValueError, OverflowError):  # date(10**20, 1, 1) overflows rather than refusing
         year, month = previous.year, previous.month
     return year, month
 
@@ -619,8 +624,8 @@ def return_files(request: HttpRequest) -> HttpResponse:
     )
     year, month = _month(request)
     plan_id = request.GET.get("plan", "")
-    if plan_id.isdigit():
-        referrals = referrals.filter(plan_id=int(plan_id))
+    if (plan_pk := id_or_none(plan_id)) is not None:
+        referrals = referrals.filter(plan_id=plan_pk)
     kind = request.GET.get("file", "")
     if kind in ("status", "outreach"):
         rows = (selectors.return_file_rows if kind == "status" else selectors.outreach_rows)(
@@ -634,7 +639,7 @@ def return_files(request: HttpRequest) -> HttpResponse:
         member_svc.record_view(acting_user=request.user, members=in_file,
                                where=f"downloaded the {kind} return file for {year}-{month:02d}")  # fmt: skip
         return _csv(f"{'return' if kind == 'status' else 'outreach'}-{year}-{month:02d}"
-                    f"{'-plan' + plan_id if plan_id else ''}.csv", columns,
+                    f"{f'-plan{plan_pk}' if plan_pk else ''}.csv", columns,  # the id, never raw input
                     ([row[c] for c in columns] for row in rows))  # fmt: skip
     return render(request, "referrals/return_files.html", {
         "plans": plans, "plan_id": plan_id, "month": f"{year}-{month:02d}",

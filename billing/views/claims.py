@@ -26,6 +26,7 @@ from billing.services import batches as batch_services
 from billing.services import claims as claim_services
 from billing.services import invoices
 from cbo_portal import access, csvsafe
+from cbo_portal.badinput import id_or_none, posted_id
 from cbo_portal.models import Organization
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 
@@ -38,7 +39,7 @@ def _month(value: str) -> date | None:
     try:
         year, month = value.split("-")[:2]
         return date(int(year), int(month), 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # date(10**20, 1, 1) overflows rather than refusing
         return None
 
 
@@ -50,8 +51,8 @@ def _filtered_claims(request: HttpRequest):  # noqa: ANN202
     elif not status and _is_biller(request.user):
         claims = claims.filter(status__in=[ClaimStatus.READY, ClaimStatus.HELD])
     plan = request.GET.get("plan", "")
-    if plan.isdigit():
-        claims = claims.filter(plan_id=plan)
+    if (plan_id := id_or_none(plan)) is not None:
+        claims = claims.filter(plan_id=plan_id)
     month = _month(request.GET.get("month", ""))
     if month:
         claims = claims.filter(service_month=month)
@@ -181,8 +182,8 @@ def batch_create(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("plan") and request.POST.get("submitter"):
             batch = batch_services.create_batch(
-                submitter=Organization.objects.get(pk=request.POST["submitter"]),
-                plan=Organization.objects.get(pk=request.POST["plan"]), acting_user=request.user,
+                submitter=Organization.objects.get(pk=posted_id(request.POST, "submitter")),
+                plan=Organization.objects.get(pk=posted_id(request.POST, "plan")), acting_user=request.user,
                 claim_format=request.POST.get("claim_format") or "837p",
             )  # fmt: skip
             messages.success(

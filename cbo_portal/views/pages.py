@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cbo_portal import access, two_factor
+from cbo_portal.badinput import posted_id
 from cbo_portal.choices import (
     ADMIN_ROLES,
     REQUIRED_DOCUMENTS,
@@ -53,10 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @portal_view
 @require_POST
 def switch_organization(request: HttpRequest) -> HttpResponse:
-    try:
-        org_id = int(request.POST.get("organization", ""))
-    except ValueError as exc:
-        raise Http404 from exc
+    org_id = posted_id(request.POST, "organization")
     if org_id not in access.member_org_ids(request.user):
         raise Http404
     request.session[SESSION_KEY] = org_id
@@ -178,13 +176,13 @@ def team(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("action") == "revoke":
                 invitation = get_visible(Invitation.objects.select_related("organization"), request.user,
-                                         pk=request.POST.get("invitation"), organization=org)  # fmt: skip
+                                         pk=posted_id(request.POST, "invitation"), organization=org)  # fmt: skip
                 people.revoke_invitation(invitation, acting_user=request.user)
                 messages.success(request, f"Invitation for {invitation.email} withdrawn.")
                 return redirect("team")
             if request.POST.get("action") in ("deactivate", "activate", "role"):
                 membership = get_visible(Membership.objects.select_related("organization", "user"), request.user,
-                                         pk=request.POST.get("membership"), organization=org)  # fmt: skip
+                                         pk=posted_id(request.POST, "membership"), organization=org)  # fmt: skip
                 action = request.POST["action"]
                 people.change_membership(
                     membership,
@@ -307,7 +305,7 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "revoke":
-                token = get_visible(ApiToken.objects.all(), request.user, pk=request.POST.get("token"))
+                token = get_visible(ApiToken.objects.all(), request.user, pk=posted_id(request.POST, "token"))
                 people.revoke_api_token(token, acting_user=request.user)
                 messages.success(request, f"Token {token.name} revoked.")
                 return redirect("account")
