@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
-_NPI_RE = re.compile(r"^[12]\d{9}$")
-_TIN_RE = re.compile(r"^\d{2}-?\d{7}$")
-_CIN_RE = re.compile(r"^\d{8}[A-Z]$")
-_CIN_OBSERVED_RE = re.compile(r"^9\d{7}[ACDEFGHMNTUVWXYZ]$")
-_HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$")
-_MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
-_ICD10_RE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
-_TAXONOMY_RE = re.compile(r"^\d{3}[0-9A-Z]{6}X$")
+# re.ASCII: ``\d`` must mean 0-9 only. Unicode-aware ``\d`` (and ``str.isdigit()``) also match
+# Arabic-Indic, fullwidth and other digits, which no plan, NPPES or the IRS would recognise.
+_NPI_RE = re.compile(r"^[12]\d{9}$", re.ASCII)
+_TIN_RE = re.compile(r"^\d{2}-?\d{7}$", re.ASCII)
+_CIN_RE = re.compile(r"^\d{8}[A-Z]$", re.ASCII)
+_CIN_OBSERVED_RE = re.compile(r"^9\d{7}[ACDEFGHMNTUVWXYZ]$", re.ASCII)
+_HCPCS_RE = re.compile(r"^(?:[A-Z]\d{4}|\d{4}[0-9A-Z])$", re.ASCII)
+_MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$", re.ASCII)
+_ICD10_RE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$", re.ASCII)
+_TAXONOMY_RE = re.compile(r"^\d{3}[0-9A-Z]{6}X$", re.ASCII)
 
 
 def luhn_check_digit(digits: str) -> int:
@@ -44,7 +46,7 @@ def npi_problem(value: str) -> str | None:
 
 def normalize_tin(value: str) -> str:
     """Strip the dash and spaces from a TIN/EIN (12-3456789 → 123456789)."""
-    return re.sub(r"[\s-]", "", value or "")
+    return re.sub(r"[\s-]", "", value or "", flags=re.ASCII)
 
 
 def tin_problem(value: str) -> str | None:
