@@ -172,7 +172,7 @@ def _reject_with_reasons(claims: list[tuple[int, str, str]], head: str, reasons:
 
 def _find_batch(group: ack999.Ack999, name: str, user) -> Batch:  # noqa: ANN001
     number = group.group_control_number
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # "²".isdigit() is true; int("²") fails
         raise AckImportError(
             f"{name} was not imported: AK102 group control number {number!r} is not a number."
         )

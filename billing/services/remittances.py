@@ -77,6 +77,7 @@ from billing.models import (
 )
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
 from billing.services.batches import mark_answered_batches
+from billing.services.filecheck import nul_byte_problem
 from billing.services.states import CLAIM_TRANSITIONS
 from billing.x12 import remit835 as x835
 from billing.x12.common import SegmentReader, X12Error, X12ParseError
@@ -170,6 +171,8 @@ def decode_x12(data: bytes, what: str) -> str:
     write) and fall back to Latin-1 so the parser gives the real error."""
     if not data or not data.strip():
         raise X12ParseError(f"the {what} file is empty")
+    if problem := nul_byte_problem(data, what):
+        raise X12ParseError(problem)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
