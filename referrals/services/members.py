@@ -191,6 +191,9 @@ def cins_enrolled_elsewhere(plan_id: int, cins: Iterable[str], on: date) -> set[
     return set(enrollments.exclude(plan_id=plan_id).values_list("member__cin", flat=True)) - mine
 
 
+AUDIT_MEMBER_IDS = 5000
+
+
 def record_view(*, acting_user, members: Iterable[Member | int], where: str) -> None:
     """Audit that ``acting_user`` saw these members' personal data (one row per page or record)."""
     ids = sorted({m if m is None or isinstance(m, int) else m.pk for m in members} - {None})
@@ -199,7 +202,9 @@ def record_view(*, acting_user, members: Iterable[Member | int], where: str) -> 
     audit.record(
         actor=acting_user, action=AuditAction.VIEW, object_type="referrals.Member",
         object_id=str(ids[0]) if len(ids) == 1 else "", summary=f"Viewed {len(ids)} member record(s): {where}",
-        changes={"member_ids": ids[:500]},
+        # Every member of a page or a file up to AUDIT_MEMBER_IDS; past that the count, and the
+        # row's summary names the page or file the rest came from.
+        changes={"member_ids": ids[:AUDIT_MEMBER_IDS], "member_count": len(ids)},
     )  # fmt: skip
 
 
