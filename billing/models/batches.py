@@ -34,8 +34,9 @@ class PlanChannelQuerySet(models.QuerySet):
 
 
 class PlanChannel(models.Model):
-    """How a plan takes files and returns 999s and 835s: download by hand, or SFTP to the plan's
-    host. The private key is read from ``private_key_path`` (a mounted secret), never stored in
+    """How a plan takes files and returns 999s, 277CAs, TA1s and 835s: download by hand, or SFTP to
+    the plan's host, and the interchange envelope it expects (test or production, TA1 requested,
+    id qualifiers), which every 837P for the plan is written with. The private key is read from ``private_key_path`` (a mounted secret), never stored in
     the database; the host key must be pinned."""
 
     plan = models.OneToOneField(
@@ -54,11 +55,41 @@ class PlanChannel(models.Model):
         max_length=200, blank=True, help_text="Where the plan leaves 999 and 835 files"
     )
     archive_dir = models.CharField(max_length=200, blank=True, help_text="Where picked-up files are moved")
+    # The interchange envelope the plan expects on our 837P files (ISA05/07, ISA14, ISA15).
+    usage_indicator = models.CharField(
+        "usage (ISA15)", max_length=1, choices=[("P", "Production"), ("T", "Test")], default="P",
+        help_text="Test while the plan onboards us; production once it says so",
+    )  # fmt: skip
+    ta1_requested = models.BooleanField(
+        "TA1 requested (ISA14)", default=False, help_text="Ask the plan for a TA1 interchange acknowledgement"
+    )
+    sender_qualifier = models.CharField(
+        "sender id qualifier (ISA05)",
+        max_length=2,
+        default="ZZ",
+        help_text="ZZ mutually defined, 30 TIN, ...",
+    )
+    receiver_qualifier = models.CharField(
+        "receiver id qualifier (ISA07)",
+        max_length=2,
+        default="ZZ",
+        help_text="ZZ mutually defined, 30 TIN, ...",
+    )
 
     objects = PlanChannelQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.plan}: {self.get_method_display()}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        for name in ("sender_qualifier", "receiver_qualifier"):
+            value = getattr(self, name)
+            if len(value) != 2 or not value.isascii() or not value.isalnum():
+                raise ValidationError(
+                    {name: "An interchange id qualifier is two letters or digits (ZZ, 01, 30, ...)."}
+                )
 
 
 class BatchQuerySet(models.QuerySet):

@@ -32,6 +32,7 @@ Rules:
 
 from __future__ import annotations
 
+import csv
 import logging
 import tempfile
 import time
@@ -368,10 +369,15 @@ def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int
         if batch.format == BatchFormat.INVOICE:
             invoices.write_csv(out, claim_ids)
             return None, None, "csv"
+        channel = PlanChannel.objects.filter(plan_id=batch.plan_id).first()
+        envelope = {} if channel is None else {
+            "usage": channel.usage_indicator, "ack_requested": channel.ta1_requested,
+            "sender_qualifier": channel.sender_qualifier, "receiver_qualifier": channel.receiver_qualifier,
+        }  # fmt: skip
         written = export837.write_837(
             out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
             batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
-            processes=settings.BILLING_PROCESSES,
+            processes=settings.BILLING_PROCESSES, **envelope,
         )  # fmt: skip
         return written.interchange_control, written.group_control, "837"
 
@@ -530,3 +536,5 @@ def csv_rows(claims: Iterable[Claim]) -> Iterable[list]:
                c.service_month.isoformat(), c.first_service_date.isoformat(), c.last_service_date.isoformat(),
                c.billed_amount, c.paid_amount, "; ".join(p["message"] for p in c.problems)]  # fmt: skip
 
+
+__all__ = ["csv"]

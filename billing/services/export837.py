@@ -241,6 +241,9 @@ def write_837(
     progress: Callable[[int], None] | None = None,
     created: dt.datetime | None = None,
     usage: str = "P",
+    ack_requested: bool = False,
+    sender_qualifier: str = "ZZ",
+    receiver_qualifier: str = "ZZ",
     set_numbers: Sequence[int] | None = None,
     processes: int = 1,
 ) -> ExportResult:
@@ -261,7 +264,8 @@ def write_837(
         set_numbers = [(st or 1) + n // per_set for n in range(len(claim_ids))]
     created = (created or timezone.localtime()).replace(tzinfo=None)
     envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
-                        interchange_control_number=isa, created=created, usage=usage)  # fmt: skip
+                        interchange_control_number=isa, created=created, usage=usage, ack_requested=ack_requested,
+                        sender_qualifier=sender_qualifier, receiver_qualifier=receiver_qualifier)  # fmt: skip
     phone = _digits(submitter.phone)[-10:]
     group = functools.partial(
         x.FunctionalGroup837,

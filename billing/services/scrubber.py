@@ -32,6 +32,7 @@ from django.utils import timezone
 from billing.choices import ProblemSeverity
 from billing.models import Claim, ClaimLine
 from billing.services.bulk import in_ids
+from billing.x12.common import basic_text, clean_text
 from cbo_portal import identifiers
 from cbo_portal.models import County, Organization
 from contracts.models import Contract, ServiceCatalogEntry
@@ -579,8 +580,30 @@ def check_charge(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[
                           ln.line_number)  # fmt: skip
 
 
+# The member fields the 837P carries as free text, with the names a coordinator knows them by.
+_MEMBER_TEXT = (("last_name", "last name", 60), ("first_name", "first name", 35), ("street", "street", 55),
+                ("city", "city", 30))  # fmt: skip
+
+
+def check_x12_text(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
+    """A member's name or address outside the X12 basic character set (accents, ñ, #, @ …) goes
+    out transliterated (``billing.x12.common.basic_text``: Peña → PENA): a warning naming the
+    field and what will be sent, so the coordinator can check it matches the plan's records."""
+    m = lk.members[claim.member_id]
+    for attr, label, width in _MEMBER_TEXT:
+        value = getattr(m, attr, "") or ""
+        if value and basic_text(value, width) != clean_text(value, width).upper():
+            yield Problem(
+                "x12_text_transliterated", WARNING,
+                f"Member {m.cin}'s {label} {value!r} will be sent as {basic_text(value, width)!r}: the 837P "
+                "carries only the X12 basic character set.",
+                "Nothing to do if the plan knows the member by that spelling; otherwise correct the member record.",
+            )  # fmt: skip
+
+
 CHECKS: tuple[Check, ...] = (
     check_billing_provider,
+    check_x12_text,
     check_plan_settings,
     check_member,
     check_enrollment,

@@ -46,8 +46,8 @@ from billing.x12 import ids
 from billing.x12.common import (
     Envelope,
     X12InputError,
+    basic_text,
     check_id,
-    clean_text,
     fmt_date,
     fmt_decimal,
     fmt_time,
@@ -309,12 +309,12 @@ def _address_segments(
     address: Address, what: str, *, require_zip9: bool, street_only: bool
 ) -> tuple[str, str]:
     """N3 and N4 of a checked address (``what`` names it in errors)."""
-    line1 = clean_text(address.line1, 55)
+    line1 = basic_text(address.line1, 55)
     if not line1:
         raise X12InputError(f"{what} address line 1 is missing")
     if street_only and (_PO_BOX_RE.search(address.line1) or _PO_BOX_RE.search(address.line2 or "")):
         raise X12InputError(f"{what} address must be a street address, not a PO box ({address.line1!r})")
-    city = clean_text(address.city, 30)
+    city = basic_text(address.city, 30)
     if len(city) < 2:
         raise X12InputError(f"{what} city is missing")
     state = (address.state or "").strip().upper()
@@ -325,13 +325,13 @@ def _address_segments(
         raise X12InputError(f"{what} ZIP code {address.postal_code!r} must be 5 or 9 digits")
     if require_zip9 and not _ZIP9_RE.match(postal):
         raise X12InputError(f"{what} ZIP code {address.postal_code!r} must have 9 digits (ZIP+4)")
-    line2 = clean_text(address.line2, 55)
+    line2 = basic_text(address.line2, 55)
     n3 = f"N3*{line1}*{line2}" if line2 else f"N3*{line1}"
     return n3, f"N4*{city}*{state}*{postal}"
 
 
 def _name(value: str, what: str, max_length: int) -> str:
-    text = clean_text(value, max_length)
+    text = basic_text(value, max_length)
     if not text:
         raise X12InputError(f"{what} is missing")
     return text
@@ -363,11 +363,11 @@ def _subscriber_segments(subscriber: Subscriber, payer: Payer) -> list[str]:
     if not (type(member_id) is str and member_id.isalnum() and len(member_id) <= 80):
         member_id = check_id(member_id, "member id (CIN)", max_length=80)  # not the plain case
     member_id = member_id.upper()
-    last = clean_text(subscriber.last_name, 60)
+    last = basic_text(subscriber.last_name, 60)
     if not last:
         raise X12InputError(f"member {member_id} last name is missing")
-    first = clean_text(subscriber.first_name, 35)
-    middle = clean_text(subscriber.middle_name, 25)
+    first = basic_text(subscriber.first_name, 35)
+    middle = basic_text(subscriber.middle_name, 25)
     gender = subscriber.gender
     gender = _GENDER_CODES.get(gender) if type(gender) is str else None
     if gender is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -98,6 +99,28 @@ def clean_text(value: str, max_length: int) -> str:
     collapse, the result is stripped and cut to the element's maximum length."""
     text = _SPACES_RE.sub(" ", _TEXT_CLEAN_RE.sub(" ", value or "")).strip()
     return text[:max_length].rstrip()
+
+
+# The X12 basic character set (uppercase letters, digits, space and these specials), less our
+# delimiters * : ^ ~. Anything else is transliterated when it can be (accents dropped, ß → SS, curly
+# quotes → straight) and otherwise dropped: payers' translators reject the rest (pyx12: IK4 code 6).
+_NOT_BASIC_RE = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=]")
+_TRANSLITERATE = str.maketrans({
+    "ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Đ": "D", "đ": "D", "Ł": "L",
+    "ł": "L", "Þ": "TH", "þ": "TH", "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "–": "-", "—": "-",
+})  # fmt: skip
+
+
+@functools.lru_cache(maxsize=65536)
+def basic_text(value: str, max_length: int) -> str:
+    """Free text for an 837 element in the X12 basic character set: ``Peña José`` → ``PENA JOSE``,
+    ``Ste #300`` → ``STE 300``; then as ``clean_text`` (delimiters, runs of spaces, length).
+    ``basic_text(v, n) != clean_text(v, n).upper()`` tells the scrubber a field changed."""
+    text = value or ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return clean_text(_NOT_BASIC_RE.sub(" ", text.upper()), max_length)
 
 
 def check_id(value: str, what: str, *, min_length: int = 1, max_length: int = 80) -> str:

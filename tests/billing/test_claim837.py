@@ -57,11 +57,11 @@ def test_single_line_claim_is_clean_and_has_the_expected_segments():
     assert segs[2] == "ST*837*0001*005010X222A1"
     assert segs[3] == "BHT*0019*00*B20250314*20250314*0926*CH"
     assert "PRV*BI*PXC*251S00000X" in segs
-    assert "NM1*85*2*Casa Esperanza Community Services*****XX*1234567893" in segs
+    assert "NM1*85*2*CASA ESPERANZA COMMUNITY SERVICES*****XX*1234567893" in segs
     assert "REF*EI*951234567" in segs
     assert "SBR*P*18*******MC" in segs
-    assert "NM1*IL*1*Nguyen*Ana****MI*90000001A" in segs
-    assert "NM1*PR*2*L.A. Care Health Plan*****PI*LACARE01" in segs
+    assert "NM1*IL*1*NGUYEN*ANA****MI*90000001A" in segs
+    assert "NM1*PR*2*L.A. CARE HEALTH PLAN*****PI*LACARE01" in segs
     (clm,) = [s for s in segs if s.startswith("CLM*")]
     sv1 = [s for s in segs if s.startswith("SV1*")]
     assert clm == "CLM*C0000001*24.8***12:B:1*Y*A*Y*Y"
@@ -131,7 +131,7 @@ def test_two_plans_in_one_interchange_as_two_functional_groups():
     segs = segments(text)
     assert [s.split("*")[6] for s in segs if s.startswith("GS*")] == ["101", "102"]
     assert segs[-1] == "IEA*2*000000001"
-    assert "NM1*PR*2*Inland Empire Health Plan*****PI*IEHP0001" in segs
+    assert "NM1*PR*2*INLAND EMPIRE HEALTH PLAN*****PI*IEHP0001" in segs
     assert result.claim_sets["C0000003"] == SetAssignment(102, "0001")
     assert result.group_count == 2
 
@@ -281,7 +281,20 @@ def test_free_text_delimiters_are_replaced():
         ),
     )
     text, _ = render_837(envelope(), [group([odd])])
-    assert "NM1*IL*1*O Brien Jr*Ana****MI*90000001A" in segments(text)
+    assert "NM1*IL*1*O BRIEN JR*ANA****MI*90000001A" in segments(text)
+
+
+def test_names_outside_the_x12_basic_character_set_are_transliterated_and_pass_pyx12():
+    """Issue #16 item 8: a member named Peña José went out in UTF-8, which pyx12 rejects."""
+    sub = claim(1).subscriber
+    accented = claim(1, subscriber=sub.__class__(**{**sub.__dict__, "last_name": "Peña", "first_name": "José",
+                                                   "address": sub.address.__class__("12 Calle Núñez #4", "San José",
+                                                                                    "CA", "95112")}))  # fmt: skip
+    text, _ = render_837(envelope(), [group([accented])])
+    assert "NM1*IL*1*PENA*JOSE****MI*90000001A" in segments(text)
+    assert "N3*12 CALLE NUNEZ 4" in segments(text) and "N4*SAN JOSE*CA*95112" in segments(text)
+    assert text.isascii()
+    assert_clean(text)
 
 
 def test_the_x12_layer_imports_no_django():

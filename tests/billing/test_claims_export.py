@@ -80,6 +80,21 @@ def test_single_line_claim(bw):
     assert _segments(text, "ISA")[0][13] == f"{batch.interchange_control:09d}"
 
 
+def test_the_plan_connection_sets_test_usage_ta1_request_and_id_qualifiers(bw):
+    """Issue #16 item 8: ISA15 was always P, ISA14 never asked for a TA1, ISA05/07 were fixed."""
+    from billing.models import PlanChannel
+
+    PlanChannel.objects.update_or_create(plan=bw.plan, defaults={
+        "usage_indicator": "T", "ta1_requested": True, "sender_qualifier": "30", "receiver_qualifier": "ZZ",
+    })  # fmt: skip
+    authorized_delivery(bw, units=1)
+    build_claims(acting_user=bw.cbo_billing)
+    _batch, text = _batch_text(bw)
+    isa = _segments(text, "ISA")[0]
+    assert (isa[5], isa[7], isa[14], isa[15]) == ("30", "ZZ", "1", "T")
+    assert_clean(text)
+
+
 def test_fifty_lines_several_diagnoses_and_date_ranges(bw):
     member = new_member(bw)
     first = delivery(bw, member=member, day=last_month(1), end=last_month(3), units=3)  # a date range

@@ -189,3 +189,16 @@ def test_a_rate_added_later_reprices_the_line_on_rescrub(bw):
     _t2040(bw, d)
     claim = rescrub_claim(claim, acting_user=bw.cbo_billing)
     assert claim.status == ClaimStatus.READY and claim.billed_amount == Decimal("80.00")
+
+
+def test_a_name_outside_the_x12_basic_character_set_is_a_warning_naming_the_field(bw):
+    """Issue #16 item 8: Peña José goes out as PENA JOSE, and the coordinator is told which field."""
+    d = delivery(bw)
+    member_of(d, last_name="Peña", first_name="José")
+    build_claims(acting_user=bw.cbo_billing)
+    claim = Claim.objects.get(lines__delivery=d)
+    assert claim.status == ClaimStatus.READY
+    warnings = [p for p in claim.problems if p["code"] == "x12_text_transliterated"]
+    assert [p["severity"] for p in warnings] == ["warning", "warning"]
+    assert any("last name 'Peña' will be sent as 'PENA'" in p["message"] for p in warnings)
+    assert any("first name 'José' will be sent as 'JOSE'" in p["message"] for p in warnings)
