@@ -32,7 +32,6 @@ Rules:
 
 from __future__ import annotations
 
-import csv
 import logging
 import tempfile
 import time
@@ -535,6 +534,3 @@ def csv_rows(claims: Iterable[Claim]) -> Iterable[list]:
         yield [c.control_number, c.status, c.plan.legal_name, c.billing_provider.legal_name, c.member.cin,
                c.service_month.isoformat(), c.first_service_date.isoformat(), c.last_service_date.isoformat(),
                c.billed_amount, c.paid_amount, "; ".join(p["message"] for p in c.problems)]  # fmt: skip
-
-
-__all__ = ["csv"]
