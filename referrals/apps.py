@@ -6,6 +6,16 @@ def _is_provider(request) -> bool:  # noqa: ANN001
     return org is not None and org.kind in ("cbo", "hub") and org.onboarding_status == "approved"
 
 
+def _logs_services(request) -> bool:  # noqa: ANN001
+    """Only the roles the "Log a service" page lets in (CBO or hub admins and staff of an
+    approved provider): a billing coordinator is not offered a page that would answer 404."""
+    from cbo_portal import access
+    from referrals.services.common import PROVIDER_WORKERS
+
+    org = getattr(request, "org", None)
+    return _is_provider(request) and access.has_role(request.user, org, PROVIDER_WORKERS)
+
+
 def _is_plan(request) -> bool:  # noqa: ANN001
     org = getattr(request, "org", None)
     return org is not None and org.kind == "plan"
@@ -34,7 +44,7 @@ class ReferralsConfig(AppConfig):
         ):
             register_nav(label, url_name, visible, group="Referrals")
         # Staff log services between home visits: one tap from anywhere.
-        register_nav("Log a service", "referrals:log_service", _is_provider)
+        register_nav("Log a service", "referrals:log_service", _logs_services)
 
         from cbo_portal.dashboard import register_tiles
         from referrals.dashboard import referral_tiles

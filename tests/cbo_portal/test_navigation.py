@@ -40,3 +40,12 @@ def test_staff_log_a_service_from_anywhere_and_see_no_billing(world, client):
     main = _labels(client.get("/").context["nav"])
     assert "Log a service" in main and "Referrals" in main
     assert "Billing" not in main
+
+
+@pytest.mark.parametrize("persona", ["cbo_billing", "hub_billing"])
+def test_billing_coordinators_are_not_offered_log_a_service(world, client, persona):
+    """The log form is for the provider's admins and staff; a billing coordinator's nav does not
+    lead to a page that answers 404."""
+    client.force_login(getattr(world, persona))
+    assert "Log a service" not in _labels(client.get("/").context["nav"])
+    assert client.get("/services/log/").status_code == 404
