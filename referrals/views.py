@@ -266,7 +266,8 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     codes = ", ".join(referral.diagnosis_codes or [])
     forms["diagnoses"] = f.DiagnosesForm(prefix="diagnoses", initial={"diagnosis_codes": codes})
     errors: list[str] = []
-    open_form = ""
+    # A claim's fix link opens the form where its hold is fixed (?open=diagnoses).
+    open_form = request.GET.get("open", "") if request.GET.get("open") in REFERRAL_ACTIONS else ""
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in REFERRAL_ACTIONS:

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from billing import fixlinks
 from billing.api.claims import progress_percent
 from billing.audit import record_claims_view
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
@@ -141,10 +142,13 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         acting_user=request.user, claims=[claim], where=f"claim {claim.control_number or claim.pk}"
     )
     history = ClaimStatusChange.objects.filter(claim=claim).select_related("actor")
+    problems = fixlinks.fix_links(request.user, claim, claim.problems or [], active_org=getattr(request, "org", None))
+    member_problem = any(p.get("code") in fixlinks.MEMBER_CODES for p in problems)
     return render(request, "billing/claims_detail.html", {
         "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
-        "problem_errors": [p for p in claim.problems if p.get("severity") == "error"],
-        "problem_warnings": [p for p in claim.problems if p.get("severity") != "error"],
+        "problem_errors": [p for p in problems if p.get("severity") == "error"],
+        "problem_warnings": [p for p in problems if p.get("severity") != "error"],
+        "corrections": fixlinks.member_corrections(request.user, claim) if member_problem else [],
         "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
         "replaced_by": Claim.objects.filter(replaces=claim).first(),
     })  # fmt: skip
