@@ -789,6 +789,40 @@ def _payer_claim_number(claim: Claim, what: str) -> str:
     return number
 
 
+@dataclass
+class CorrectionPreview:
+    """What a correct-and-resubmit would send now: the replacement's lines re-priced from the
+    current source data, its diagnoses and total, and what the scrubber would hold it for."""
+
+    lines: list[ClaimLine]
+    diagnosis_codes: list[str]
+    billed_amount: Decimal
+    problems: list[dict]
+
+
+def preview_correction(claim: Claim) -> CorrectionPreview:
+    """The replacement ``correct_claim`` would make, built and scrubbed but not saved (reads only).
+    The original's own lines do not count as duplicates: the correction takes them off."""
+    cache = _Cache()
+    _rows, lines, fields = _refreshed(claim, cache)
+    trial = Claim(
+        billing_provider_id=claim.billing_provider_id, submitter_id=claim.submitter_id, plan_id=claim.plan_id,
+        contract_id=claim.contract_id, member_id=claim.member_id, referral_id=claim.referral_id,
+        authorization_id=claim.authorization_id, service_month=claim.service_month,
+        first_service_date=claim.first_service_date, last_service_date=claim.last_service_date,
+        frequency=ClaimFrequency.REPLACEMENT, place_of_service=claim.place_of_service,
+        diagnosis_codes=claim.diagnosis_codes, billed_amount=claim.billed_amount,
+    )  # fmt: skip
+    for name, value in fields.items():
+        setattr(trial, name, value)
+    lookups = scrubber.load_lookups([(trial, lines)], rate_books=cache.rate_books, services=cache.services,
+                                    exclude_claim_ids=[claim.pk])  # fmt: skip
+    problems = [p.as_dict() for p in scrubber.scrub_one(trial, lines, lookups)]
+    for ln in lines:
+        ln.service = cache.services.get(ln.service_id)
+    return CorrectionPreview(lines, list(trial.diagnosis_codes or []), trial.billed_amount, problems)
+
+
 @transaction.atomic
 def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
     """Replace an adjudicated claim (paid, partially paid or denied) with a frequency-7 claim that
@@ -831,8 +865,10 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # n
 
 
 @transaction.atomic
-def void_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
-    """Void a claim and free its deliveries for billing again.
+def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:  # noqa: ANN001
+    """Void a claim and, when ``rebill`` (the same service is to be billed again on a new claim),
+    free its deliveries for billing again; otherwise they stay marked billed, so no build bills
+    them again (logged by mistake, or not owed).
 
     A claim the plan adjudicated (paid, partially paid, denied) is voided by sending a
     frequency-8 claim with the plan's claim number (REF*F8) and copies of its lines (not live);
@@ -850,8 +886,14 @@ def void_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa
     payer_number = _payer_claim_number(original, "voided") if sent else ""
     delivery_ids = list(original.lines.values_list("delivery_id", flat=True))
     lines = list(original.lines.order_by("line_number"))
-    transition_claim(original, ClaimStatus.VOIDED, acting_user=acting_user, reason=reason or "Voided")
-    mark_unbilled(delivery_ids, acting_user=acting_user)
+    default = (
+        "Voided; the service goes back to billing"
+        if rebill
+        else "Voided; the service is not to be billed again"
+    )
+    transition_claim(original, ClaimStatus.VOIDED, acting_user=acting_user, reason=reason or default)
+    if rebill:
+        mark_unbilled(delivery_ids, acting_user=acting_user)
     claim.status = ClaimStatus.VOIDED
     if not sent:
         return original
@@ -881,7 +923,7 @@ def void_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=void, organization=original.billing_provider,
         summary=f"Claim {original.control_number} voided by {void.control_number}",
-        changes={"voids": original.control_number, "reason": reason},
+        changes={"voids": original.control_number, "reason": reason, "rebill": rebill},
     )  # fmt: skip
     void.refresh_from_db()
     return void

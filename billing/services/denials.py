@@ -126,8 +126,21 @@ def correct(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: A
     return _claims_service().correct_claim(claim, acting_user=acting_user, reason=reason)
 
 
-def void(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
-    """Void: a frequency-8 claim telling the plan to cancel its claim. Returns the void claim."""
+def void(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:  # noqa: ANN001
+    """Void: a frequency-8 claim telling the plan to cancel its claim; ``rebill`` says whether the
+    same service goes back to billing. Returns the void claim."""
     if not can_fix(acting_user, claim):
         raise PermissionDenied("Only the provider's billing staff can void a claim.")
-    return _claims_service().void_claim(claim, acting_user=acting_user, reason=reason)
+    return _claims_service().void_claim(claim, acting_user=acting_user, reason=reason, rebill=rebill)
+
+
+# CO-45: the charge is above what the contract pays; the plan wrote the difference off. A
+# replacement with the same charge gets the same answer, and the difference is not owed.
+CONTRACTUAL_WRITE_OFF = ("CO", "45")
+
+
+def resubmit_cannot_help(claim_reasons: list[Reason]) -> bool:
+    """Every reason we could act on is a contractual write-off (CO-45): correcting and
+    resubmitting cannot change the payment."""
+    ours = [r for r in claim_reasons if not r.is_patient_share]
+    return bool(ours) and all((r.group, r.carc) == CONTRACTUAL_WRITE_OFF for r in ours)

@@ -150,6 +150,8 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "problem_warnings": [p for p in problems if p.get("severity") != "error"],
         "corrections": fixlinks.member_corrections(request.user, claim) if member_problem else [],
         "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
+        "can_fix": claim.status in claim_services.CORRECTABLE and bool(claim.payer_claim_number)
+        and _can_bill(request.user, claim),
         "replaced_by": Claim.objects.filter(replaces=claim).first(),
     })  # fmt: skip
 

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -276,27 +276,63 @@ def denial_list(request: HttpRequest) -> HttpResponse:
     for c in page:
         c.reasons = denial_services.reasons(c)
         c.fixable = denial_services.can_fix(request.user, c)
+        c.futile = denial_services.resubmit_cannot_help(c.reasons)
     return render(request, "billing/denial_list.html", {"page": page, "status": status, "q": query})
 
 
 @portal_view
-@require_POST
 def denial_fix(request: HttpRequest, pk: int, how: str) -> HttpResponse:
-    """Correct-and-resubmit (frequency 7) or void (frequency 8) one claim from the queue."""
-    claim = get_visible(Claim.objects.select_related("billing_provider"), request.user, pk=pk)
-    fix = denial_services.correct if how == "correct" else denial_services.void
-    try:
-        new = fix(claim, acting_user=request.user, reason=request.POST.get("reason", "")[:300])
-    except SERVICE_ERRORS as exc:
-        for message in apply_service_error(None, exc):
-            messages.error(request, f"Claim {claim.control_number}: {message}")
-        return redirect("billing:denials")
-    if how == "correct":
-        messages.success(request, f"Claim {claim.control_number} corrected: replacement {new.control_number or new.pk} "
-                                  f"(frequency 7) is {new.get_status_display().lower()} for the next batch.")  # fmt: skip
-    else:
-        messages.success(request, f"Claim {claim.control_number} voided.")
-    return redirect("billing:claim", pk=new.pk)
+    """Correct-and-resubmit (frequency 7) or void (frequency 8) one claim, each after a
+    confirmation page: the correction shows what would be sent now (re-priced, re-scrubbed) with
+    links to fix the source data first, and says when resubmitting cannot help (CO-45); the void
+    asks whether the same service is to be billed again."""
+    claim = get_visible(Claim.objects.for_list().select_related("contract", "referral"), request.user, pk=pk)
+    if not denial_services.can_fix(request.user, claim):
+        raise Http404
+    claim_reasons = denial_services.reasons(claim)
+    futile = denial_services.resubmit_cannot_help(claim_reasons)
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")[:300]
+        rebill = request.POST.get("rebill")
+        if how == "void" and rebill not in ("yes", "no"):
+            messages.error(request, "Say whether the same service should be billed again.")
+            return redirect("billing:denial_void", pk=pk)
+        if how == "correct" and futile:
+            messages.error(request, "Resubmitting cannot change a contractual write-off (CO-45).")
+            return redirect("billing:denial_correct", pk=pk)
+        try:
+            if how == "correct":
+                new = denial_services.correct(claim, acting_user=request.user, reason=reason)
+            else:
+                new = denial_services.void(
+                    claim, acting_user=request.user, reason=reason, rebill=rebill == "yes"
+                )
+        except SERVICE_ERRORS as exc:
+            for message in apply_service_error(None, exc):
+                messages.error(request, f"Claim {claim.control_number}: {message}")
+            return redirect("billing:denials")
+        if how == "correct":
+            messages.success(request, f"Claim {claim.control_number} corrected: the replacement claim "
+                                      f"{new.control_number or new.pk} is {new.get_status_display().lower()} "
+                                      "for the next batch.")  # fmt: skip
+        elif rebill == "yes":
+            messages.success(request, f"Claim {claim.control_number} voided. Its services go back to billing "
+                                      "and will be on the next claims built.")  # fmt: skip
+        else:
+            messages.success(
+                request, f"Claim {claim.control_number} voided. Its services will not be billed again."
+            )
+        return redirect("billing:claim", pk=new.pk)
+    context = {"claim": claim, "reasons": claim_reasons, "futile": futile, "how": how}
+    if how == "correct" and not futile:
+        from billing import fixlinks
+        from billing.services import claims as claim_services
+
+        preview = claim_services.preview_correction(claim)
+        context.update(preview=preview, problems=fixlinks.fix_links(
+            request.user, claim, preview.problems, active_org=getattr(request, "org", None)
+        ), has_errors=any(p["severity"] == "error" for p in preview.problems))  # fmt: skip
+    return render(request, "billing/denial_confirm.html", context)
 
 
 # --------------------------------------------------------------------------- reports

@@ -129,3 +129,56 @@ def test_reports_page_and_csvs(world, client):
     for export in ("aging", "billed-vs-paid", "denial-rate"):
         response = c.get(f"/billing/reports/?export={export}")
         assert response["Content-Type"].startswith("text/csv") and response.content.count(b"\n") >= 2
+
+
+def test_correct_and_resubmit_asks_first_and_shows_what_will_be_sent(world, client):
+    claim = submitted_claim(world, charges=("100.00",))
+    import_remittance(remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
+                      file_name="d.835")  # fmt: skip
+    c = _login(client, world.cbo_billing)
+    confirm = c.get(f"/billing/denials/{claim.pk}/correct/")
+    text = confirm.content.decode()
+    assert confirm.status_code == 200 and "What will be sent" in text and "Send the replacement" in text
+    assert "Open the service entry" in text and "$100.00" in text
+    claim.refresh_from_db()
+    assert claim.status == "denied"  # looking changed nothing
+    response = c.post(f"/billing/denials/{claim.pk}/correct/", {"reason": "added the authorization"})
+    claim.refresh_from_db()
+    assert claim.status == "corrected" and response.status_code == 302
+
+
+def test_contractual_write_off_is_not_offered_a_resubmission(world, client):
+    claim = submitted_claim(world, charges=("100.00",))
+    import_remittance(remittance_835(world, [clp(claim, "2", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
+                      file_name="w.835")  # fmt: skip
+    c = _login(client, world.cbo_billing)
+    listing = c.get("/billing/denials/").content.decode()
+    assert "Nothing to resubmit" in listing and "Correct and resubmit" not in listing
+    text = c.get(f"/billing/denials/{claim.pk}/correct/").content.decode()
+    assert "Resubmitting cannot help here" in text and "Send the replacement" not in text
+    c.post(f"/billing/denials/{claim.pk}/correct/")
+    claim.refresh_from_db()
+    assert claim.status == "partially_paid"
+
+
+@pytest.mark.parametrize("rebill", ["yes", "no"])
+def test_void_asks_whether_to_bill_the_service_again_and_does_so(world, client, rebill):
+    from referrals.models import ServiceDelivery
+
+    claim = submitted_claim(world, charges=("100.00",))
+    import_remittance(remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
+                      file_name="v.835")  # fmt: skip
+    from django.utils import timezone
+
+    ServiceDelivery.objects.filter(pk__in=claim.lines.values("delivery_id")).update(billed_at=timezone.now())
+    c = _login(client, world.cbo_billing)
+    text = c.get(f"/billing/denials/{claim.pk}/void/").content.decode()
+    assert "Should the same service be billed again?" in text
+    c.post(f"/billing/denials/{claim.pk}/void/", {})  # no answer: nothing happens
+    claim.refresh_from_db()
+    assert claim.status == "denied"
+    c.post(f"/billing/denials/{claim.pk}/void/", {"rebill": rebill})
+    claim.refresh_from_db()
+    assert claim.status == "voided"
+    deliveries = ServiceDelivery.objects.filter(pk__in=claim.lines.values("delivery_id"))
+    assert all((d.billed_at is None) == (rebill == "yes") for d in deliveries)

@@ -72,7 +72,9 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
     expect(card).to_contain_text("CO-197")
     expect(card).to_contain_text("What to do")
     shot(page, "denials")
-    card.get_by_role("button", name="Correct and resubmit").click()
+    card.get_by_role("link", name="Correct and resubmit").click()
+    expect(page.get_by_test_id("replacement-preview")).to_be_visible()
+    page.get_by_test_id("confirm-correct").click()
     expect(page.get_by_role("status")).to_contain_text(f"Claim {denied.control_number} corrected")
     denied.refresh_from_db()
     assert denied.status == "corrected"

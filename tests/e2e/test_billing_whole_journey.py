@@ -301,7 +301,10 @@ def test_whole_billing_journey_from_logging_to_resubmitted_denial(
     shot(page, "12-denials")
 
     # Correct and resubmit: the replacement (frequency 7) carries the plan's claim number.
-    card.get_by_role("button", name="Correct and resubmit").click()
+    card.get_by_role("link", name="Correct and resubmit").click()
+    expect(page.get_by_test_id("replacement-preview")).to_contain_text("What will be sent")
+    shot(page, "12b-correct-confirm")
+    page.get_by_test_id("confirm-correct").click()
     expect(page.get_by_role("status")).to_contain_text(f"Claim {denied_number} corrected")
     expect(page.get_by_text("Claim · replacement")).to_be_visible()
     expect(page.get_by_test_id("claim-status")).to_have_text("Ready")
