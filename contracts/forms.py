@@ -28,6 +28,12 @@ class ContractForm(forms.ModelForm):
         ]  # fmt: skip
         widgets = {"start_date": DATE, "end_date": DATE}
         labels = {"cbo": "CBO or hub", "not_to_exceed": "Contract ceiling ($)"}
+        # The model's help texts name the claim-file fields; a contract manager reads these.
+        help_texts = {
+            "payer_id": "The plan's payer id, as its claims clearinghouse lists it.",
+            "receiver_id": "The id of the plan's clearinghouse that receives claim files.",
+            "submitter_id": "The id the clearinghouse gave the organization that sends the claim files.",
+        }
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
@@ -42,7 +48,7 @@ class ContractForm(forms.ModelForm):
 
 class ServiceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: ServiceCatalogEntry) -> str:
-        return f"{obj.label} · {obj.name}"
+        return f"{obj.name} · {obj.label}"
 
 
 class TermsForm(forms.Form):

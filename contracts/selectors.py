@@ -161,7 +161,7 @@ class RateBook:
                 detail = f"it was retired after {human_date(service.effective_to)}"
             return Coverage(
                 False, CoverageReason.SERVICE_RETIRED,
-                f"{service.label} {service.name} is not in the catalog on {human_date(on)}: {detail}.",
+                f"{service.display} is not in the catalog on {human_date(on)}: {detail}.",
                 service=service,
             )  # fmt: skip
         in_force = [c for c in self.contracts if c.covers_day(on)]
@@ -178,7 +178,7 @@ class RateBook:
                     )
                     failure = Coverage(
                         False, CoverageReason.SERVICE_NOT_COVERED,
-                        f"Contract {contract.number} does not cover {service.label} {service.name}{when}.",
+                        f"Contract {contract.number} does not cover {service.display}{when}.",
                         service=service, contract=contract, rate_line=line,
                     )  # fmt: skip
                 continue

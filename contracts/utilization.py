@@ -105,6 +105,11 @@ class CapUse:
     def near(self) -> bool:
         return self.ratio >= NEAR_CAP
 
+    @property
+    def reached(self) -> bool:
+        """At or over the cap: no longer "nearing" it."""
+        return bool(self.limit) and self.used >= self.limit
+
 
 @dataclass
 class Utilization:
@@ -121,6 +126,10 @@ class Utilization:
     @property
     def near_cap(self) -> bool:
         return bool(self.flagged)
+
+    @property
+    def cap_reached(self) -> bool:
+        return any(c.reached for c in self.flagged)
 
 
 CAP_PERIODS: dict[str, tuple[str, Callable[[date], object]]] = {

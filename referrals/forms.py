@@ -28,12 +28,12 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 class ServiceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: ServiceCatalogEntry) -> str:
-        return f"{obj.label} · {obj.name}"
+        return f"{obj.name} · {obj.label}"
 
 
 class ReferralChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Referral) -> str:
-        return f"{obj.member.full_name} · {obj.service.label} {obj.service.name} ({obj.number})"
+        return f"{obj.member.full_name} · {obj.service.display} ({obj.number})"
 
 
 class ReferralForm(forms.Form):

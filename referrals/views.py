@@ -359,7 +359,7 @@ def log_service(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Logged {len(made)} days for {referral.member.full_name}.")
             else:
                 entry = delivery_svc.log_service(acting_user=request.user, referral=referral, **data)
-                messages.success(request, f"Logged {entry.units.normalize():f} × {entry.service.label} for "
+                messages.success(request, f"Logged {entry.units.normalize():f} × {entry.service.name} for "
                                  f"{referral.member.full_name} on {entry.service_date:%b %-d}.")  # fmt: skip
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
@@ -598,6 +598,7 @@ def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({
         "status": batch.status, "status_label": batch.get_status_display(), "percent": batch.percent,
         "processed": batch.processed_rows, "total": batch.total_rows, "errors": batch.error_rows,
+        "text": batch.progress_text,
         "finished": batch.finished,
     })  # fmt: skip
 

@@ -393,7 +393,7 @@ def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN
             return locked
         if locked.status == BatchStatus.READY:
             locked = transition_batch(locked, BatchStatus.SUBMITTING, acting_user=acting_user,
-                                      reason=f"Sending {locked.file_name} (key {locked.idempotency_key})")  # fmt: skip
+                                      reason=f"Sending {locked.file_name} to the plan")  # fmt: skip
         elif locked.status != BatchStatus.SUBMITTING:
             raise ValidationError(
                 f"Batch {pk} is {locked.get_status_display().lower()}; it cannot be sent yet."

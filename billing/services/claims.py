@@ -48,6 +48,7 @@ from cbo_portal import access
 from cbo_portal.choices import AuditAction
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
+from cbo_portal.words import count
 from contracts.models import ServiceCatalogEntry
 from contracts.money import ZERO, money
 from contracts.selectors import RateBook
@@ -533,7 +534,7 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
         audit.record(
             actor=acting_user, action=AuditAction.CREATE, object_type="billing.Claim",
             organization=cache.org(chunk.pairs[0][0].submitter_id),
-            summary=f"Built {result.claims} claims ({result.ready} ready, {result.held} held) from {len(billed_ids)} services",
+            summary=f"Built {count(result.claims, 'claim')} ({result.ready} ready, {result.held} held) from {count(len(billed_ids), 'service')}",
             changes={"claims": result.claims, "held": result.held, "ready": result.ready},
         )  # fmt: skip
         return result
@@ -854,7 +855,7 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # n
         setattr(replacement, name, value)
     cache.load_orgs([original.billing_provider_id, original.submitter_id, original.plan_id])
     _scrub([(replacement, lines)], cache)
-    _save([(replacement, lines)], acting_user=acting_user, reason="Replacement (frequency 7)")
+    _save([(replacement, lines)], acting_user=acting_user, reason=f"Replaces claim {original.control_number}")
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=replacement, organization=original.billing_provider,
         summary=f"Claim {original.control_number} corrected by {replacement.control_number}",
@@ -919,7 +920,7 @@ def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = Tr
         for ln in lines
     ])  # fmt: skip
     transition_claim(void, ClaimStatus.READY, acting_user=acting_user,
-                     reason=f"Void (frequency 8) of claim {original.control_number}")  # fmt: skip
+                     reason=f"Asks the plan to cancel claim {original.control_number}")  # fmt: skip
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=void, organization=original.billing_provider,
         summary=f"Claim {original.control_number} voided by {void.control_number}",

@@ -441,7 +441,7 @@ def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
     for ln in lines:
         if ln.service_id != auth.service_id:
             yield Problem("auth_service", ERROR,
-                          f"{label} is for {lk.services[auth.service_id].label}, not {lk.services[ln.service_id].label}.",
+                          f"{label} is for {lk.services[auth.service_id].display}, not {lk.services[ln.service_id].display}.",
                           "Attach the authorization for this service.", ln.line_number)  # fmt: skip
         last = ln.end_date or ln.service_date
         if not (auth.start_date <= ln.service_date and last <= auth.end_date):
@@ -481,8 +481,8 @@ def check_modifiers(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterat
         elif fault == "mismatch":
             service = lk.services[ln.service_id]
             yield Problem("modifiers", ERROR,
-                          f"{ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} is not "
-                          f"{service.label} ({service.name}).",
+                          f"Line {ln.line_number}'s code {ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} "
+                          f"is not {service.name} ({service.label}).",
                           "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
 
 
@@ -521,7 +521,7 @@ def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
             days = (ln.end_date - ln.service_date).days + 1 if ln.end_date else 1
             total = billed.per_day.get(ln.delivery_id, ln.units)
             if ln.units > terms.units_per_day * days or (days == 1 and total > terms.units_per_day):
-                label = lk.services[ln.service_id].label
+                label = lk.services[ln.service_id].display
                 yield Problem("units_per_day", ERROR,
                               f"{label}: {total} units on {human_date(ln.service_date)}; the contract allows "
                               f"{terms.units_per_day} a day.",
@@ -530,7 +530,7 @@ def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
         if terms.units_per_month:
             total = billed.per_month.get(ln.delivery_id, ln.units)
             if total > terms.units_per_month:
-                label, d = lk.services[ln.service_id].label, ln.service_date
+                label, d = lk.services[ln.service_id].display, ln.service_date
                 yield Problem("units_per_month", ERROR,
                               f"{label}: {total} units in {d:%B %Y}; the contract allows {terms.units_per_month} "
                               "a month.",
@@ -544,7 +544,7 @@ def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
     for ln in lines:
         if ln.delivery_id in repeats:
             yield Problem("duplicate", ERROR,
-                          f"{lk.services[ln.service_id].label} on {human_date(ln.service_date)} for this member is "
+                          f"{lk.services[ln.service_id].display} on {human_date(ln.service_date)} for this member is "
                           "already billed on another claim.",
                           "If it was logged twice, void this service entry; if it is a separate service, "
                           "correct the date or units.", ln.line_number)  # fmt: skip

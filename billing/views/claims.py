@@ -30,6 +30,7 @@ from cbo_portal import access, csvsafe
 from cbo_portal.badinput import id_or_none, posted_id
 from cbo_portal.models import Organization
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
+from cbo_portal.words import count
 
 
 def _is_biller(user) -> bool:  # noqa: ANN001
@@ -110,7 +111,7 @@ def build(request: HttpRequest) -> HttpResponse:
             messages.error(request, message)
         return redirect("billing:claims")
     if result.claims:
-        messages.success(request, f"Built {result.claims} claims: {result.ready} ready, {result.held} held "
+        messages.success(request, f"Built {count(result.claims, 'claim')}: {result.ready} ready, {result.held} held "
                                   f"(${result.billed_amount:,.2f}).")  # fmt: skip
     else:
         messages.info(request, "There were no new services to bill.")
@@ -142,7 +143,9 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         acting_user=request.user, claims=[claim], where=f"claim {claim.control_number or claim.pk}"
     )
     history = ClaimStatusChange.objects.filter(claim=claim).select_related("actor")
-    problems = fixlinks.fix_links(request.user, claim, claim.problems or [], active_org=getattr(request, "org", None))
+    problems = fixlinks.fix_links(
+        request.user, claim, claim.problems or [], active_org=getattr(request, "org", None)
+    )
     member_problem = any(p.get("code") in fixlinks.MEMBER_CODES for p in problems)
     return render(request, "billing/claims_detail.html", {
         "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
@@ -203,7 +206,9 @@ def batch_create(request: HttpRequest) -> HttpResponse:
         for message in apply_service_error(None, error):
             messages.error(request, message)
         return redirect("billing:batches")
-    messages.success(request, f"Created {len(made)} batch(es)." if made else "No ready claims to batch.")
+    messages.success(
+        request, f"Created {count(len(made), 'batch', 'batches')}." if made else "No ready claims to batch."
+    )
     return redirect("billing:batches")
 
 

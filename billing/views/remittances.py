@@ -30,6 +30,7 @@ from billing.services import reports
 from billing.x12 import carc as codes
 from cbo_portal import access, csvsafe
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
+from cbo_portal.words import count
 
 PAGE_SIZE = 25
 
@@ -102,7 +103,7 @@ def remittance_detail(request: HttpRequest, pk: int) -> HttpResponse:
                          rc.patient_responsibility, rc.claim.get_status_display() if rc.claim else "Unmatched", adjustments])  # fmt: skip
         record_claims_view(acting_user=request.user, claims=claims, member_field="claim__member_id",
                            where=f"remittance {remittance.trace_number} CSV")  # fmt: skip
-        return _csv(f"remittance-{remittance.trace_number}.csv", ["Our claim", "Plan claim", "CLP02", "Charge", "Paid",
+        return _csv(f"remittance-{remittance.trace_number}.csv", ["Our claim", "Plan claim", "Plan's status code", "Charge", "Paid",
                                                                   "Patient share", "Claim status", "Adjustments"], rows)  # fmt: skip
     page = _page(request, claims)
     record_claims_view(acting_user=request.user, claims=page, member_field="claim__member_id",
@@ -147,6 +148,26 @@ def detect_kind(data: bytes) -> str:
     return ""
 
 
+# What a file is, by its functional group (GS01), for files this page does not take.
+_NOT_AN_ANSWER = {
+    "HC": "This is an 837 claim file (one we or another biller send to a plan), not an answer from the plan. "
+          "Upload the 835 remittance or the 999 acknowledgement the plan sent back.",
+    "BE": "This is an 834 enrollment file, not a remittance or an acknowledgement.",
+    "HS": "This is a 270 eligibility question, not a remittance or an acknowledgement.",
+}  # fmt: skip
+
+
+def wrong_file(data: bytes) -> str | None:
+    """A plain sentence when the file is a kind of X12 this page does not take, else None (the
+    intake services judge the rest)."""
+    head = data[:4096].decode("latin-1", "replace")
+    element = head[3:4] if head.startswith("ISA") else "*"
+    for group, sentence in _NOT_AN_ANSWER.items():
+        if f"GS{element}{group}{element}" in head:
+            return sentence
+    return None
+
+
 @portal_view
 def upload(request: HttpRequest) -> HttpResponse:
     """Upload an 835 or a 999. A bad file shows its error and changes nothing."""
@@ -159,13 +180,15 @@ def upload(request: HttpRequest) -> HttpResponse:
         if kind == "auto":
             kind = detect_kind(data) or "835"
         try:
+            if (wrong := wrong_file(data)) is not None:
+                raise ValidationError(wrong)
             if kind == "999":
                 ack = ack_services.import_ack(data, file_name=upload_file.name, acting_user=request.user)
                 if ack.already_imported:
                     messages.info(request, f"{upload_file.name} was already imported on "
                                            f"{ack.imported_at:%b %d, %Y}; nothing changed.")  # fmt: skip
                 else:
-                    messages.success(request, f"999 imported: {ack.accepted_sets} transaction sets accepted, "
+                    messages.success(request, f"999 imported: {count(ack.accepted_sets, 'transaction set')} accepted, "
                                               f"{ack.rejected_sets} rejected.")  # fmt: skip
                 return redirect("billing:ack", pk=ack.pk)
             result = remit_services.import_remittance(
@@ -178,7 +201,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 messages.info(request, f"{upload_file.name} was already imported; nothing changed.")
             else:
                 messages.success(request, (
-                    f"835 imported: {result.claims_matched} claims matched, {result.claims_unmatched} unmatched, "
+                    f"835 imported: {count(result.claims_matched, 'claim')} matched, {result.claims_unmatched} unmatched, "
                     f"${result.paid_total:,} paid, {result.denied_count} denied."
                 ))  # fmt: skip
             return redirect("billing:remittance", pk=result.remittance.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -289,8 +291,23 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if query := request.GET.get("q", "").strip():
         events = events.filter(summary__icontains=query)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    for e in page:
+        e.sentence = audit_sentence(e)
     return render(request, "cbo_portal/audit_log.html",
                   {"page": page, "actions": AuditAction.choices, "action": action, "q": query})  # fmt: skip
+
+
+_VERB = re.compile(r"^(?:[A-Z][a-z]+ed|Built|Sent|Chose|Made|Took|Gave|Set|Wrote|Read)\b")
+
+
+def audit_sentence(event: AuditEvent) -> str:
+    """The entry as a sentence a person reads: "Jamal Brooks logged 1 × Meals for Rosa Alvarez",
+    or, for a summary that names its object first, "Claim 00042: held → ready (by Jamal Brooks)"."""
+    who = (event.actor.get_full_name() or event.actor.email) if event.actor_id else "The system"
+    summary = event.summary.rstrip(".")
+    if _VERB.match(summary):
+        return f"{who} {summary[0].lower()}{summary[1:]}."
+    return f"{summary} ({'automatically' if not event.actor_id else 'by ' + who})."
 
 
 @portal_view

@@ -135,7 +135,7 @@ class ServiceCatalogEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.label} {self.name}"
+        return self.display
 
     def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         self.code = normalize_code(self.code)
@@ -152,6 +152,11 @@ class ServiceCatalogEntry(models.Model):
     @property
     def label(self) -> str:
         return service_label(self.code, self.modifiers)
+
+    @property
+    def display(self) -> str:
+        """How a staffer reads the service: its name, the billing code second."""
+        return f"{self.name} ({self.label})"
 
     @property
     def retired(self) -> bool:

@@ -85,7 +85,7 @@ def check_no_overlap(contract: Contract, service_ids: Iterable[int] | None = Non
             continue
         common = [line.service for line in other.rate_lines.all()]
         if common:
-            labels = ", ".join(f"{s.label} ({s.name})" for s in common)
+            labels = ", ".join(s.display for s in common)
             last = other.last_covered_day
             period = f"{human_date(other.start_date)} to {human_date(last) if last else 'open-ended'}"
             raise ValidationError(

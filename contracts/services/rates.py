@@ -78,19 +78,17 @@ def _check_service_in_catalog(contract: Contract, service: ServiceCatalogEntry, 
     last = contract.last_covered_day
     if service.effective_to and service.effective_to < start:
         raise ValidationError(
-            {
-                "service": f"{service.label} {service.name} was retired after {human_date(service.effective_to)}."
-            }
+            {"service": f"{service.display} was retired after {human_date(service.effective_to)}."}
         )
     if last and service.effective_from > last:
         raise ValidationError(
-            {"service": f"{service.label} {service.name} is in use only from {human_date(service.effective_from)}, "
+            {"service": f"{service.display} is in use only from {human_date(service.effective_from)}, "
              f"after this contract ends."}
         )  # fmt: skip
 
 
 def _line_label(line: RateLine) -> str:
-    return f"{line.service.label} {line.service.name}"
+    return f"{line.service.display}"
 
 
 @transaction.atomic
@@ -109,7 +107,7 @@ def add_rate_line(
     terms = {**catalog_defaults(service), **{k: v for k, v in terms.items() if v is not None}, "rate": rate}
     _check_terms(terms)
     if contract.rate_lines.filter(service=service).exists():
-        raise ValidationError({"service": f"{service.label} {service.name} is already on this contract."})
+        raise ValidationError({"service": f"{service.display} is already on this contract."})
     _check_service_in_catalog(contract, service, contract.start_date)
     version = _validated_version(RateLineVersion(effective_from=contract.start_date, **terms))
     check_no_overlap(contract, [service.pk])
@@ -220,7 +218,7 @@ def amend(
     for change in changes:
         service = change.service
         if service.pk in seen:
-            raise ValidationError({"changes": f"{service.label} appears twice in the amendment."})
+            raise ValidationError({"changes": f"{service.display} appears twice in the amendment."})
         seen.add(service.pk)
         terms = dict(change.terms)
         _check_terms(terms)
@@ -228,7 +226,7 @@ def amend(
         if line is None:
             if "rate" not in terms:
                 raise ValidationError(
-                    {"rate": f"Give a rate for {service.label}, which is new to the contract."}
+                    {"rate": f"Give a rate for {service.display}, which is new to the contract."}
                 )
             _check_service_in_catalog(contract, service, effective_from)
             check_no_overlap(contract, [service.pk])
@@ -237,7 +235,7 @@ def amend(
             if any(v.effective_from == effective_from for v in line.versions.all()):
                 raise ValidationError(
                     {
-                        "effective_from": f"{service.label} already has terms starting {human_date(effective_from)}."
+                        "effective_from": f"{service.display} already has terms starting {human_date(effective_from)}."
                     }
                 )
             current = line.version_on(effective_from)

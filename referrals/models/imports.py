@@ -73,6 +73,18 @@ class ReferralImport(models.Model):
         return min(99, int(self.processed_rows * 100 / (2 * self.total_rows)))
 
     @property
+    def progress_text(self) -> str:
+        """Where the work is, in words: rows are checked first (the first ``total_rows`` of
+        ``processed_rows``), then created (the rest)."""
+        total = self.total_rows
+        checked = min(self.processed_rows, total)
+        created = max(self.processed_rows - total, 0)
+        rows = "row" if total == 1 else "rows"
+        if created:
+            return f"{total} {rows} checked, {min(created, total)} of {total} imported"
+        return f"{checked} of {total} {rows} checked"
+
+    @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.INVALID, ImportStatus.FAILED)
 

@@ -213,7 +213,7 @@ def _lock_authorization(
                                        f"{used_up.units_approved.normalize():f} units). Ask the plan for an "
                                        "extension."})  # fmt: skip
             raise ValidationError({"authorization": (
-                f"{delivery.service.label} needs the plan's authorization, and no approved authorization of "
+                f"{delivery.service.display} needs the plan's authorization, and no approved authorization of "
                 f"referral {referral.number} covers {_d(first)}{'' if first == last else ' to ' + _d(last)}. "
                 "Request one (or an extension) from the referral page."
             )})  # fmt: skip
@@ -278,7 +278,7 @@ def _validate(
         duplicate = duplicate.exclude(pk=delivery.pk)
     if duplicate.exists():
         raise ValidationError({"service_date": f"{delivery.staff.get_full_name() or delivery.staff} already "
-                               f"logged {delivery.service.label} for {referral.member.full_name} on {_d(first)}. "
+                               f"logged {delivery.service.display} for {referral.member.full_name} on {_d(first)}. "
                                "Edit that entry instead of adding another."})  # fmt: skip
     if auth is not None:
         previous = Decimal(0)
@@ -347,7 +347,7 @@ def log_service(
     mark_service_started(referral, acting_user=acting_user, service_date=delivery.service_date)
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=delivery, organization=referral.cbo,
-        summary=f"Logged {delivery.units.normalize():f} × {delivery.service.label} for {referral.member.cin} on "
+        summary=f"Logged {delivery.units.normalize():f} × {delivery.service.name} for {referral.member.full_name} on "
         f"{delivery.service_date}{' (correction)' if replaces else ''}",
     )  # fmt: skip
     return delivery

@@ -166,7 +166,7 @@ def _create(*, acting_user, plan, cbo, member, member_details, service, source, 
     _history(referral, "", status, acting_user=acting_user, reason=ReferralSource(source).label)
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=referral, organization=plan,
-        summary=f"Referral {referral.number} of {member.cin} to {cbo} for {service.label}",
+        summary=f"Referral {referral.number} of {member.cin} to {cbo} for {service.display}",
     )  # fmt: skip
     return referral
 

@@ -31,7 +31,7 @@ def test_coordinator_builds_claims_sees_problems_and_rescrubs(bw, client):
     page = client.get("/billing/claims/")
     assert page.status_code == 200 and b"Build claims (1 service)" in page.content
     response = client.post("/billing/claims/build/", follow=True)
-    assert b"Built 1 claims: 0 ready, 1 held" in response.content
+    assert b"Built 1 claim: 0 ready, 1 held" in response.content
     claim = Claim.objects.get()
     detail = client.get(f"/billing/claims/{claim.pk}/")
     assert b"needs all nine digits" in detail.content and b"Re-scrub" in detail.content
@@ -96,7 +96,7 @@ def test_commands_build_and_export(bw, tmp_path):
     delivery(bw)
     out = io.StringIO()
     call_command("build_claims", stdout=out)
-    assert "Built 1 claims" in out.getvalue()
+    assert "Built 1 claim (" in out.getvalue()
     out = io.StringIO()
     call_command("export_claims", "--out", str(tmp_path), "--plan", str(bw.plan.pk), stdout=out)
     written = out.getvalue().split()

@@ -176,7 +176,7 @@ def test_modifiers_that_do_not_identify_the_service_are_caught_and_rescrub_resto
     found = scrubber.scrub_one(
         claim, lines, scrubber.load_lookups([(claim, lines)], exclude_claim_ids=[claim.pk])
     )
-    assert [p.code for p in found] == ["modifiers"] and "is not H0043-U6" in found[0].message
+    assert [p.code for p in found] == ["modifiers"] and "(H0043-U6)" in found[0].message
     claim = rescrub_claim(claim, acting_user=bw.cbo_billing)
     assert claim.status == ClaimStatus.READY and claim.lines.get().modifiers == ["U6"]
 

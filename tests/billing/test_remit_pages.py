@@ -54,7 +54,7 @@ def test_upload_835_then_see_it(world, client):
         follow=True,
     )
     text = response.content.decode()
-    assert "835 imported: 1 claims matched, 1 unmatched" in text
+    assert "835 imported: 1 claim matched, 1 unmatched" in text
     assert "CO-45" in text and "Interest owed" in text and claim.control_number in text
     listing = c.get("/billing/remittances/").content.decode()
     assert "$142.50" in listing
@@ -65,7 +65,7 @@ def test_upload_999_through_the_page(world, client):
     batch = sent_batch(world, sets={"0001": 1})
     response = _login(client, world.cbo_billing).post("/billing/remittances/upload/", {
         "file": SimpleUploadedFile("ack.999", ack_999(batch, sets=["0001"])), "kind": "auto"}, follow=True)  # fmt: skip
-    assert "1 transaction sets accepted" in response.content.decode()
+    assert "1 transaction set accepted" in response.content.decode()
     assert batch.claims.get().status == ClaimStatus.ACCEPTED
 
 

@@ -112,8 +112,8 @@ def test_overlapping_active_contracts_for_the_same_service_are_refused(world):
     with pytest.raises(ValidationError) as caught:
         add_rate_line(second, acting_user=world.contract_manager, service=service("H0043-U6"), rate="99")
     assert caught.value.messages == [
-        "Overlaps contract PCHP-1 (active, Jan 1, 2026 to Dec 31, 2026), which already covers H0043-U6 "
-        "(Housing Transition Navigation) for Eastside Community Kitchen with Pacific Coast Health Plan."
+        "Overlaps contract PCHP-1 (active, Jan 1, 2026 to Dec 31, 2026), which already covers Housing "
+        "Transition Navigation (H0043-U6) for Eastside Community Kitchen with Pacific Coast Health Plan."
     ]
     assert second.rate_lines.count() == 1
     # A different service over the same period is fine; so is the same service after the first ends.

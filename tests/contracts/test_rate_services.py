@@ -70,7 +70,7 @@ def test_unknown_service_pair_is_refused_by_name():
 def test_same_service_twice_is_refused(world, draft):
     svc.add_rate_line(draft, acting_user=world.contract_manager, service=service("H0043-U6"), rate="95")
     with pytest.raises(
-        ValidationError, match="H0043-U6 Housing Transition Navigation is already on this contract"
+        ValidationError, match=r"Housing Transition Navigation \(H0043-U6\) is already on this contract"
     ):
         svc.add_rate_line(draft, acting_user=world.contract_manager, service=service("H0043-U6"), rate="96")
     assert RateLine.objects.count() == 1

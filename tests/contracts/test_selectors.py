@@ -133,7 +133,7 @@ def test_retired_catalog_entry_is_not_covered_after_its_last_day(world, contract
 def test_service_not_on_the_contract(world, contract):
     result = coverage(world.cbo, world.plan, ("H0044", ["U2"]), on=date(2026, 3, 1))
     assert (result.covered, result.reason) == (False, R.SERVICE_NOT_COVERED)
-    assert result.message == "Contract PCHP-1 does not cover H0044-U2 Housing Deposits."
+    assert result.message == "Contract PCHP-1 does not cover Housing Deposits (H0044-U2)."
 
 
 def test_service_added_by_amendment_is_covered_from_its_date(world, contract):

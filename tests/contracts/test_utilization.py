@@ -73,7 +73,9 @@ def test_utilization_page_table_chart_flag_and_csv(world, client, contract, bill
     page = client.get(reverse("contracts:utilization", args=[contract.pk]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Nearing a cap." in html and "84% of dollars per member (lifetime)" in html
+    # Two meals a day is the whole daily cap (100%): reached, not "nearing".
+    assert "A cap is reached." in html and "Nearing a cap." not in html and "cap reached" in html
+    assert "84% of dollars per member (lifetime)" in html
     assert "<svg" in html and 'class="bar bar-billed"' in html
     csv = client.get(reverse("contracts:utilization", args=[contract.pk]), {"format": "csv"})
     lines = csv.content.decode().splitlines()

@@ -37,7 +37,7 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
 
     # The plan's 999 accepts the set.
     upload_x12(page, base, tmp_path, "pchp-0410.999", ack_999(batch, sets=["0001"]))
-    expect(page.get_by_role("status")).to_contain_text("1 transaction sets accepted")
+    expect(page.get_by_role("status")).to_contain_text("1 transaction set accepted")
     shot(page, "ack")
 
     # Its 835: one claim paid short (CO-45), one denied (CO-197), one unknown, interest added.

@@ -253,7 +253,7 @@ def test_whole_billing_journey_from_logging_to_resubmitted_denial(
     # 5. The plan's 999 accepts the file; its 835 pays Cruz in full, Ben short and denies Ana.
     upload_x12(page, base, tmp_path, "pchp-ack.999", plan_999(sent))
     expect(page.get_by_role("status")).to_contain_text(
-        f"{len(sent.set_controls)} transaction sets accepted, 0 rejected"
+        f"{len(sent.set_controls)} transaction set{'' if len(sent.set_controls) == 1 else 's'} accepted, 0 rejected"
     )
     shot(page, "09-ack")
     remit = plan_835(

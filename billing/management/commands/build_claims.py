@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from billing.services.claims import build_claims
 from cbo_portal.models import Organization
+from cbo_portal.words import count
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             plan=Organization.objects.get(pk=plan) if plan else None, keep_ids=False,
         )  # fmt: skip
         self.stdout.write(
-            f"Built {result.claims} claims ({result.lines} lines): {result.ready} ready, {result.held} held, "
+            f"Built {count(result.claims, 'claim')} ({count(result.lines, 'line')}): {result.ready} ready, {result.held} held, "
             f"${result.billed_amount:,.2f}."
         )
         for reason in result.skipped:

@@ -7,7 +7,7 @@
     fetch(box.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (d) {
       document.getElementById("import-bar").style.width = d.percent + "%";
       document.getElementById("import-status").textContent = d.status_label;
-      document.getElementById("import-count").textContent = d.processed + " of " + d.total + " rows checked";
+      document.getElementById("import-count").textContent = d.text;
       if (d.finished) { window.location.reload(); } else { setTimeout(poll, 1000); }
     }).catch(function () { setTimeout(poll, 3000); });
   }
