@@ -20,6 +20,8 @@ def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
     if org is None:
         return
     if org.kind in ("cbo", "hub"):
+        if org.onboarding_status != "approved":
+            return  # no referrals or services until approved: the onboarding tile says what is next
         work = selectors.cbo_worklist(request.user, org)
         awaiting = work.awaiting.count()
         yield Tile(str(awaiting), f"Referral{'s' if awaiting != 1 else ''} awaiting your response",

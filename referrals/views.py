@@ -100,7 +100,10 @@ def _funnel_context(request: HttpRequest, referrals: QuerySet) -> dict:
 def worklist(request: HttpRequest) -> HttpResponse:
     """CBO staff: referrals awaiting a response, authorizations running out, my services this
     week. Plans: the referral funnel and each CBO's performance."""
-    context: dict = {"today": timezone.localdate()}
+    # Offer only what the pages admit: logging for the provider's admins and staff, referring
+    # for the plan's care coordinators and admins.
+    context: dict = {"today": timezone.localdate(), "can_log": _worker(request) is not None,
+                     "can_refer": _referrer(request) is not None}  # fmt: skip
     if (cbo := _provider(request)) is not None:
         work = selectors.cbo_worklist(request.user, cbo)
         context.update(work=work, awaiting=list(work.awaiting[:50]), running_out=list(work.running_out[:50]),
@@ -312,7 +315,10 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "awaiting": referral.status in AWAITING_RESPONSE,
         "can_close": referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
                                          ReferralStatus.PENDING_REVIEW, ReferralStatus.RECEIVED),
-        "can_log": worker and referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS),
+        # The log form logs for the active organization's referrals (``_worker``), not for every
+        # provider a platform admin may act for.
+        "can_log": _worker(request) is not None
+        and referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS),
     })  # fmt: skip
 
 
