@@ -233,7 +233,8 @@ def test_claim_that_does_not_balance_is_refused_naming_it(world):
     [
         (b"", "empty"),
         (b"%PDF-1.4 not an edi file at all" * 10, "ISA"),
-        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3, "ISA"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3, "NUL byte at offset"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(1, 256)) * 3, "ISA"),
     ],
 )
 def test_garbage_is_refused_with_a_clear_error(world, data, words):

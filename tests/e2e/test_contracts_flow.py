@@ -50,15 +50,15 @@ def test_contract_manager_builds_activates_and_amends_a_contract(page: Page, liv
     expect(page.get_by_test_id("contract-status")).to_have_text("Draft")
 
     # Bad input first: a zero rate is refused with a reason, and nothing is added.
-    page.get_by_label("Service", exact=True).select_option(label="H0043-U6 · Housing Transition Navigation")
+    page.get_by_label("Service", exact=True).select_option(label="Housing Transition Navigation · H0043-U6")
     page.get_by_label("Rate ($ per unit)").fill("0")
     page.get_by_role("button", name="Add rate line").click()
     expect(page.get_by_text("The rate must be more than $0")).to_be_visible()
     expect(page.get_by_text("No services yet.")).to_be_visible()
 
-    add_rate_line(page, "H0043-U6 · Housing Transition Navigation", "95.00")
-    add_rate_line(page, "S5170-U6 · Medically Tailored Meals", "12.50")
-    add_rate_line(page, "G9008-U1 · ECM, clinical staff", "450.00")
+    add_rate_line(page, "Housing Transition Navigation · H0043-U6", "95.00")
+    add_rate_line(page, "Medically Tailored Meals · S5170-U6", "12.50")
+    add_rate_line(page, "ECM, clinical staff · G9008-U1", "450.00")
     schedule = page.get_by_test_id("rate-schedule")
     expect(schedule.locator("tbody tr")).to_have_count(3)
     shot(page, "2-draft")
@@ -66,8 +66,8 @@ def test_contract_manager_builds_activates_and_amends_a_contract(page: Page, liv
     page.get_by_role("button", name="Activate contract").click()
     expect(page.get_by_test_id("contract-status")).to_have_text("Active")
 
-    page.get_by_role("link", name="Amend H0043-U6").click()
-    expect(page.get_by_role("heading", name="Amend H0043-U6")).to_be_visible()
+    page.get_by_role("link", name="Amend Housing Transition Navigation (H0043-U6)").click()
+    expect(page.get_by_role("heading", name="Amend Housing Transition Navigation H0043-U6")).to_be_visible()
     page.get_by_label("Effective from").fill(today.isoformat())
     page.get_by_label("Rate ($ per unit)").fill("110.00")
     page.get_by_label("Reason for the amendment").fill("Annual rate increase")
