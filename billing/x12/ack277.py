@@ -21,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -31,6 +32,7 @@ from billing.x12.common import (
     SegmentReader,
     TrailerCounts,
     X12ParseError,
+    clean_text,
     element,
     fmt_date,
     fmt_time,
@@ -279,15 +281,30 @@ class ClaimVerdict:
     entity: str = ""
     payer_claim_number: str = ""
     more: Sequence[tuple[str, str, str]] = field(default_factory=tuple)  # further (category, status, entity)
+    # Optional facts of the claim as it was sent (a plan's 277CA names them): the billing provider
+    # it goes under (else the call's), the patient (NM1*QC) and the service dates (DTP*472).
+    provider_npi: str = ""
+    provider_name: str = ""
+    patient_last_name: str = ""
+    patient_first_name: str = ""
+    member_id: str = ""
+    service_date: dt.date | None = None
+    service_date_end: dt.date | None = None
 
 
 def render_277ca(envelope: Envelope, *, batch_reference: str, provider_npi: str, provider_name: str,
                  verdicts: Sequence[ClaimVerdict], group_control_number: int = 1,
                  set_control_number: str = "0001") -> str:  # fmt: skip
-    """A 277CA (one ST) from a clearinghouse to us about ``verdicts`` (claims of one provider)."""
+    """A 277CA (one ST) from a clearinghouse to us about ``verdicts``: claims of the provider
+    named by ``provider_npi``/``provider_name``, or each under the provider it names (one HL 19
+    per provider, in first-seen order)."""
     day = fmt_date(envelope.created)
     accepted = [v for v in verdicts if claimstatus.category(v.category).outcome == "accepted"]
     rejected = [v for v in verdicts if v not in accepted]
+    providers: dict[tuple[str, str], list[ClaimVerdict]] = {}
+    for verdict in verdicts:
+        key = (verdict.provider_npi or provider_npi, verdict.provider_name or provider_name)
+        providers.setdefault(key, []).append(verdict)
     body = [
         f"ST*277*{set_control_number}*{VERSION}",
         f"BHT*0085*08*{batch_reference}*{day}*{fmt_time(envelope.created)}*TH",
@@ -302,26 +319,39 @@ def render_277ca(envelope: Envelope, *, batch_reference: str, provider_npi: str,
         f"STC*A1:19*{day}*WQ*0",
         f"QTY*90*{len(accepted)}",
         f"QTY*AA*{len(rejected)}",
-        "HL*3*2*19*1",
-        f"NM1*85*2*{provider_name}*****XX*{provider_npi}",
-        "TRN*1*0",
-        "STC*A1:19**WQ*0",  # STC02 is not used at the provider level
     ]
-    for n, verdict in enumerate(verdicts, start=4):
-        code = f"{verdict.category}:{verdict.status}" + (f":{verdict.entity}" if verdict.entity else "")
-        more = "".join(f"*{c}:{s}" + (f":{e}" if e else "") for c, s, e in verdict.more[:2])
-        stc = f"STC*{code}*{day}*{'WQ' if verdict in accepted else 'U'}*{verdict.charge}"
-        if more:
-            stc += "*****" + more
+    n = 2
+    for (npi, name), claims in providers.items():
+        n += 1
+        provider_hl = n
         body += [
-            f"HL*{n}*3*PT",
-            f"NM1*QC*1*PATIENT*{n}****MI*9{n:07d}A",
-            f"TRN*2*{verdict.control_number}",
-            stc,
+            f"HL*{provider_hl}*2*19*1",
+            f"NM1*85*2*{clean_text(name, 60)}*****XX*{npi}",
+            "TRN*1*0",
+            "STC*A1:19**WQ*0",  # STC02 is not used at the provider level
         ]
-        if verdict.payer_claim_number:
-            body.append(f"REF*1K*{verdict.payer_claim_number}")
-        body.append(f"DTP*472*D8*{day}")
+        for verdict in claims:
+            n += 1
+            code = f"{verdict.category}:{verdict.status}" + (f":{verdict.entity}" if verdict.entity else "")
+            more = "".join(f"*{c}:{s}" + (f":{e}" if e else "") for c, s, e in verdict.more[:2])
+            stc = f"STC*{code}*{day}*{'WQ' if verdict in accepted else 'U'}*{verdict.charge}"
+            if more:
+                stc += "*****" + more
+            last = clean_text(verdict.patient_last_name, 60) or "PATIENT"
+            first = clean_text(verdict.patient_first_name, 35) or str(n)
+            body += [
+                f"HL*{n}*{provider_hl}*PT",
+                f"NM1*QC*1*{last}*{first}****MI*{verdict.member_id or f'9{n:07d}A'}",
+                f"TRN*2*{verdict.control_number}",
+                stc,
+            ]
+            if verdict.payer_claim_number:
+                body.append(f"REF*1K*{verdict.payer_claim_number}")
+            start, end = verdict.service_date, verdict.service_date_end
+            if start is not None and end is not None and end != start:
+                body.append(f"DTP*472*RD8*{fmt_date(start)}-{fmt_date(end)}")
+            else:
+                body.append(f"DTP*472*D8*{fmt_date(start) if start else day}")
     body.append(f"SE*{len(body) + 1}*{set_control_number}")
     segments = [
         envelope.isa(),
