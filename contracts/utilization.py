@@ -226,12 +226,22 @@ def _summarize(contract: Contract, lines: dict[int, RateLine], rows: list[UsageR
     return Utilization(contract, month_rows, caps, totals, sorted(months.items()))
 
 
-def near_cap_ids(contracts: Sequence[Contract]) -> set[int]:
-    """Which of these contracts have a cap at 80% or more. With no usage providers, none
-    (and no queries)."""
+def cap_flags(contracts: Sequence[Contract]) -> dict[int, str]:
+    """For each of these contracts with a cap at 80% or more: ``"reached"`` when a cap is at or
+    over 100% (it is no longer "near"), else ``"near"``. With no usage providers, none (and no
+    queries)."""
     if not _PROVIDERS or not contracts:
-        return set()
-    return {pk for pk, result in utilizations(contracts).items() if result.near_cap}
+        return {}
+    return {
+        pk: "reached" if result.cap_reached else "near"
+        for pk, result in utilizations(contracts).items()
+        if result.near_cap
+    }
+
+
+def near_cap_ids(contracts: Sequence[Contract]) -> set[int]:
+    """Which of these contracts have a cap at 80% or more (reached ones included)."""
+    return set(cap_flags(contracts))
 
 
 def figures_dict(figures: Figures) -> dict[str, Decimal]:

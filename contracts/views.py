@@ -40,6 +40,7 @@ from contracts.models import (
     RateLineVersion,
     ServiceCatalogEntry,
 )
+from contracts.models.contracts import human_date
 from contracts.services import contracts as contract_services
 from contracts.services import rates as rate_services
 from contracts.services.contracts import ADMIN_FIELDS, CONTRACT_ROLES
@@ -85,7 +86,9 @@ def contract_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(contracts.order_by("-start_date", "number").distinct(), 25).get_page(
         request.GET.get("page")
     )
-    flagged = usage.near_cap_ids(list(page))
+    flags = usage.cap_flags(list(page))
+    for c in page:
+        c.cap_flag = flags.get(c.pk, "")
     visible = Contract.objects.visible_to(request.user)
     own = access.member_org_ids(request.user)
     parties = sorted(
@@ -97,7 +100,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         request,
         "contracts/list.html",
         {
-            "page": page, "flagged": flagged, "statuses": ContractStatus.choices, "status": status,
+            "page": page, "statuses": ContractStatus.choices, "status": status,
             "county": county, "counties": County.objects.filter(contracts__in=visible).distinct(),
             "parties": parties, "party": party, "q": query, "can_create": _managed_plan(request) is not None,
             "today": timezone.localdate(),
@@ -254,7 +257,8 @@ def amend_rate(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
             errors = apply_service_error(form, exc)
         else:
             messages.success(
-                request, f"Amended {line.service.label} from {form.cleaned_data['effective_from']:%b %d, %Y}."
+                request,
+                f"Amended {line.service.display} from {human_date(form.cleaned_data['effective_from'])}.",
             )
             return redirect("contracts:detail", contract.pk)
     return render(request, "contracts/amend.html", {"contract": contract, "line": line, "current": current,

@@ -75,6 +75,8 @@ def test_amend_page_changes_the_rate_from_a_date(world, client):
     assert response.status_code == 302
     html = client.get(reverse("contracts:detail", args=[contract.pk])).content.decode()
     assert "Amendment 1" in html and "Annual increase" in html
+    # The confirmation names the service by name, code second, and dates read as everywhere else.
+    assert f"Amended {line.service.name} (H0043-U6) from Jul 1, 2026." in html
 
 
 def test_terminate_from_the_page(world, client):

@@ -66,6 +66,7 @@ def test_figures_by_service_and_month_and_caps(contract, billing):
     assert caps[(None, "not_to_exceed")].near is False
     assert result.near_cap
     assert usage.near_cap_ids([contract]) == {contract.pk}
+    assert usage.cap_flags([contract]) == {contract.pk: "reached"}  # the daily meal cap is used up
 
 
 def test_utilization_page_table_chart_flag_and_csv(world, client, contract, billing):
@@ -85,8 +86,9 @@ def test_utilization_page_table_chart_flag_and_csv(world, client, contract, bill
         == "month,service,service_name,logged_units,logged_amount,billed_units,billed_amount,paid_units,paid_amount"
     )
     assert "2026-02,H0044-U2,Housing Deposits,4200,4200.00,4200,4200.00,4000,4000.00" in lines
+    # The list says the same: a cap at 100% is reached, not "near".
     listing = client.get(reverse("contracts:list")).content.decode()
-    assert "Near a cap" in listing
+    assert "Cap reached" in listing and "Near a cap" not in listing
 
 
 def test_utilization_page_with_nothing_logged_says_so(world, client, contract):
