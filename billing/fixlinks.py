@@ -29,7 +29,8 @@ AUTH_CODES = {"auth_missing", "auth_not_approved", "auth_number", "auth_mismatch
               "auth_dates", "auth_units"}  # fmt: skip
 CONTRACT_CODES = {"payer_id", "x12_ids", "not_covered", "no_charge", "timely_filing", "timely_filing_soon"}
 DIAGNOSIS_CODES = {"diagnosis_missing", "diagnosis_invalid", "diagnosis_count"}
-ENTRY_CODES = {"place_of_service", "units_per_day", "units_per_month", "duplicate"}
+# service_dates: a plan refusing the dates of service (277CA status 187); no scrubber hold has it.
+ENTRY_CODES = {"place_of_service", "units_per_day", "units_per_month", "duplicate", "service_dates"}
 
 
 @dataclass

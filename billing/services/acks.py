@@ -32,7 +32,9 @@ Rules (domain.md §3 step 7; architecture rule 21):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
@@ -417,5 +419,93 @@ def rejection_errors(claim: Claim) -> list[str]:
     change = claim.history.filter(to_status=ClaimStatus.REJECTED).order_by("-created_at", "-pk").first()
     if change is None:
         return []
-    head, _, detail = change.reason.partition(" — ")
+    return _split_reason(change.reason)
+
+
+def _split_reason(reason: str) -> list[str]:
+    head, _, detail = reason.partition(" — ")
     return [head, *(part.strip() for part in detail.split(" | ") if part.strip())]
+
+
+# --------------------------------------------------------------------------- the rejection, for people
+
+# Where the field a 277CA status code (STC01-2) names is fixed, as a scrubber problem code
+# (``billing.fixlinks`` turns it into a link for the reader). Codes about an entity's id or
+# address depend on whose it is: the provider's (entity 85/87/41) or the member's.
+_STATUS_FIX_CODES = {
+    "254": "diagnosis_invalid", "255": "diagnosis_invalid",
+    "29": "member_cin", "33": "member_cin", "164": "member_cin", "158": "member_dob",
+    "97": "not_enrolled", "109": "not_enrolled",
+    "128": "provider_tin", "562": "provider_npi",
+    "187": "service_dates", "454": "not_covered", "116": "payer_id", "24": "x12_ids",
+}  # fmt: skip
+_PROVIDER_WORDS = ("(the billing provider)", "(the pay-to provider)", "(the submitter)")
+_STC_RE = re.compile(r"^(?:line (\d+): )?[A-Z]{1,2}\d{0,2}:([A-Z0-9]{1,5}) ")
+
+
+@dataclass(frozen=True)
+class RejectionReason:
+    """One thing the plan refused: in words, what to do, and (277CA) the scrubber problem code of
+    the place where it is fixed and the claim line it names."""
+
+    message: str
+    fix: str = ""
+    code: str = ""
+    line: int | None = None
+    short: str = ""  # the status alone ("The principal diagnosis code is missing or invalid."), for lists
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a rejected claim was refused: which answer said so (999, 277CA or TA1, by file name),
+    when, and each reason."""
+
+    source: str
+    at: object
+    reasons: tuple[RejectionReason, ...]
+
+
+def _reason(text: str) -> RejectionReason:
+    message, _, fix = text.partition(" Fix: ")
+    match = _STC_RE.match(message)
+    if match is None:  # 999 and TA1 errors: about the file's syntax, fixed by rebuilding it
+        return RejectionReason(message.strip(), fix.strip())
+    line, status = match.group(1), match.group(2)
+    provider = any(words in message for words in _PROVIDER_WORDS)
+    code = _STATUS_FIX_CODES.get(status, "")
+    if status == "145":
+        code = "provider_address" if provider else "member_address"
+    elif status == "153":
+        code = "provider_npi" if provider else "member_cin"
+    elif code.startswith("member_") and provider:
+        code = ""
+    short = message[match.end() :].partition(": ")[2] or message[match.end() :]
+    return RejectionReason(message.strip(), fix.strip(), code, int(line) if line else None, short.strip())
+
+
+def rejection(claim: Claim) -> Rejection | None:
+    """The plan's latest rejection of ``claim`` while it stands rejected (None otherwise): the
+    history row written by the 999, 277CA or TA1 intake, read back into its reasons."""
+    if claim.status != ClaimStatus.REJECTED:
+        return None
+    change = claim.history.filter(to_status=ClaimStatus.REJECTED).order_by("-created_at", "-pk").first()
+    if change is None:
+        return None
+    head, *details = _split_reason(change.reason)
+    return Rejection(head, change.created_at, tuple(_reason(d) for d in details))
+
+
+def rejection_hints(claim_ids: list[int]) -> dict[int, str]:
+    """For a page of rejected claims: each one's first reason in words (one query)."""
+    hints: dict[int, str] = {}
+    rows = (
+        ClaimStatusChange.objects.filter(claim_id__in=claim_ids, to_status=ClaimStatus.REJECTED)
+        .order_by("claim_id", "-created_at", "-pk")
+        .values_list("claim_id", "reason")
+    )
+    for claim_id, reason in rows:
+        if claim_id not in hints:
+            head, *details = _split_reason(reason)
+            first = _reason(details[0]) if details else None
+            hints[claim_id] = (first.short or first.message) if first else head
+    return hints

@@ -722,7 +722,9 @@ def _refreshed(claim: Claim, cache: _Cache) -> tuple[list[Row], list[ClaimLine],
 def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Claim:  # noqa: ANN001
     """Re-read the claim's source data (deliveries, referral diagnoses, authorization, contract
     rates), re-price its lines and scrub it again: errors → held, otherwise → ready. Only claims
-    the plan has not received (draft, held, ready, rejected) can be re-scrubbed."""
+    the plan has not received (draft, held, ready, rejected) can be re-scrubbed. A rejected claim
+    leaves the batch the plan refused it in, so the next batch sends it again (its history keeps
+    which batch that was)."""
     require_biller(acting_user, claim)
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
     if claim.status not in RESCRUBBABLE:
@@ -747,6 +749,8 @@ def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Cl
                                     today=today, exclude_claim_ids=[claim.pk])  # fmt: skip
     problems = scrubber.scrub_one(claim, lines, lookups)
     claim.problems = [p.as_dict() for p in problems]
+    if claim.status == ClaimStatus.REJECTED:
+        claim.batch, claim.transaction_set_control = None, ""
     ClaimLine.objects.bulk_update(
         lines, ["line_number", "procedure_code", "modifiers", "service_date", "end_date", "units", "rate", "charge",
                 "diagnosis_pointers", "place_of_service"],

@@ -23,6 +23,7 @@ from billing.audit import record_claims_view
 from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
 from billing.models import Batch, Claim, ClaimStatusChange, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
+from billing.services import acks as ack_services
 from billing.services import batches as batch_services
 from billing.services import claims as claim_services
 from billing.services import invoices
@@ -45,13 +46,18 @@ def _month(value: str) -> date | None:
         return None
 
 
+# What a billing coordinator has to act on: claims to send, and claims to fix (held by our
+# scrubber, or rejected by the plan's 999/277CA/TA1).
+BILLER_DEFAULT_STATUSES = (ClaimStatus.READY, ClaimStatus.HELD, ClaimStatus.REJECTED)
+
+
 def _filtered_claims(request: HttpRequest):  # noqa: ANN202
     claims = Claim.objects.visible_to(request.user).for_list()
     status = request.GET.get("status", "")
     if status in ClaimStatus.values:
         claims = claims.filter(status=status)
     elif not status and _is_biller(request.user):
-        claims = claims.filter(status__in=[ClaimStatus.READY, ClaimStatus.HELD])
+        claims = claims.filter(status__in=BILLER_DEFAULT_STATUSES)
     plan = request.GET.get("plan", "")
     if (plan_id := id_or_none(plan)) is not None:
         claims = claims.filter(plan_id=plan_id)
@@ -64,7 +70,7 @@ def _filtered_claims(request: HttpRequest):  # noqa: ANN202
 @portal_view
 @require_GET
 def claim_list(request: HttpRequest) -> HttpResponse:
-    """Ready and held claims (or any status), filtered by plan and month; CSV export."""
+    """Ready, held and rejected claims (or any status), filtered by plan and month; CSV export."""
     claims, status, plan, month = _filtered_claims(request)
     if request.GET.get("format") == "csv":
         record_claims_view(acting_user=request.user, claims=claims, where="claims CSV")
@@ -74,12 +80,13 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         return response
     page = Paginator(claims, 25).get_page(request.GET.get("page"))
     record_claims_view(acting_user=request.user, claims=page, where="claims list")
+    hints = ack_services.rejection_hints([c.pk for c in page if c.status == ClaimStatus.REJECTED])
+    for c in page:
+        c.rejection_hint = hints.get(c.pk, "")
     visible = Claim.objects.visible_to(request.user)
     plans = Organization.objects.filter(pk__in=visible.values("plan_id")).order_by("legal_name")
     counts = dict(
-        visible.filter(status__in=[ClaimStatus.READY, ClaimStatus.HELD])
-        .values_list("status")
-        .annotate(n=Count("pk"))
+        visible.filter(status__in=BILLER_DEFAULT_STATUSES).values_list("status").annotate(n=Count("pk"))
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -88,6 +95,7 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         "page": page, "statuses": ClaimStatus.choices, "status": status, "plans": plans, "plan": plan,
         "month": month.strftime("%Y-%m") if month else "", "biller": _is_biller(request.user),
         "ready_count": counts.get(ClaimStatus.READY, 0), "held_count": counts.get(ClaimStatus.HELD, 0),
+        "rejected_count": counts.get(ClaimStatus.REJECTED, 0),
         "csv_query": query.urlencode(), "billable": _billable_count(request.user),
         "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
     })  # fmt: skip
@@ -128,6 +136,7 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.user, pk=pk,
     )  # fmt: skip
     if request.method == "POST":
+        was_rejected = claim.status == ClaimStatus.REJECTED
         try:
             claim = claim_services.rescrub_claim(claim, acting_user=request.user)
         except SERVICE_ERRORS as error:
@@ -135,7 +144,8 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, message)
         else:
             if claim.status == ClaimStatus.READY:
-                messages.success(request, f"Claim {claim.control_number} is clean and ready to send.")
+                messages.success(request, f"Claim {claim.control_number} is clean and ready to send."
+                                 + (f" It goes in the next batch to {claim.plan}." if was_rejected else ""))  # fmt: skip
             else:
                 messages.warning(request, f"Claim {claim.control_number} still has problems to fix.")
         return redirect("billing:claim", pk=pk)
@@ -146,7 +156,11 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     problems = fixlinks.fix_links(
         request.user, claim, claim.problems or [], active_org=getattr(request, "org", None)
     )
-    member_problem = any(p.get("code") in fixlinks.MEMBER_CODES for p in problems)
+    rejected = ack_services.rejection(claim)
+    refused = fixlinks.fix_links(request.user, claim, [
+        {"code": r.code, "line": r.line, "message": r.message, "fix": r.fix} for r in rejected.reasons
+    ], active_org=getattr(request, "org", None)) if rejected else []  # fmt: skip
+    member_problem = any(p.get("code") in fixlinks.MEMBER_CODES for p in problems + refused)
     return render(request, "billing/claims_detail.html", {
         "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
         "problem_errors": [p for p in problems if p.get("severity") == "error"],
@@ -155,7 +169,7 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
         "can_fix": claim.status in claim_services.CORRECTABLE and bool(claim.payer_claim_number)
         and _can_bill(request.user, claim),
-        "replaced_by": Claim.objects.filter(replaces=claim).first(),
+        "replaced_by": Claim.objects.filter(replaces=claim).first(), "rejection": rejected, "refused": refused,
     })  # fmt: skip
 
 
@@ -237,8 +251,11 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record_claims_view(acting_user=request.user, claims=claims, where=f"batch {batch.pk}")
     history = batch.history.select_related("actor")
     batch.percent = progress_percent(batch)
+    # Claims the plan rejected leave the batch when they are fixed, to go out in a later one.
+    resent = batch.claim_count - claims.paginator.count if batch.status != BatchStatus.BUILDING else 0
     return render(request, "billing/batch_detail.html", {
         "batch": batch, "page": claims, "history": history, "is_submitter": is_submitter,
+        "answers": batch.acknowledgements.order_by("imported_at", "pk"), "resent": max(resent, 0),
         "sftp": channel is not None and channel.method == DeliveryMethod.SFTP,
         "progress_url": reverse("billing:batch_progress", args=[batch.pk]),
         "invoice": batch.format == BatchFormat.INVOICE,

@@ -28,6 +28,7 @@ from billing.services import denials as denial_services
 from billing.services import remittances as remit_services
 from billing.services import reports
 from billing.x12 import carc as codes
+from billing.x12.common import answer_kind
 from cbo_portal import access, csvsafe
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from cbo_portal.words import count
@@ -129,20 +130,27 @@ class UploadForm(forms.Form):
     KINDS = [
         ("auto", "Detect from the file"),
         ("835", "835 remittance advice"),
-        ("999", "999 acknowledgement"),
+        ("999", "Acknowledgement: 999, 277CA or TA1"),
     ]
     file = forms.FileField(
-        label="X12 file", help_text="The 835 or 999 exactly as the plan or clearinghouse sent it."
+        label="X12 file",
+        help_text="The 835, 999, 277CA or TA1 exactly as the plan or clearinghouse sent it.",
     )
     kind = forms.ChoiceField(label="File type", choices=KINDS, initial="auto", widget=forms.RadioSelect)
 
 
 def detect_kind(data: bytes) -> str:
-    """835 or 999 from the GS01 functional id (HP or FA) or the ST01; '' when neither is found."""
-    head = data[:4096].decode("latin-1", "replace")
+    """``"835"`` for a remittance, ``"999"`` for any acknowledgement (999, 277CA or TA1: the
+    acknowledgement service tells those apart), '' when neither is found. Reads the first set's
+    ST01 (or a TA1) through the X12 reader, so a byte-order mark or unusual delimiters do not
+    hide it; else looks for the GS01/ST01 markers with the ISA's element separator."""
+    head = data[:20000].decode("utf-8-sig", "replace")
+    kind = answer_kind(head)
+    if kind is not None:
+        return "835" if kind == "835" else "999"
     element = head[3:4] if head.startswith("ISA") else "*"
-    for marker, kind in ((f"GS{element}HP", "835"), (f"GS{element}FA", "999"), (f"ST{element}835", "835"),
-                         (f"ST{element}999", "999")):  # fmt: skip
+    for marker, kind in ((f"GS{element}HP", "835"), (f"GS{element}FA", "999"), (f"GS{element}HN", "999"),
+                         (f"ST{element}835", "835"), (f"ST{element}999", "999"), (f"ST{element}277", "999")):  # fmt: skip
         if marker in head:
             return kind
     return ""
@@ -151,7 +159,7 @@ def detect_kind(data: bytes) -> str:
 # What a file is, by its functional group (GS01), for files this page does not take.
 _NOT_AN_ANSWER = {
     "HC": "This is an 837 claim file (one we or another biller send to a plan), not an answer from the plan. "
-          "Upload the 835 remittance or the 999 acknowledgement the plan sent back.",
+          "Upload the 835 remittance or the 999 or 277CA acknowledgement the plan sent back.",
     "BE": "This is an 834 enrollment file, not a remittance or an acknowledgement.",
     "HS": "This is a 270 eligibility question, not a remittance or an acknowledgement.",
 }  # fmt: skip
@@ -188,8 +196,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                     messages.info(request, f"{upload_file.name} was already imported on "
                                            f"{ack.imported_at:%b %d, %Y}; nothing changed.")  # fmt: skip
                 else:
-                    messages.success(request, f"999 imported: {count(ack.accepted_sets, 'transaction set')} accepted, "
-                                              f"{ack.rejected_sets} rejected.")  # fmt: skip
+                    messages.success(request, ack_summary(ack))
                 return redirect("billing:ack", pk=ack.pk)
             result = remit_services.import_remittance(
                 data, file_name=upload_file.name, acting_user=request.user
@@ -210,11 +217,41 @@ def upload(request: HttpRequest) -> HttpResponse:
                                                           "can_upload": _is_biller(request.user)})  # fmt: skip
 
 
+# What each kind of acknowledgement counts.
+_ACK_UNITS = {"999": "transaction set", "277CA": "claim", "TA1": "interchange"}
+
+
+def ack_summary(ack: Acknowledgement) -> str:
+    """One sentence on what an imported acknowledgement said, e.g. "277CA imported: 2 claims
+    accepted, 1 rejected."."""
+    unit = _ACK_UNITS.get(ack.kind, "item")
+    if ack.kind == "TA1" and ack.accepted_sets + ack.rejected_sets == 1:
+        return "TA1 imported: the plan " + ("could read the file." if ack.accepted_sets else
+                                            "could not read the file; its claims are rejected.")  # fmt: skip
+    return f"{ack.kind} imported: {count(ack.accepted_sets, unit)} accepted, {ack.rejected_sets} rejected."
+
+
 @portal_view
 def ack_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One imported 999: each transaction set's verdict and errors."""
+    """One imported acknowledgement: each transaction set's (999), claim's (277CA) or the
+    interchange's (TA1) verdict and errors in words; a 277CA's claims link to their pages."""
     ack = get_visible(Acknowledgement.objects.select_related("batch", "batch__plan"), request.user, pk=pk)
-    return render(request, "billing/ack_detail.html", {"ack": ack})
+    results = ack.results
+    if ack.kind == "277CA":  # what needs the reader first: rejected claims, then pending, then accepted
+        order = {"rejected": 0, "pending": 1}
+        results = sorted(results, key=lambda r: order.get(r.get("outcome"), 2))
+    page = Paginator(results, 100).get_page(request.GET.get("page"))
+    claims = {}
+    if ack.kind == "277CA":
+        ids = [r["claim"] for r in page if isinstance(r.get("claim"), int)]
+        claims = Claim.objects.visible_to(request.user).select_related("member").in_bulk(ids)
+        record_claims_view(
+            acting_user=request.user, claims=list(claims.values()), where=f"277CA {ack.file_name}"
+        )
+    rows = [{**r, "claim_obj": claims.get(r.get("claim"))} for r in page]
+    return render(request, "billing/ack_detail.html", {
+        "ack": ack, "rows": rows, "page": page, "unit": _ACK_UNITS.get(ack.kind, "item"),
+    })  # fmt: skip
 
 
 # --------------------------------------------------------------------------- unmatched work queue
