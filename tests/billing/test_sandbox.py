@@ -220,6 +220,9 @@ def test_the_offer_is_for_the_submitters_billing_staff_in_demo_mode(world, batch
 
 def test_the_sandbox_page_shows_the_decisions_and_the_answers(world, batch, demo, client):
     client.force_login(world.hub_billing)
+    page = client.get(f"/billing/batches/{batch.pk}/").content.decode()
+    assert "Plan sandbox: answer this batch as the plan would" in page
+    assert f'action="/billing/batches/{batch.pk}/sandbox/"' in page
     preview = client.get(f"/billing/batches/{batch.pk}/sandbox/").content.decode()
     assert "Paid short" in preview and "Denied" in preview and "CO-45" in preview and "None yet" in preview
     response = client.post(f"/billing/batches/{batch.pk}/sandbox/", follow=True)
