@@ -4,7 +4,7 @@ services are not billable again). Small and composable: the remittance demo can 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -45,9 +45,47 @@ def prepare(world) -> None:  # noqa: ANN001
             )
 
 
+def _at(day: date, hour: int) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+def _referral(
+    member, plan: Organization, cbo: Organization, ecm: ServiceCatalogEntry, n: int, *, first: date
+):  # noqa: ANN001, ANN202
+    """The member's ECM referral, in progress, received ten days before the first service (and
+    accepted the next day), with its closed-loop history. A referral an older seed made later than
+    that is moved back to then."""
+    from referrals.models import Referral, ReferralStatusChange
+
+    received, accepted, started = (
+        _at(first - timedelta(days=10), 10),
+        _at(first - timedelta(days=9), 11),
+        _at(first, 17),
+    )
+    story = dict(
+        created_at=received, status_changed_at=started, responded_at=accepted, first_service_date=first
+    )
+    referral, _ = Referral.objects.get_or_create(member=member, plan=plan, cbo=cbo, service=ecm, defaults=dict(
+        diagnosis_codes=["Z59.01", "Z59.41"] if n % 2 else ["Z59.02"], status="in_progress",
+        created_by=_user(plan, Role.PLAN_CARE_COORDINATOR), **story,
+    ))  # fmt: skip
+    Referral.objects.filter(pk=referral.pk, created_at__gt=received).update(**story)
+    if not ReferralStatusChange.objects.filter(referral=referral).exists():
+        coordinator, admin = _user(plan, Role.PLAN_CARE_COORDINATOR), _user(cbo, Role.CBO_ADMIN)
+        ReferralStatusChange.objects.bulk_create([
+            ReferralStatusChange(referral=referral, from_status="", to_status="received", actor=coordinator,
+                                 reason="Referred by the plan", created_at=received),
+            ReferralStatusChange(referral=referral, from_status="received", to_status="accepted", actor=admin,
+                                 created_at=accepted),
+            ReferralStatusChange(referral=referral, from_status="accepted", to_status="in_progress", actor=admin,
+                                 reason="First service logged", created_at=started),
+        ])  # fmt: skip
+    return referral
+
+
 def log_services(world) -> int:  # noqa: ANN001
     """A few ECM services by the demo CBO, unless they are already logged."""
-    from referrals.models import Enrollment, Member, Referral, ServiceDelivery
+    from referrals.models import Enrollment, Member, ServiceDelivery
 
     cbo, plan = world.orgs["cbo"], world.orgs["plan"]
     staff = _user(cbo, Role.CBO_STAFF) or _user(cbo, Role.CBO_ADMIN)
@@ -63,18 +101,15 @@ def log_services(world) -> int:  # noqa: ANN001
             city="Los Angeles", zip="90033", county=county, preferred_language="English",
         ))  # fmt: skip
         Enrollment.objects.get_or_create(member=member, plan=plan, start_date=date(today.year - 1, 1, 1))
-        referral, _ = Referral.objects.get_or_create(member=member, plan=plan, cbo=cbo, service=ecm, defaults=dict(
-            diagnosis_codes=["Z59.01", "Z59.41"] if n % 2 else ["Z59.02"], status="in_progress",
-        ))  # fmt: skip
-        for months_back, service in ((2, ecm), (1, ecm), (1, outreach)):
-            day = max(
-                first_day,
-                (today.replace(day=1) - timedelta(days=31 * (months_back - 1) + 1)).replace(day=8 + n),
-            )
-            if (
-                day > today
-                or ServiceDelivery.objects.filter(member=member, service=service, service_date=day).exists()
-            ):
+        planned = [
+            (service, day)
+            for months_back, service in ((2, ecm), (1, ecm), (1, outreach))
+            if (day := max(first_day, (today.replace(day=1) - timedelta(days=31 * (months_back - 1) + 1))
+                           .replace(day=8 + n))) <= today
+        ]  # fmt: skip
+        referral = _referral(member, plan, cbo, ecm, n, first=min((d for _s, d in planned), default=today))
+        for service, day in planned:
+            if ServiceDelivery.objects.filter(member=member, service=service, service_date=day).exists():
                 continue
             ServiceDelivery.objects.create(
                 member=member, cbo=cbo, plan=plan, referral=referral, service=service, service_date=day,

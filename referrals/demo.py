@@ -9,7 +9,7 @@ changes nothing. Its members and CINs differ from billing's demo (which logs ECM
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +17,14 @@ from django.utils import timezone
 from cbo_portal.choices import Role
 from cbo_portal.models import Membership
 from contracts.models import ServiceCatalogEntry
-from referrals.models import Referral
+from referrals.choices import ReferralStatus
+from referrals.models import (
+    Authorization,
+    AuthorizationStatusChange,
+    OutreachAttempt,
+    Referral,
+    ReferralStatusChange,
+)
 from referrals.services import authorizations as auth_svc
 from referrals.services import deliveries as delivery_svc
 from referrals.services import members as member_svc
@@ -75,6 +82,37 @@ def _past_days(count: int) -> list[date]:
     return sorted(days)
 
 
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def _as_it_happened(referral: Referral, *, received: datetime, first_service: date | None) -> None:
+    """The services run each step at once, today, while the services logged are from past days.
+    Put every step where it happened, so nothing comes before the referral was received: received,
+    accepted (and the member reached by phone) the next day, authorized the day after, in progress
+    from the first service. A later step (closing the loop) keeps its time."""
+    accepted = received + timedelta(days=1, minutes=45)
+    authorized = received + timedelta(days=2, hours=4)
+    when = {ReferralStatus.RECEIVED: received, ReferralStatus.ACCEPTED: accepted}
+    if first_service is not None:
+        when[ReferralStatus.IN_PROGRESS] = _at(first_service, 17)
+    for change in ReferralStatusChange.objects.filter(referral=referral, to_status__in=list(when)):
+        ReferralStatusChange.objects.filter(pk=change.pk).update(created_at=when[change.to_status])
+    r = Referral.objects.get(pk=referral.pk)
+    changes: dict[str, object] = {"created_at": received, "responded_at": accepted}
+    if r.respond_by is not None:
+        changes["respond_by"] = received + (r.respond_by - r.created_at)
+    if r.status in when:
+        changes["status_changed_at"] = when[r.status]
+    Referral.objects.filter(pk=r.pk).update(**changes)
+    OutreachAttempt.objects.filter(referral=r).update(
+        attempted_on=timezone.localdate(accepted), created_at=accepted + timedelta(minutes=20)
+    )
+    decided = Authorization.objects.filter(referral=r, decided_at__isnull=False)
+    AuthorizationStatusChange.objects.filter(authorization__in=decided).update(created_at=authorized)
+    decided.update(created_at=authorized, decided_at=authorized)
+
+
 @transaction.atomic
 def seed(world) -> None:  # noqa: ANN001
     plan, cbo = world.orgs["plan"], world.orgs["cbo"]
@@ -92,7 +130,11 @@ def seed(world) -> None:  # noqa: ANN001
         )  # fmt: skip
         if outcome == "received_overdue":  # a referral from last week nobody answered yet
             Referral.objects.filter(pk=r.pk).update(
-                created_at=r.created_at - timedelta(days=6), respond_by=timezone.now() - timedelta(days=1)
+                created_at=r.created_at - timedelta(days=6), status_changed_at=r.created_at - timedelta(days=6),
+                respond_by=timezone.now() - timedelta(days=1),
+            )  # fmt: skip
+            ReferralStatusChange.objects.filter(referral=r).update(
+                created_at=r.created_at - timedelta(days=6)
             )
             continue
         if outcome == "received":
@@ -101,11 +143,13 @@ def seed(world) -> None:  # noqa: ANN001
             ref_svc.decline(r, acting_user=admin, reason="Outside our service area for housing navigation")
             continue
         r = ref_svc.accept(r, acting_user=admin)
-        ref_svc.record_outreach(r, acting_user=staff, attempted_on=today - timedelta(days=1) if today.day > 1 else
-                                today, method="phone", successful=True, minutes=12, note="Confirmed delivery days")  # fmt: skip
+        ref_svc.record_outreach(r, acting_user=staff, attempted_on=today, method="phone", successful=True,
+                                minutes=12, note="Confirmed delivery days")  # fmt: skip
         if outcome == "accepted":
             auth_svc.request_authorization(r, acting_user=staff, units=40, start_date=today,
                                            end_date=today + timedelta(days=60), note="Two meals a day, 4 weeks")  # fmt: skip
+            # Received two days ago, accepted yesterday; the authorization request is today's.
+            _as_it_happened(r, received=_at(today - timedelta(days=2), 9, 30), first_service=None)
             continue
         days = _past_days(3)
         start = days[0] if days else today
@@ -115,6 +159,10 @@ def seed(world) -> None:  # noqa: ANN001
         if days:
             delivery_svc.log_series(acting_user=staff, referral=r, dates=days, units=1, place_of_service="12",
                                     note="Delivered to the door")  # fmt: skip
+        # Received a week before the first meal was delivered.
+        _as_it_happened(
+            r, received=_at(start - timedelta(days=8), 9, 30), first_service=days[0] if days else None
+        )
         if outcome == "closed":
             ref_svc.close(r, acting_user=admin, reason="services_received", note="Meal program completed")
     # A self-referral the plan has to review.
