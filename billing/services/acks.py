@@ -53,6 +53,7 @@ from billing.x12 import ack277, ack999
 from billing.x12.common import X12Error, answer_kind
 from cbo_portal.choices import AuditAction
 from cbo_portal.services import audit
+from cbo_portal.words import count
 
 SENT_BATCH_STATUSES = (BatchStatus.SUBMITTED, BatchStatus.ACKNOWLEDGED)
 # Batches an answer may name: sent ones, and written ones nobody marked sent yet.
@@ -231,8 +232,9 @@ def _apply_999(
         unknown = [s.control_number for s in group.sets if s.control_number not in claims_by_set]
         if unknown:
             raise AckImportError(
-                f"{name} was not imported: AK2 names transaction set(s) {', '.join(unknown)} of group "
-                f"{group.group_control_number}, but batch {batch.pk} was sent with set(s) "
+                f"{name} was not imported: AK2 names {'transaction sets' if len(unknown) > 1 else 'transaction set'} "
+                f"{', '.join(unknown)} of group {group.group_control_number}, but batch {batch.pk} was sent with "
+                f"{'set' if len(claims_by_set) == 1 else 'sets'} "
                 f"{', '.join(sorted(claims_by_set)) or 'none'}."
             )
         batch = _prove_sent(batch, "999", name, actor)
@@ -265,7 +267,7 @@ def _apply_999(
     return _save(
         AckKind.FA999, first_batch, data, digest, name, actor, accepted=accepted_sets, rejected=rejected_sets,
         results=results, warnings=warnings,
-        summary=f"Imported 999 {name}: {accepted_sets} transaction sets accepted, {rejected_sets} rejected",
+        summary=f"Imported 999 {name}: {count(accepted_sets, 'transaction set')} accepted, {rejected_sets} rejected",
     )  # fmt: skip
 
 
@@ -318,7 +320,7 @@ def _apply_277ca(
     hits = [row for _v, row in matched if row is not None]
     if not hits:
         raise AckImportError(
-            f"{name} was not imported: its {len(verdicts)} claim(s) ({', '.join(sorted(numbers)[:5])}"
+            f"{name} was not imported: its {count(len(verdicts), 'claim')} ({', '.join(sorted(numbers)[:5])}"
             f"{'…' if len(numbers) > 5 else ''}) match no claim we sent that is waiting for an answer."
         )
     batches = {b.pk: b for b in _batches_for(None).filter(pk__in={r[4] for r in hits})}
@@ -370,7 +372,7 @@ def _apply_277ca(
     rejected = sum(1 for v, r in matched if r is not None and v.outcome == "rejected")
     return _save(
         AckKind.CA277, first, data, digest, name, actor, accepted=accepted, rejected=rejected, results=results,
-        warnings=[], summary=f"Imported 277CA {name}: {accepted} claims accepted, {rejected} rejected",
+        warnings=[], summary=f"Imported 277CA {name}: {count(accepted, 'claim')} accepted, {rejected} rejected",
     )  # fmt: skip
 
 
@@ -410,7 +412,7 @@ def _apply_ta1(items: list[ack277.Ta1], data: bytes, digest: str, name: str, act
                         "errors": [message], "claims_moved": moved})  # fmt: skip
     return _save(
         AckKind.TA1, first, data, digest, name, actor, accepted=accepted, rejected=rejected, results=results,
-        warnings=[], summary=f"Imported TA1 {name}: {accepted} interchanges accepted, {rejected} rejected",
+        warnings=[], summary=f"Imported TA1 {name}: {count(accepted, 'interchange')} accepted, {rejected} rejected",
     )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ from cbo_portal import access
 from cbo_portal.choices import AuditAction
 from cbo_portal.models import Organization
 from cbo_portal.services import audit
+from cbo_portal.words import count
 from contracts.choices import ClaimFormat
 from contracts.models import Contract
 from contracts.money import ZERO
@@ -146,7 +147,7 @@ def create_batch(
                              reason=f"Put in batch {batch.pk}")  # fmt: skip
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=batch, organization=submitter,
-        summary=f"Batch {batch.pk} for {plan}: {len(ids)} claims, ${batch.total_billed}",
+        summary=f"Batch {batch.pk} for {plan}: {count(len(ids), 'claim')}, ${batch.total_billed}",
         changes={"claims": len(ids), "plan": plan.pk},
     )  # fmt: skip
     if dispatch:

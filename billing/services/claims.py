@@ -488,7 +488,7 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,
             made = _new_claim(chunk, cache, members, dx_by_referral, acting_user)
             if made is None:
                 skipped.append(
-                    f"{len(chunk)} service(s) of {cache.org(chunk[0].cbo_id)} for {cache.org(chunk[0].plan_id)}: "
+                    f"{count(len(chunk), 'service')} of {cache.org(chunk[0].cbo_id)} for {cache.org(chunk[0].plan_id)}: "
                     "there is no contract between them."
                 )
                 continue
@@ -758,7 +758,7 @@ def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Cl
     claim.save()
     target = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
     errors = sum(1 for p in problems if p.severity == scrubber.ERROR)
-    reason = f"Re-scrubbed: {errors} problem(s) to fix" if errors else "Re-scrubbed: clean"
+    reason = f"Re-scrubbed: {count(errors, 'problem')} to fix" if errors else "Re-scrubbed: clean"
     return transition_claim(claim, target, acting_user=acting_user, reason=reason)
 
 

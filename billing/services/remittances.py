@@ -87,6 +87,7 @@ from cbo_portal.models import Organization
 from cbo_portal.pg import array_literal, copy_escape
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
+from cbo_portal.words import count
 from contracts.money import money
 
 ZERO = Decimal("0.00")
@@ -427,7 +428,7 @@ def _finish_remittance(event: x835.RemittanceEnd, ctx: _Context) -> None:
     ctx.result.provider_adjustment_total += sum((p.amount for p in plbs), ZERO)
     audit.record(
         actor=ctx.acting_user, action=AuditAction.CREATE, obj=row, organization=row.payee,
-        summary=f"Imported 835 {row.trace_number} from {row.payer_name}: {row.claim_count} claims, "
+        summary=f"Imported 835 {row.trace_number} from {row.payer_name}: {count(row.claim_count, 'claim')}, "
         f"{row.matched_count} matched, ${row.total_paid} paid",
         changes={"file": ctx.file_name, "claims": row.claim_count, "unmatched": row.unmatched_count},
     )  # fmt: skip

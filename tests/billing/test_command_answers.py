@@ -98,7 +98,7 @@ def test_a_999_answering_an_exported_batch_marks_it_sent_then_an_835_posts(expor
 
     call_command("import_ack", str(ack))
 
-    assert "pchp.999: 999: 1 transaction sets accepted, 0 rejected" in capsys.readouterr().out
+    assert "pchp.999: 999: 1 transaction set accepted, 0 rejected" in capsys.readouterr().out
     batch.refresh_from_db()
     assert batch.status == BatchStatus.ACKNOWLEDGED and _sent_by(batch, "999 pchp.999")
     assert set(batch.claims.values_list("status", flat=True)) == {ClaimStatus.ACCEPTED}

@@ -52,5 +52,5 @@ def test_import_ack(world, tmp_path, capsys):
     path = tmp_path / "a.999"
     path.write_bytes(ack_999(batch, sets=["0001"]))
     call_command("import_ack", str(path))
-    assert "1 transaction sets accepted" in capsys.readouterr().out
+    assert "1 transaction set accepted" in capsys.readouterr().out
     assert batch.claims.get().status == ClaimStatus.ACCEPTED

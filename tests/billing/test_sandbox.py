@@ -172,6 +172,12 @@ def test_pressing_posts_paid_short_paid_and_denied_through_the_intake(world, bat
     assert remittance.payee == world.cbo and remittance.plan == world.plan and remittance.unmatched_count == 0
     answered = AuditEvent.objects.filter(summary__startswith=f"Answered batch {batch.pk} in the plan sandbox")
     assert answered.count() == 1
+    # The intake's own audit rows count in words: one set is "1 transaction set", not "1 transaction sets".
+    summaries = list(
+        AuditEvent.objects.filter(summary__startswith="Imported").values_list("summary", flat=True)
+    )
+    assert any(s.endswith(": 1 transaction set accepted, 0 rejected") for s in summaries), summaries
+    assert any(": 4 claims accepted, 0 rejected" in s for s in summaries), summaries
 
 
 def test_pressing_again_posts_nothing_twice(world, batch, demo):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.services.acks import import_ack
+from cbo_portal.words import count
 
 
 class Command(BaseCommand):
@@ -31,12 +32,12 @@ class Command(BaseCommand):
                 message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
                 self.stderr.write(self.style.ERROR(f"{path}: {message}"))
                 continue
-            what = {"999": "transaction sets", "277CA": "claims", "TA1": "interchanges"}[ack.kind]
+            what = {"999": "transaction set", "277CA": "claim", "TA1": "interchange"}[ack.kind]
             if ack.already_imported:
                 self.stdout.write(f"{path}: {ack.kind}, already imported, nothing changed")
                 continue
             self.stdout.write(
-                f"{path}: {ack.kind}: {ack.accepted_sets} {what} accepted, {ack.rejected_sets} rejected"
+                f"{path}: {ack.kind}: {count(ack.accepted_sets, what)} accepted, {ack.rejected_sets} rejected"
             )
             for item in ack.results:
                 if not item.get("accepted", item.get("outcome") == "accepted"):
