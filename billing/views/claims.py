@@ -98,7 +98,15 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         "rejected_count": counts.get(ClaimStatus.REJECTED, 0),
         "csv_query": query.urlencode(), "billable": _billable_count(request.user),
         "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
+        "awaiting_approval": _awaiting_approval(request),
     })  # fmt: skip
+
+
+def _awaiting_approval(request: HttpRequest) -> bool:
+    """The organization acted for is a provider the plan has not approved yet: it logs no
+    services, so there is nothing to bill until then."""
+    org = getattr(request, "org", None)
+    return org is not None and org.is_provider and not org.is_approved
 
 
 def _billable_count(user) -> int:  # noqa: ANN001

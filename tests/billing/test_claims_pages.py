@@ -101,3 +101,17 @@ def test_commands_build_and_export(bw, tmp_path):
     call_command("export_claims", "--out", str(tmp_path), "--plan", str(bw.plan.pk), stdout=out)
     written = out.getvalue().split()
     assert len(written) == 1 and Path(written[0]).read_text().startswith("ISA*")
+
+
+def test_a_provider_not_yet_approved_is_not_told_to_log_services(db, client):
+    """It cannot log any until the plan approves it: the empty list says what opens then."""
+    from cbo_portal.choices import OnboardingStatus, Role
+    from tests.factories import OrganizationFactory, member
+
+    draft = OrganizationFactory(
+        legal_name="Harbor Housing Navigators", onboarding_status=OnboardingStatus.DRAFT
+    )
+    client.force_login(member(draft, Role.CBO_ADMIN, "admin@harbor.example"))
+    text = client.get("/billing/claims/").content.decode()
+    assert "Once the plan approves your application, the services your staff log become claims here." in text
+    assert "Log services" not in text
