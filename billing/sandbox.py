@@ -21,10 +21,9 @@
   path knows the sandbox.
 * Pressing again posts nothing twice. The answers to a file are a function of that file (their
   dates come from the 837's GS04/GS05, their control numbers, trace numbers and plan claim numbers
-  from its ISA13), so the same bytes come again: the 999 intake says "already imported", the 835
-  intake finds the payment (payer + trace + date + amount) posted. An acknowledgement the batch
-  already holds is not delivered again, as a plan's mailbox would not: the 277CA intake matches a
-  file by the claims waiting for an answer, and once they are paid none waits.
+  from its ISA13), so the same bytes come again and the intake says so: the 999 and 277CA intake
+  find the file the batch already holds, the 835 intake finds the payment (payer + trace + date +
+  amount) posted.
 """
 
 from __future__ import annotations
@@ -375,12 +374,6 @@ def answer_batch(batch: Batch, *, acting_user) -> SandboxRun:  # noqa: ANN001
     run = SandboxRun(batch)
     for f in files:
         if f.kind in ("999", "277CA"):
-            held = Acknowledgement.objects.filter(batch=batch, sha256=f.sha256).first()
-            if held is not None:
-                run.deliveries.append(
-                    Delivery(f, held, True, f"{f.kind}: delivered before; nothing changed.")
-                )
-                continue
             ack = ack_services.import_ack(f.data, file_name=f.file_name, acting_user=acting_user)
             already = ack.already_imported  # type: ignore[attr-defined]
             run.deliveries.append(Delivery(f, ack, already, _ack_summary(ack)))

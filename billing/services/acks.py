@@ -19,7 +19,8 @@ Rules (domain.md §3 step 7; architecture rule 21):
   errors in words (errors naming a claim through CTX*CLM01 go to that claim). The batch becomes
   acknowledged.
 * 277CA: each claim (HL PT) is matched by TRN*2 = our CLM01 (the billing provider's NPI tells
-  providers sharing a number apart), else by REF*1K = the payer's claim number. Accepted claims
+  providers sharing a number apart), else by REF*1K = the payer's claim number. The same file
+  again is "already imported" even once its claims have moved on (paid, denied). Accepted claims
   record the payer's claim number and move submitted → accepted; rejected claims move submitted
   or accepted → rejected with every status in words and its fix, and enter the same correct-and-
   resubmit flow as a 999 rejection (``rejection_errors`` reads both). A 277CA naming no claim we
@@ -319,6 +320,14 @@ def _apply_277ca(
         matched.append((verdict, found[0] if len(found) == 1 else None))
     hits = [row for _v, row in matched if row is not None]
     if not hits:
+        # The same file again after its claims moved on (paid, denied, corrected): no claim waits
+        # for it any more, but it is the file this uploader's batch already holds.
+        held = Acknowledgement.objects.filter(sha256=digest, kind=AckKind.CA277, batch__isnull=False)
+        if user is not None:
+            held = held.filter(batch__in=Batch.objects.filter(
+                billing_scope_q(user, provider="submitter", submitter=None, plan=None)))  # fmt: skip
+        if (found := held.order_by("pk").first()) is not None:
+            raise _AlreadyImported(found)
         raise AckImportError(
             f"{name} was not imported: its {count(len(verdicts), 'claim')} ({', '.join(sorted(numbers)[:5])}"
             f"{'…' if len(numbers) > 5 else ''}) match no claim we sent that is waiting for an answer."

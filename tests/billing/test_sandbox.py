@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from billing import sandbox
 from billing.choices import BatchStatus, ClaimStatus
 from billing.models import Acknowledgement, Adjustment, Batch, Claim, ClaimStatusChange, Payment, Remittance
+from billing.services import acks as ack_services
 from billing.services import denials
 from billing.services import remittances as remit_services
 from billing.services.batches import create_batch, submit_batch
@@ -193,7 +194,12 @@ def test_pressing_again_posts_nothing_twice(world, batch, demo):
     assert not again.changed and all(d.already for d in again.deliveries)
     assert counts() == before
     assert list(Claim.objects.filter(batch=batch).values_list("pk", "status", "paid_amount")) == claims_before
-    # The intake itself refuses the same payment again, whoever brings it.
+    # It is the intake that says so: the same 277CA again once its claims are paid, and the same
+    # payment again in a file of another name.
+    ca = next(d.file for d in again.deliveries if d.file.kind == "277CA")
+    assert ack_services.import_ack(
+        ca.data, file_name="again.277", acting_user=world.hub_billing
+    ).already_imported
     remit = next(d.file for d in again.deliveries if d.file.kind == "835")
     result = remit_services.import_remittance(
         remit.data, file_name="again.835", acting_user=world.hub_billing
