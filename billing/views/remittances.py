@@ -18,6 +18,7 @@ from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.audit import record_claims_view
@@ -32,6 +33,7 @@ from billing.x12.common import answer_kind
 from cbo_portal import access, csvsafe
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from cbo_portal.words import count
+from contracts.models.contracts import human_date
 
 PAGE_SIZE = 25
 
@@ -194,7 +196,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 ack = ack_services.import_ack(data, file_name=upload_file.name, acting_user=request.user)
                 if ack.already_imported:
                     messages.info(request, f"{upload_file.name} was already imported on "
-                                           f"{ack.imported_at:%b %d, %Y}; nothing changed.")  # fmt: skip
+                                           f"{human_date(timezone.localdate(ack.imported_at))}; nothing changed.")  # fmt: skip
                 else:
                     messages.success(request, ack_summary(ack))
                 return redirect("billing:ack", pk=ack.pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from billing.choices import ClaimStatus
 from billing.models import Acknowledgement, Claim
@@ -45,6 +46,9 @@ def test_a_277ca_uploaded_on_the_page_is_read_and_lists_each_claim_with_its_verd
     # The same file again changes nothing and says so.
     again = _upload(client, "pchp.277", with_bom(data.decode())).content.decode()
     assert "was already imported" in again and Acknowledgement.objects.count() == 1
+    # On the day it was imported here, written as dates are everywhere else ("Dec 3, 2026").
+    imported = timezone.localdate(Acknowledgement.objects.get().imported_at)
+    assert f"was already imported on {imported:%b} {imported.day}, {imported.year}; nothing changed" in again
 
 
 def test_a_ta1_rejecting_the_file_is_read_on_the_page_and_the_batch_lists_its_answers(world, client):
