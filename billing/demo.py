@@ -77,8 +77,9 @@ def _referral(
                                  reason="Referred by the plan", created_at=received),
             ReferralStatusChange(referral=referral, from_status="received", to_status="accepted", actor=admin,
                                  created_at=accepted),
-            ReferralStatusChange(referral=referral, from_status="accepted", to_status="in_progress", actor=admin,
-                                 reason="First service logged", created_at=started),
+            ReferralStatusChange(referral=referral, from_status="accepted", to_status="in_progress",
+                                 actor=_user(cbo, Role.CBO_STAFF) or admin, reason="First service logged",
+                                 created_at=started),
         ])  # fmt: skip
     return referral
 
