@@ -337,7 +337,7 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
                         locked.file.save(name, File(fh), save=False)
                     return transition_batch(
                         locked, BatchStatus.READY, acting_user=acting_user,
-                        reason=f"File written ({len(placed)} claims)", file=locked.file, file_name=name, sha256=sha,
+                        reason=f"File written ({count(len(placed), 'claim')})", file=locked.file, file_name=name, sha256=sha,
                         interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
                         **_counts(locked.pk), progress_done=len(placed),
                         progress_total=len(placed), error="",

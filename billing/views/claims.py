@@ -218,7 +218,8 @@ def batch_create(request: HttpRequest) -> HttpResponse:
                 claim_format=request.POST.get("claim_format") or "837p",
             )  # fmt: skip
             messages.success(
-                request, f"Batch {batch.pk} created with {batch.claim_count} claims; writing its file."
+                request,
+                f"Batch {batch.pk} created with {count(batch.claim_count, 'claim')}; writing its file.",
             )
             return redirect("billing:batch", pk=batch.pk)
         made = batch_services.create_batches(acting_user=request.user)

@@ -39,6 +39,7 @@ from cbo_portal.choices import AuditAction
 from cbo_portal.models import County, Organization
 from cbo_portal.pg import array_literal, copy_escape, needs_copy_escape
 from cbo_portal.services import audit
+from cbo_portal.words import count
 from contracts.models import ServiceCatalogEntry, UnknownService
 from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
 from referrals.models import (
@@ -535,7 +536,7 @@ def validate_file(batch: ReferralImport, spool: IO[bytes]) -> bool:
     _save(batch, total_rows=rows, processed_rows=rows, error_rows=bad_rows)
     if bad_rows and not batch.valid_rows_only:
         _save(batch, status=ImportStatus.INVALID, finished_at=timezone.now(),
-              message=f"{bad_rows} of {rows} rows have problems; nothing was imported.")  # fmt: skip
+              message=f"{bad_rows} of {count(rows, 'row')} {'has' if bad_rows == 1 else 'have'} problems; nothing was imported.")  # fmt: skip
         return False
     return True
 
@@ -817,13 +818,15 @@ def import_file(batch: ReferralImport, spool: IO[bytes]) -> None:
             progress(processed_rows=batch.total_rows + min(done, batch.total_rows))
         _record_history(batch, now)
         left_out = (
-            f"; {batch.error_rows} bad rows left out" if batch.valid_rows_only and batch.error_rows else ""
+            f"; {count(batch.error_rows, 'bad row')} left out"
+            if batch.valid_rows_only and batch.error_rows
+            else ""
         )
         _save(batch, status=ImportStatus.DONE, created_count=created, skipped_count=skipped,
               processed_rows=2 * batch.total_rows, finished_at=timezone.now(),
-              message=f"{created} referrals created, {skipped} already imported{left_out}.")  # fmt: skip
+              message=f"{count(created, 'referral')} created, {skipped} already imported{left_out}.")  # fmt: skip
         audit.record(actor=batch.uploaded_by, action=AuditAction.CREATE, obj=batch, organization=batch.plan,
-                     summary=f"Imported {created} referrals from {batch.original_name} ({skipped} already there)")  # fmt: skip
+                     summary=f"Imported {count(created, 'referral')} from {batch.original_name} ({skipped} already there)")  # fmt: skip
 
 
 def process(batch: ReferralImport) -> ReferralImport:

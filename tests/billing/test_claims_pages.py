@@ -54,6 +54,11 @@ def test_batch_pages_progress_download_and_mark_sent(bw, client, django_capture_
     assert client.get(f"/billing/batches/{batch.pk}/progress.json").json()["percent"] == 100
     page = client.get(f"/billing/batches/{batch.pk}/")
     assert b"Mark as sent" in page.content and batch.file_name.encode() in page.content
+    # One claim is "1 claim", in the message and in the batch's history.
+    assert (
+        b"created with 1 claim; writing its file." in page.content
+        and b"File written (1 claim)" in page.content
+    )
     download = client.get(f"/billing/batches/{batch.pk}/download/")
     assert b"".join(download.streaming_content).startswith(b"ISA*")
     client.post(f"/billing/batches/{batch.pk}/", {"action": "sent"})

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.services.remittances import import_remittance
+from cbo_portal.words import count
 
 
 class Command(BaseCommand):
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             if not options["json"]:
                 state = "already imported, nothing changed" if result.already_imported else "imported"
                 self.stdout.write(
-                    f"{path}: {state}: {result.claims_matched} claims matched, {result.claims_unmatched} unmatched, "
+                    f"{path}: {state}: {count(result.claims_matched, 'claim')} matched, {result.claims_unmatched} unmatched, "
                     f"${result.paid_total} paid, ${result.adjustment_total} adjusted, {result.denied_count} denied"
                 )
         if options["json"]:
