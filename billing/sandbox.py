@@ -39,6 +39,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from billing.choices import BatchFormat, BatchStatus
 from billing.models import Acknowledgement, Batch
 from billing.scope import PROVIDER_BILLING_ROLES
+from billing.services import acks as ack_services
+from billing.services import remittances as remit_services
 from billing.x12 import ack999
 from billing.x12 import carc as codes
 from billing.x12.ack277 import ClaimVerdict, render_277ca
@@ -364,9 +366,6 @@ def _ack_summary(ack: Acknowledgement) -> str:
 def answer_batch(batch: Batch, *, acting_user) -> SandboxRun:  # noqa: ANN001
     """Answer ``batch`` as the plan would (module docstring): write its 999, 277CA and 835s and
     import each through the intake as ``acting_user``. Safe to press again."""
-    from billing.services import acks as ack_services
-    from billing.services import remittances as remit_services
-
     batch = Batch.objects.select_related("plan", "submitter").get(pk=batch.pk)
     _check(batch, acting_user)
     sent = _sent(batch)
