@@ -180,6 +180,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-resume-batches": {"task": "billing.tasks.resume_batches", "schedule": 30 * 60},
     "billing-pick-up-plan-files": {"task": "billing.tasks.pick_up_plan_files", "schedule": 15 * 60},
 }
+# The plans' worklist figures (referrals.models.NetworkSnapshot) are recomputed this often.
+NETWORK_FIGURES_EVERY = env.int("NETWORK_FIGURES_EVERY", default=10 * 60)
+CELERY_BEAT_SCHEDULE["referrals-network-figures"] = {
+    "task": "referrals.tasks.refresh_network_figures",
+    "schedule": NETWORK_FIGURES_EVERY,
+}
 
 # Processes the nightly build (members split among them) and a big 837P file's writer (whole
 # transaction sets each) use side by side: one per core the worker machine can give them.
