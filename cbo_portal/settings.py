@@ -79,7 +79,26 @@ TEMPLATES = [
 
 # Database: PostgreSQL in production and tests, SQLite under var/ for `make run`.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# Persistent connections: a new PostgreSQL connection per request cost a fork and a TLS/auth
+# round trip on every page. Django checks a reused connection before each request, so a
+# restarted database or a PgBouncer that closed it costs one retry, not an error page.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PgBouncer (docker/compose.yml) pools in transaction mode: set DB_PGBOUNCER=true when
+# DATABASE_URL points at it.
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    if DB_PGBOUNCER:
+        # A server-side cursor (``iterator()``) lives in a session that transaction pooling may
+        # hand to someone else between fetches: fetch client-side instead, in chunks.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
+        # The app's queries are short index lookups (OLTP). PostgreSQL's JIT turns itself on when
+        # a row *estimate* is large and then spends hundreds of milliseconds compiling a query
+        # that runs in a few, so it is off for our connections. (PgBouncer does not pass startup
+        # options on: there the app role carries ``jit = off`` itself, docker/postgres/10-roles.sh.)
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -160,6 +179,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-nightly": {"task": "billing.tasks.nightly_billing", "schedule": crontab(hour=1, minute=30)},
     "billing-resume-batches": {"task": "billing.tasks.resume_batches", "schedule": 30 * 60},
     "billing-pick-up-plan-files": {"task": "billing.tasks.pick_up_plan_files", "schedule": 15 * 60},
+}
+# The plans' worklist figures (referrals.models.NetworkSnapshot) are recomputed this often.
+NETWORK_FIGURES_EVERY = env.int("NETWORK_FIGURES_EVERY", default=10 * 60)
+CELERY_BEAT_SCHEDULE["referrals-network-figures"] = {
+    "task": "referrals.tasks.refresh_network_figures",
+    "schedule": NETWORK_FIGURES_EVERY,
 }
 
 # Processes the nightly build (members split among them) and a big 837P file's writer (whole

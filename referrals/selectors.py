@@ -166,6 +166,18 @@ def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = Fals
 SEARCH_MEMBERS = 5000
 
 
+def search_members(members: QuerySet, text: str) -> QuerySet:
+    """Members with the CIN, or whose last or first name contains the text (any case).
+
+    A whole CIN is looked up by the unique CIN index alone (no name contains one); a name part by
+    the trigram indexes on ``UPPER(last_name)`` and ``UPPER(first_name)`` (migrations 0003 and
+    0008), which answer ``icontains`` for three letters or more."""
+    text = text.strip()
+    if identifiers.cin_problem(text) is None:
+        return members.filter(cin=text.upper())
+    return members.filter(Q(cin=text.upper()) | Q(last_name__icontains=text) | Q(first_name__icontains=text))
+
+
 @dataclass
 class Funnel:
     received: int
@@ -276,6 +288,25 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
                 ),
             )
             for r in rows
+        ),
+        key=lambda p: str(p.cbo),
+    )  # fmt: skip
+    funnel = Funnel(
+        received=sum(p.referrals for p in performance), accepted=sum(p.accepted for p in performance),
+        served=sum(p.served for p in performance), closed=sum(p.closed for p in performance),
+    )  # fmt: skip
+    return funnel, performance
+
+
+def snapshot_figures(snapshot) -> tuple[Funnel, list[CboPerformance]]:  # noqa: ANN001
+    """The funnel and per-CBO rows a ``NetworkSnapshot`` stored (one query for the CBOs)."""
+    orgs = Organization.objects.in_bulk([f["cbo_id"] for f in snapshot.figures])
+    performance = sorted(
+        (
+            CboPerformance(cbo=orgs[f["cbo_id"]], referrals=f["referrals"], served=f["served"], overdue=f["overdue"],
+                           accepted=f["accepted"], closed=f["closed"], median_days_to_first_service=f["median_days"])
+            for f in snapshot.figures
+            if f["cbo_id"] in orgs
         ),
         key=lambda p: str(p.cbo),
     )  # fmt: skip

@@ -23,3 +23,11 @@ def expire_authorizations() -> int:
     from referrals.services.authorizations import expire_ended
 
     return expire_ended()
+
+
+@shared_task(acks_late=True)
+def refresh_network_figures() -> int:
+    """Every few minutes (beat): recompute the worklist's network figures; safe to run twice."""
+    from referrals.services.figures import refresh_all_network_figures
+
+    return refresh_all_network_figures()

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,6 +24,7 @@ from cbo_portal import access, csvsafe
 from cbo_portal.badinput import id_or_none
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import Organization
+from cbo_portal.pagination import BoundedPaginator
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from referrals import forms as f
 from referrals import selectors
@@ -36,6 +38,7 @@ from referrals.models import (
     Authorization,
     AuthorizationStatusChange,
     Member,
+    NetworkSnapshot,
     OutreachAttempt,
     Referral,
     ReferralImport,
@@ -44,6 +47,7 @@ from referrals.models import (
 )
 from referrals.services import authorizations as auth_svc
 from referrals.services import deliveries as delivery_svc
+from referrals.services import figures as figures_svc
 from referrals.services import imports as import_svc
 from referrals.services import members as member_svc
 from referrals.services import referrals as ref_svc
@@ -86,12 +90,20 @@ def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> Streamin
 
 
 # ---------------------------------------------------------------- worklist and report
-def _funnel_context(request: HttpRequest, referrals: QuerySet) -> dict:
-    """The funnel and per-CBO figures for the referrals made in the period the user picked."""
-    recent, period = selectors.referred_within(referrals, request.GET.get("period"))
-    funnel, performance = selectors.network_figures(recent)
+def _funnel_context(request: HttpRequest, plan: Organization | None) -> dict:
+    """The funnel and per-CBO figures for the referrals the plan (None: every plan) made in the
+    period the user picked, from the snapshot the beat task keeps (computed here only when no
+    one has asked for it yet)."""
+    period = request.GET.get("period")
+    period = period if period in selectors.FUNNEL_PERIODS else selectors.DEFAULT_FUNNEL_PERIOD
+    plan_id = plan.pk if plan is not None else None
+    snapshot = NetworkSnapshot.objects.filter(key=NetworkSnapshot.key_for(plan_id, period)).first()
+    if snapshot is None:
+        snapshot = figures_svc.refresh_network_figures(plan_id=plan_id, period=period)
+    funnel, performance = selectors.snapshot_figures(snapshot)
     return {
-        "funnel": funnel, "performance": performance,
+        "funnel": funnel, "performance": performance, "figures_at": snapshot.computed_at,
+        "figures_every": settings.NETWORK_FIGURES_EVERY // 60,
         "periods": selectors.FUNNEL_PERIODS, "period": period, "funnel_caption": selectors.FUNNEL_PERIODS[period][0],
     }  # fmt: skip
 
@@ -114,7 +126,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     referrals = Referral.objects.visible_to(request.user)
     if (plan := _plan(request)) is not None:
         referrals = referrals.filter(plan=plan)
-        context.update(_funnel_context(request, referrals),
+        context.update(_funnel_context(request, plan),
                        overdue=referrals.overdue().count(),
                        pending_review=referrals.filter(status=ReferralStatus.PENDING_REVIEW).count(),
                        requests=Authorization.objects.visible_to(request.user).filter(
@@ -122,7 +134,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if cbo is None and plan is None and not access.is_platform_admin(request.user):
         raise Http404
     if cbo is None and plan is None:
-        context.update(_funnel_context(request, referrals))
+        context.update(_funnel_context(request, None))
     return render(request, "referrals/worklist.html", context)
 
 
@@ -191,7 +203,9 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         referrals = referrals.filter(status=status)
     if query := request.GET.get("q", "").strip():
         referrals = selectors.search_referrals(referrals, query)
-    page = Paginator(referrals.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = BoundedPaginator(referrals.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     member_svc.record_view(
         acting_user=request.user,
         members=[r.member_id for r in page if not r.member_hidden],
@@ -443,7 +457,7 @@ def authorization_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in AuthorizationStatus.values:
         auths = auths.filter(status=status)
-    page = Paginator(auths.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = BoundedPaginator(auths.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     member_svc.record_view(
         acting_user=request.user, members=[a.member_id for a in page], where="authorizations"
     )
@@ -486,12 +500,11 @@ def authorization_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- members
 @portal_view
 def member_list(request: HttpRequest) -> HttpResponse:
+    """Members the user may see, found by CIN or part of a name (a bounded count)."""
     members = Member.objects.visible_to(request.user).select_related("county")
     if query := request.GET.get("q", "").strip():
-        members = members.filter(
-            Q(cin__iexact=query) | Q(last_name__icontains=query) | Q(first_name__icontains=query)
-        )
-    page = Paginator(members.order_by("last_name", "first_name", "pk"), PAGE_SIZE).get_page(
+        members = selectors.search_members(members, query)
+    page = BoundedPaginator(members.order_by("last_name", "first_name", "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     member_svc.record_view(acting_user=request.user, members=list(page), where="member list")

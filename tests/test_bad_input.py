@@ -62,8 +62,9 @@ API_PARAMS = ("search", "q", "ordering", "page", "page_size", "limit", "offset",
               "referral", "service", "county", "created_after", "service_date_after", "month", "unmatched")  # fmt: skip
 # Pages whose POST does its work without any id (signs out, rebuilds everything): not for junk posts.
 NO_JUNK_POST = {"logout", "build"}
-# Tables a GET may write to: reading members' data is itself audited.
-READ_LOGS = {"cbo_portal.auditevent"}
+# Tables a GET may write to: reading members' data is itself audited; the first plan worklist
+# asked for computes its figures snapshot (a derived cache, NetworkSnapshot, never domain data).
+READ_LOGS = {"cbo_portal.auditevent", "referrals.networksnapshot"}
 
 
 def routes(prefix: str = "") -> Iterator[tuple[str, str]]:

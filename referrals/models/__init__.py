@@ -1,5 +1,6 @@
 from referrals.models.authorizations import Authorization, AuthorizationStatusChange
 from referrals.models.deliveries import ServiceDelivery
+from referrals.models.figures import NetworkSnapshot
 from referrals.models.imports import ImportRowError, ReferralImport
 from referrals.models.members import Enrollment, Member, MemberCorrection, SubmittedMember
 from referrals.models.referrals import OutreachAttempt, Referral, ReferralStatusChange
@@ -11,6 +12,7 @@ __all__ = [
     "ImportRowError",
     "Member",
     "MemberCorrection",
+    "NetworkSnapshot",
     "OutreachAttempt",
     "Referral",
     "ReferralImport",

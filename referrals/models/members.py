@@ -19,25 +19,35 @@ class MemberQuerySet(models.QuerySet):
     def visible_to(self, user) -> MemberQuerySet:
         """A plan sees its enrollees and members it referred; a CBO (or its hub) only members
         referred to it; platform admins everyone. A self/community referral still waiting for the
-        plan's review grants no one access: naming a CIN must not open its record."""
-        from cbo_portal.access import is_platform_admin, member_org_ids
+        plan's review grants no one access: naming a CIN must not open its record.
+
+        The referral test names only the columns that can match (``referrals.scope``): a CBO's is
+        ``cbo_id IN (…)`` alone, a plan's ``plan_id IN (…)``, and only a plan's looks at
+        enrollments; the three-way ``plan OR cbo OR cbo.hub`` join made every candidate member
+        cost a join per referral."""
+        from cbo_portal.access import is_platform_admin, memberships
+        from cbo_portal.choices import OrgKind
         from referrals.choices import ReferralStatus
         from referrals.models.referrals import Referral
+        from referrals.scope import scope_q
 
         if not getattr(user, "is_authenticated", False):
             return self.none()
         if is_platform_admin(user):
             return self.all()
-        own = sorted(member_org_ids(user))
-        if not own:
+        scope = scope_q(user)
+        plans = sorted({m.organization_id for m in memberships(user) if m.organization.kind == OrgKind.PLAN})
+        if scope is None or scope == Q(pk__in=[]):
             return self.none()
         referred = (
             Referral.objects.filter(member=OuterRef("pk"))
-            .filter(Q(plan_id__in=own) | Q(cbo_id__in=own) | Q(cbo__hub_id__in=own))
+            .filter(scope)
             .exclude(status=ReferralStatus.PENDING_REVIEW)
         )
-        enrolled = Enrollment.objects.filter(member=OuterRef("pk"), plan_id__in=own)
-        return self.filter(Exists(referred) | Exists(enrolled))
+        visible = Exists(referred)
+        if plans:
+            visible |= Exists(Enrollment.objects.filter(member=OuterRef("pk"), plan_id__in=plans))
+        return self.filter(visible)
 
 
 class Member(models.Model):

@@ -127,7 +127,14 @@ class Referral(models.Model):
             models.Index(fields=["plan", "-created_at"], name="referral_plan_created"),
             models.Index(fields=["status", "respond_by"], name="referral_status_due"),
             models.Index(fields=["plan", "status_changed_at"], name="referral_plan_changed"),
-        ]
+            # Overdue lists and counts (awaiting a response, past respond_by) per plan and per CBO:
+            # only the referrals still awaiting an answer, newest first, the deadline in the key so
+            # the "past it" test is answered from the index.
+            models.Index(fields=["plan", "-created_at", "respond_by"], condition=Q(status__in=AWAITING_RESPONSE),
+                         name="referral_plan_awaiting"),
+            models.Index(fields=["cbo", "-created_at", "respond_by"], condition=Q(status__in=AWAITING_RESPONSE),
+                         name="referral_cbo_awaiting"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.number}: {self.member_id} → {self.cbo_id}"
