@@ -39,7 +39,6 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import connection, models, transaction
@@ -176,12 +175,13 @@ def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organi
 
 class BatchFiller:
     """Puts the claims a build makes ready straight into batches (the nightly run), so they are
-    written once instead of inserted ready and then updated into a batch. The builder commits
-    two chunks at once, so nothing here holds, until its chunk commits, a lock the other chunk
-    needs: ``reserve`` takes the chunk's ST02s before its transaction (a chunk's claims fill sets
-    of their own), ``place`` only share-locks the open batch, and the batch's counts are settled
-    at the end (``settle_batches``) and when its file is written. The processes of one build (``run``)
-    each have a filler; they fill the same batches (``Batch.build_run``)."""
+    written once instead of inserted ready and then updated into a batch. The shards of one
+    build (``run``) commit their chunks at once on their own workers, each with a filler, and fill
+    the same batches (``Batch.build_run``); so nothing here holds, until its chunk commits, a lock
+    another shard's chunk needs: ``reserve`` takes the chunk's ST02s before its transaction (a
+    chunk's claims fill sets of their own), ``place`` only share-locks the open batch, and the
+    batch's counts are settled when the build ends (``settle_batches``) and when its file is
+    written."""
 
     def __init__(self, acting_user, run: uuid.UUID | None = None) -> None:  # noqa: ANN001
         self.acting_user = acting_user
@@ -228,7 +228,7 @@ class BatchFiller:
 
     def _open_batch(self, key: tuple[int, int, str]) -> int:
         """This build's open batch for ``key``, share-locked; a new one when there is none yet or
-        its file was written meanwhile (it takes no more claims). Two chunks (of this process or
+        its file was written meanwhile (it takes no more claims). Two chunks (of this shard or
         another of the run) may need a new one at once: the one that locks the submitter first
         makes it, the other then finds it."""
         found = self.open.get(key)
@@ -268,6 +268,15 @@ def settle_batches(batch_ids: Iterable[int]) -> None:
         )
 
 
+def run_batch_ids(run: uuid.UUID) -> list[int]:
+    """The batches build ``run`` filled that are still building (not yet written)."""
+    return list(
+        Batch.objects.filter(build_run=run, status=BatchStatus.BUILDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _counts(batch_id: int) -> dict:
     """The batch's claim count and total billed, from the claims it holds now."""
     found = Claim.objects.filter(batch_id=batch_id, status=ClaimStatus.IN_BATCH).aggregate(
@@ -300,7 +309,7 @@ def _contract_of(batch: Batch) -> Contract:
 def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
     """Record how far the file got, at most every ``every`` seconds (each report is a commit;
     a progress bar needs no more than two a second). Each report adds the claims written since
-    the last one, so the processes that write parts of one file side by side add up."""
+    the last one."""
     last = {"at": time.monotonic(), "done": 0}
 
     def report(done: int) -> None:
@@ -376,7 +385,7 @@ def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int
         written = export837.write_837(
             out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
             batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
-            processes=settings.BILLING_PROCESSES, **envelope,
+            **envelope,
         )  # fmt: skip
         return written.interchange_control, written.group_control, "837"
 
