@@ -8,11 +8,13 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from celery import chord, group, shared_task
 from celery.result import AsyncResult
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from billing.models import PlanChannel
 
@@ -34,10 +36,21 @@ def build_claims(user_id: int | None = None) -> dict:
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def process_batch(self, batch_id: int) -> str:  # noqa: ANN001
-    """Write the batch's file and, for SFTP plans, upload it; resumes from any step."""
+    """Write the batch's file and, for SFTP plans, upload it; resumes from any step. A big 837P
+    file is written in parts by ``write_batch_part`` tasks side by side and put together by
+    ``join_batch_parts``, which runs this task again to send it."""
     from billing.services import batches
     from billing.sftp import SftpConflictError, SftpError, SftpHostKeyError
 
+    parts = batches.file_parts(batch_id, settings.BILLING_837_PART_CLAIMS)
+    if parts:
+        created, attempt = timezone.localtime().isoformat(), uuid.uuid4().hex[:12]
+        flow = chord(
+            group(write_batch_part.si(batch_id, n, sets, created, attempt) for n, sets in enumerate(parts)),
+            join_batch_parts.s(batch_id, created),
+        )
+        outcome = flow.apply_async()
+        return outcome.get(disable_sync_subtasks=False) if outcome.ready() else "writing"
     try:
         return batches.process_batch(batch_id).status
     except (SftpHostKeyError, SftpConflictError) as exc:  # needs a person, not a retry
@@ -46,6 +59,24 @@ def process_batch(self, batch_id: int) -> str:  # noqa: ANN001
         if self.request.retries >= self.max_retries:
             return batches.fail_batch(batch_id, str(exc)).status
         raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def write_batch_part(batch_id: int, index: int, sets: list[str], created: str, attempt: str) -> dict:
+    """Write part ``index`` (the transaction sets ``sets``) of a batch's 837P file to storage."""
+    from billing.services import batches
+
+    return batches.write_part(batch_id, index, sets, created=datetime.fromisoformat(created), attempt=attempt)
+
+
+@shared_task(acks_late=True)
+def join_batch_parts(parts: list[dict], batch_id: int, created: str) -> str:
+    """Put a batch's parts together into its file, then send it (``process_batch``)."""
+    from billing.services import batches
+
+    batches.join_parts(batch_id, parts, created=datetime.fromisoformat(created))
+    outcome = process_batch.delay(batch_id)
+    return outcome.get(disable_sync_subtasks=False) if outcome.ready() else "written"
 
 
 @shared_task(acks_late=True)

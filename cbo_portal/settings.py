@@ -188,6 +188,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 BILLING_BUILD_SHARDS = env.int("BILLING_BUILD_SHARDS", default=8)
 # Deliveries a build commits at once (whole members): memory per worker, and what a crash redoes.
 BILLING_BUILD_CHUNK = env.int("BILLING_BUILD_CHUNK", default=4000)
+# A bigger 837P file is written in parts of about this many claims (whole transaction sets), by
+# tasks side by side, then put together.
+BILLING_837_PART_CLAIMS = env.int("BILLING_837_PART_CLAIMS", default=10000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

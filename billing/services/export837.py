@@ -17,7 +17,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -198,6 +198,80 @@ CLAIM_ORDER = ("billing_provider_id", "member_id", "pk")
 FILE_ORDER = ("transaction_set_control", *CLAIM_ORDER)
 
 
+@dataclass(frozen=True)
+class EnvelopeOptions:
+    """How the plan's connection wants the interchange addressed (``PlanChannel``)."""
+
+    usage: str = "P"
+    ack_requested: bool = False
+    sender_qualifier: str = "ZZ"
+    receiver_qualifier: str = "ZZ"
+
+
+def _group(submitter: Organization, plan: Organization, contract: Contract, *, gs: int, batch_label: str,
+           claims: Iterable[x.Claim] = (), set_numbers: Sequence[int] | None = None) -> x.FunctionalGroup837:  # fmt: skip
+    phone = _digits(submitter.phone)[-10:]
+    return x.FunctionalGroup837(
+        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
+                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
+        receiver=x.Receiver(plan.legal_name, contract.receiver_id),
+        group_control_number=gs, batch_id=batch_label, claims=claims, set_numbers=set_numbers,
+    )  # fmt: skip
+
+
+def write_sets(
+    out: IO[str],
+    claim_ids: Sequence[int],
+    set_numbers: Sequence[int],
+    *,
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    batch_label: str,
+    created: dt.datetime,
+    progress: Callable[[int], None] | None = None,
+) -> x.Write837Result:
+    """Write the ST … SE transaction sets of ``claim_ids`` (in that order, each claim in the set
+    ``set_numbers`` gives it) to ``out``, no envelope: a whole file, or one part of a file that
+    ``join_837`` puts together (parts of whole sets, written with the same ``created``)."""
+    result = x.Write837Result()
+    claims = _Builder(plan, contract).claims(claim_ids, progress=progress)
+    group = _group(
+        submitter, plan, contract, gs=0, batch_label=batch_label, claims=claims, set_numbers=set_numbers
+    )
+    for chunk in x.iter_sets(group, created.replace(tzinfo=None), result=result, track_claims=False,
+                             max_claims_per_set=x.MAX_CLAIMS_PER_SET):  # fmt: skip
+        out.write(chunk)
+    return result
+
+
+def join_837(
+    out: IO[str],
+    body: Callable[[IO[str]], int],
+    *,
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    batch_label: str,
+    created: dt.datetime,
+    options: EnvelopeOptions = EnvelopeOptions(),  # noqa: B008 - frozen
+) -> tuple[int, int, str]:
+    """One 837P interchange to ``out``: ISA/GS with fresh ISA13 and GS06 for ``submitter``, then
+    ``body(out)``, which writes the transaction sets (``write_sets``, whole or in parts) and
+    returns how many, then GE/IEA. Returns (ISA13, GS06, SHA-256 of the text)."""
+    isa, gs, _st = control_numbers.envelope_numbers(str(submitter.pk), sets=0)
+    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
+                        interchange_control_number=isa, created=created.replace(tzinfo=None), usage=options.usage,
+                        ack_requested=options.ack_requested, sender_qualifier=options.sender_qualifier,
+                        receiver_qualifier=options.receiver_qualifier)  # fmt: skip
+    group = _group(submitter, plan, contract, gs=gs, batch_label=batch_label)
+    sink = _Digesting(out)
+    sink.write(x.envelope_head(envelope, group))
+    set_count = body(sink)  # type: ignore[arg-type]
+    sink.write(x.envelope_tail(envelope, group, set_count))
+    return isa, gs, sink.digest.hexdigest()
+
+
 def write_837(
     out: IO[str],
     claim_ids: Sequence[int],
@@ -220,33 +294,24 @@ def write_837(
     counts and the SHA-256 of the text. ``progress`` is called with the claims written so far,
     every 500."""
     per_set = x.MAX_CLAIMS_PER_SET  # read at call time: the batch stamped its claims with it
-    sets = 0 if set_numbers is not None else max(1, -(-len(claim_ids) // per_set))
-    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=sets)
     if set_numbers is None:
-        set_numbers = [(st or 1) + n // per_set for n in range(len(claim_ids))]
+        first = control_numbers.set_numbers(str(submitter.pk), max(1, -(-len(claim_ids) // per_set)))
+        set_numbers = [first + n // per_set for n in range(len(claim_ids))]
     created = (created or timezone.localtime()).replace(tzinfo=None)
-    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
-                        interchange_control_number=isa, created=created, usage=usage, ack_requested=ack_requested,
-                        sender_qualifier=sender_qualifier, receiver_qualifier=receiver_qualifier)  # fmt: skip
-    phone = _digits(submitter.phone)[-10:]
-    group = functools.partial(
-        x.FunctionalGroup837,
-        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
-                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
-        receiver=x.Receiver(plan.legal_name, contract.receiver_id),
-        group_control_number=gs, batch_id=batch_label,
+    written = x.Write837Result()
+
+    def body(sink: IO[str]) -> int:
+        written.add(write_sets(sink, claim_ids, set_numbers, submitter=submitter, plan=plan, contract=contract,
+                               batch_label=batch_label, created=created, progress=progress))  # fmt: skip
+        return len(written.sets)
+
+    isa, gs, sha = join_837(
+        out, body, submitter=submitter, plan=plan, contract=contract, batch_label=batch_label, created=created,
+        options=EnvelopeOptions(usage, ack_requested, sender_qualifier, receiver_qualifier),
     )  # fmt: skip
-    claims = _Builder(plan, contract).claims(claim_ids, progress=progress)
-    sink = _Digesting(out)
-    sink.write(x.envelope_head(envelope, group(claims=())))
     result = x.Write837Result(interchange_control_number=isa, group_count=1, segment_count=4)  # ISA GS GE IEA
-    body = x.Write837Result()
-    for chunk in x.iter_sets(group(claims=claims, set_numbers=set_numbers), created, result=body,
-                             track_claims=False, max_claims_per_set=per_set):  # fmt: skip
-        sink.write(chunk)
-    result.add(body)
-    sink.write(x.envelope_tail(envelope, group(claims=()), len(result.sets)))
-    return ExportResult(isa, gs, result.claim_count, sink.digest.hexdigest(), list(claim_ids), result)
+    result.add(written)
+    return ExportResult(isa, gs, result.claim_count, sha, list(claim_ids), result)
 
 
 class _Digesting:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -155,3 +156,40 @@ def test_a_worker_killed_mid_shard_is_redone_and_every_claim_ends_in_exactly_one
     assert not {s["worker"] for s in summary["shards"]} & set(_names("doomed"))  # redone elsewhere
     assert Claim.objects.count() == 12
     _assert_billed_once_into_written_batches(logged, twin)
+
+
+def test_a_big_file_written_in_parts_by_tasks_is_the_file_one_writer_makes(world, services, settings):
+    from io import StringIO
+
+    from billing.tasks import process_batch
+
+    settings.BILLING_837_PART_CLAIMS = 4  # 11 claims in sets of two: three parts
+    [batch_id] = build_claims(acting_user=world.cbo_billing, into_batches=True).batch_ids
+    batch = Batch.objects.get(pk=batch_id)
+    placed = list(
+        Claim.objects.filter(batch=batch)
+        .order_by(*export837.FILE_ORDER)
+        .values_list("pk", "transaction_set_control")
+    )
+    one = StringIO()
+    export837.write_837(
+        one, [pk for pk, _ in placed], submitter=batch.submitter, plan=batch.plan,
+        contract=Claim.objects.filter(batch=batch).first().contract, batch_label=f"B{batch.pk}",
+        set_numbers=[int(st02) for _, st02 in placed],
+    )  # fmt: skip
+
+    assert process_batch.delay(batch.pk).get() == BatchStatus.READY
+
+    batch.refresh_from_db()
+    text = _batch_text_of(batch)
+    assert_clean(text)
+    assert sets_in_file(text) == dict(
+        Claim.objects.filter(batch=batch).values_list("control_number", "transaction_set_control")
+    )
+
+    def body(x12: str) -> list[str]:  # without the envelope's fresh numbers and the creation time
+        return [s for s in x12.split("~") if s.split("*")[0] not in ("ISA", "GS", "GE", "IEA", "BHT")]
+
+    assert body(text) == body(one.getvalue())
+    assert text.count("~ST*") == 6 and text.split("~")[-3] == f"GE*6*{batch.group_control}"
+    assert not list(Path(settings.MEDIA_ROOT, "batch-parts", str(batch.pk)).iterdir())  # parts removed
