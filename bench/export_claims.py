@@ -1,29 +1,37 @@
-"""Benchmark: build + scrub + export ``--size`` claims from PostgreSQL to one 837P file.
+"""Benchmark: build + scrub + export ``--size`` claims from PostgreSQL to 837P files, on real
+Celery workers.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cbo_bench .venv/bin/python bench/export_claims.py --size 100000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cbo_bench REDIS_URL=redis://127.0.0.1:6379/14 \
+        .venv/bin/python bench/export_claims.py --size 100000
 
-Target: at least 5,000 claims/s end to end on a 2-core machine, peak memory under 500 MB.
+Targets on a 2-core machine (PostgreSQL on the same cores): workers=2 at least 5,500 claims/s end
+to end and at least 1.1 × workers=1; peak memory under 500 MB summed over the processes.
+
 Migrates the database, makes its own plan, CBO and contract, ``size / 2`` members each with two
 months of services (1.5 deliveries per claim on average, ~1.5 × size deliveries, bulk-inserted,
-not timed), then times: build (grouping, pricing with the RateBook, numbering, bulk insert,
-marking deliveries billed, ready claims straight into a batch as the nightly run does, the
-members split among ``BILLING_PROCESSES`` processes) + scrub (in memory, inside the build) +
-837P export (streamed to storage, its transaction sets written by as many processes). Prints
-``<n> claims/s``, the peak RSS (``PeakMemory``), and the time of a
-plain ``COPY`` of the same claim lines (joined to claims and members) with the ratio. Bench
-members have real-looking CINs, so the claims are clean (each warning would be stored on its
-claim). Removes what it made afterwards.
+not timed). Then, for each ``--workers`` count, it starts that many Celery worker processes
+(``celery worker --pool=solo``, as a deployment would, on a queue of its own on REDIS_URL) and
+times the nightly build as the beat starts it (``billing.tasks.build_run``): the shard tasks
+(grouping, pricing, scrubbing, numbering, COPY, marking the deliveries billed, ready claims
+straight into the batch), the chord's callback, and the 837P file written by a
+``process_batch`` task, until every batch is written. Prints ``workers=<n>: <n> claims/s``, the
+shards each worker took and how long they took, the peak resident memory of the bench and its
+workers together, and the time of a plain ``COPY`` of the same claim lines (joined to claims and
+members) with the ratio. Between runs the claims are removed and the services made billable
+again. Removes what it made afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +49,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench._database import prepare_database  # noqa: E402
-from billing.services import forks  # noqa: E402
+from cbo_portal.celery import app  # noqa: E402
 from cbo_portal.choices import OnboardingStatus, OrgKind  # noqa: E402
 from cbo_portal.models import County, Organization  # noqa: E402
 
@@ -79,7 +87,8 @@ def fixtures():  # noqa: ANN201
     return plan, cbo, user
 
 
-def cleanup(plan: Organization, cbo: Organization) -> None:
+def reset_billing(cbo: Organization) -> None:
+    """Remove the CBO's claims and batches and make its services billable again."""
     with connection.cursor() as cur:
         cur.execute(
             "DELETE FROM billing_claimstatuschange WHERE claim_id IN (SELECT id FROM billing_claim WHERE billing_provider_id = %s)",
@@ -101,6 +110,13 @@ def cleanup(plan: Organization, cbo: Organization) -> None:
         # (autovacuum may be off or behind).
         for table in ("billing_claimstatuschange", "billing_claimline", "billing_claim"):
             cur.execute(f"VACUUM {table}")
+        cur.execute("UPDATE referrals_servicedelivery SET billed_at = NULL WHERE cbo_id = %s", [cbo.pk])
+        cur.execute("VACUUM ANALYZE referrals_servicedelivery")
+
+
+def cleanup(plan: Organization, cbo: Organization) -> None:
+    reset_billing(cbo)
+    with connection.cursor() as cur:
         cur.execute("DELETE FROM referrals_servicedelivery WHERE cbo_id = %s", [cbo.pk])
         # referrals_referral's self-reference (handed_off_from) has no index, so each deleted
         # referral would scan the whole table for rows pointing at it (minutes for 50,000):
@@ -175,9 +191,8 @@ def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:  #
 
 
 class PeakMemory:
-    """The largest resident memory of this process plus its child processes (the forked parts
-    of the build and the 837 writer), sampled every 50 ms on a thread until ``stop``. Pages a
-    child still shares with its parent count twice, so this overstates."""
+    """The largest resident memory of this process plus its child processes (the Celery
+    workers), sampled every 50 ms on a thread until ``stop``."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -229,23 +244,91 @@ def plain_copy(cbo: Organization) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000, help="claims to build and export")
-    parser.add_argument("--keep", action="store_true", help="keep the data afterwards")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed part")
-    args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("Set DATABASE_URL to a PostgreSQL database.")
+def start_workers(count: int, queue: str) -> list[subprocess.Popen]:
+    """``count`` Celery worker processes on ``queue``, started as a deployment starts them; returns
+    once each answers a ping."""
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_QUEUE": queue}
+    names = [f"bench{n}-{queue}@%h" for n in range(count)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cbo_portal",
+                "worker",
+                "--pool=solo",
+                "-n",
+                name,
+                "-Q",
+                queue,
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        for name in names
+    ]
+    deadline = time.monotonic() + 120
+    want = {name.split("@")[0] for name in names}
+    while time.monotonic() < deadline:
+        answered = {name.split("@")[0] for reply in app.control.ping(timeout=0.5) for name in reply}
+        if want <= answered:
+            return workers
+    stop_workers(workers)
+    sys.exit("the workers did not start")
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        proc.wait(30)
+
+
+def timed_run(workers_n: int, cbo: Organization, shards: int) -> dict:
+    """One nightly build on ``workers_n`` fresh workers, until every batch is written."""
+    from billing.choices import BatchStatus
+    from billing.models import Batch
+    from billing.tasks import build_run
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    workers = start_workers(workers_n, queue)
+    try:
+        memory = PeakMemory()
+        start = time.perf_counter()
+        summary = build_run(shards=shards).result.get(timeout=3600)
+        built = time.perf_counter()
+        batches = Batch.objects.filter(submitter=cbo)
+        while batches.filter(status=BatchStatus.BUILDING).exists() or not batches.exists():
+            time.sleep(0.05)
+        end = time.perf_counter()
+        peak = memory.stop()
+    finally:
+        stop_workers(workers)
+    files = list(batches)
+    failed = [b.error for b in files if b.status != BatchStatus.READY]
+    if failed:
+        sys.exit(f"a batch failed: {failed[0]}")
+    return {"summary": summary, "build_s": built - start, "write_s": end - built, "elapsed": end - start,
+            "peak_mb": peak, "files": files}  # fmt: skip
+
+
+def setup(size: int) -> None:
+    """Migrate, make the fixtures, remove an earlier run's data and make ``size`` claims' worth of
+    services (not timed)."""
     prepare_database()
     plan, cbo, user = fixtures()
     cleanup(plan, cbo)
     t0 = time.perf_counter()
-    # Made in a forked process, so that this one's heap (which the timed run's processes are
-    # forked from) holds none of the 150,000 model instances bulk_create needed.
-    deliveries = forks.Forked(functools.partial(make_data, args.size, plan, cbo, user)).join()
+    deliveries = make_data(size, plan, cbo, user)
     # Fresh planner statistics and a visibility map for the rows just loaded (what autovacuum
-    # gives a live database long before its nightly billing run); not timed.
+    # gives a live database long before its nightly billing run).
     with connection.cursor() as cur:
         for table in (
             "referrals_servicedelivery",
@@ -254,45 +337,58 @@ def main() -> None:
             "referrals_enrollment",
         ):
             cur.execute(f"VACUUM ANALYZE {table}")
-    print(f"setup: {deliveries} deliveries for {args.size // 2} members in {time.perf_counter() - t0:.1f} s")
+    print(f"setup: {deliveries} deliveries for {size // 2} members in {time.perf_counter() - t0:.1f} s")
 
-    from billing.services.batches import write_batch_file
-    from billing.services.claims import build_claims
 
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    memory = PeakMemory()
-    start = time.perf_counter()
-    built = build_claims(
-        acting_user=None, cbo=cbo, keep_ids=False, into_batches=True, processes=settings.BILLING_PROCESSES
-    )  # as the nightly run
-    t_build = time.perf_counter()
-    files = [write_batch_file(b) for b in built.batch_ids]
-    end = time.perf_counter()
-    peak = memory.stop()
-    if profiler is not None:
-        import pstats
-
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-            int(os.environ.get("BENCH_TOP", "25"))
-        )
-    elapsed = end - start
-    size_mb = sum(b.file.size for b in files) / 1e6
-    print(f"built {built.claims} claims ({built.lines} lines; {built.ready} ready, {built.held} held) "
-          f"into {len(files)} batch(es) in {t_build - start:.1f} s; 837P written in {end - t_build:.1f} s "
-          f"({size_mb:.1f} MB)")  # fmt: skip
-    print(f"{built.claims / elapsed:,.0f} claims/s end to end ({elapsed:.1f} s)")
-    print(f"peak memory {peak:.0f} MB (resident, this process and its forked ones together, every 50 ms)")
-    copy_s = plain_copy(cbo)
-    print(
-        f"plain COPY of the same {built.lines} lines: {copy_s:.2f} s; build+scrub+export / COPY = {elapsed / copy_s:.1f}×"
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="claims to build and export")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="worker processes, one run each"
     )
+    parser.add_argument(
+        "--shards", type=int, default=settings.BILLING_BUILD_SHARDS, help="shards of the build"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the data afterwards")
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a PostgreSQL database.")
+    if not settings.REDIS_URL:
+        sys.exit("Set REDIS_URL to the Redis the workers share (a database number of the bench's own).")
+    app.conf.task_always_eager = False
+    if args.setup_only:
+        setup(args.size)
+        return
+    # The data is made by a process of its own, so that this one (whose memory counts in the
+    # peak) never holds the 150,000 model instances bulk_create needs.
+    subprocess.run([sys.executable, __file__, "--size", str(args.size), "--setup-only"], check=True)
+    plan, cbo, _user = fixtures()
+    connection.close()  # the workers are the ones working
+    lines = 0
+    for n, workers_n in enumerate(args.workers):
+        if n:
+            reset_billing(cbo)
+            connection.close()
+        run = timed_run(workers_n, cbo, args.shards)
+        summary, claims = run["summary"], run["summary"]["claims"]
+        by_worker = Counter(s["worker"].split("@")[0] for s in summary["shards"])
+        seconds = sorted(s["seconds"] for s in summary["shards"])
+        size_mb = sum(b.file.size for b in run["files"]) / 1e6
+        lines = sum(s["lines"] for s in summary["shards"])
+        print(f"workers={workers_n}: {claims / run['elapsed']:,.0f} claims/s end to end ({run['elapsed']:.1f} s: "
+              f"{claims} claims, {lines} lines; {summary['ready']} ready, {summary['held']} held; shards built in "
+              f"{run['build_s']:.1f} s, {len(run['files'])} 837P file(s) of {size_mb:.1f} MB written in "
+              f"{run['write_s']:.1f} s)")  # fmt: skip
+        print(f"  shards per worker: {dict(sorted(by_worker.items()))}; seconds per shard: "
+              f"{', '.join(f'{t:.1f}' for t in seconds)}")  # fmt: skip
+        print(
+            f"  peak memory {run['peak_mb']:.0f} MB (resident, the bench and its workers summed, every 50 ms)"
+        )
+    copy_s = plain_copy(cbo)
+    print(f"plain COPY of the same {lines} lines: {copy_s:.2f} s")
     if not args.keep:
+        reset_billing(cbo)
         cleanup(plan, cbo)
 
 

@@ -2,7 +2,8 @@
 
 With no environment at all this runs the embedded default used by ``make run``: SQLite under
 ``var/``, Celery tasks executed eagerly in-process, email printed to the console, DEBUG on.
-Production sets ``DJANGO_DEBUG=false`` plus ``SECRET_KEY``, ``DATABASE_URL``, ``REDIS_URL`` and
+Production sets ``DJANGO_DEBUG=false`` plus ``SECRET_KEY``, ``DATABASE_URL``, ``REDIS_URL``,
+``CELERY_TASK_ALWAYS_EAGER=false`` and
 ``ALLOWED_HOSTS``; ``manage.py check --deploy`` is clean with those values.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -159,11 +161,26 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CalAIM Billing <no-r
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
 
-# Celery: Redis when REDIS_URL is set; otherwise tasks run eagerly in-process.
+# Celery: tasks run eagerly in the calling process (``make run``, tests) unless
+# CELERY_TASK_ALWAYS_EAGER=false, when workers take them from the Redis broker at REDIS_URL.
 REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+if not CELERY_TASK_ALWAYS_EAGER and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_ALWAYS_EAGER=false needs REDIS_URL (the broker the workers read)."
+    )
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# A task a killed worker held (late acks) goes back to the queue once it has been unacknowledged
+# this long: longer than any task runs (a nightly shard takes minutes), short enough to redo a
+# lost one the same night.
+_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 10)),  # seconds between sweeps
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -172,10 +189,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Periodic work: expire ended contracts; build claims and batches nightly (01:30 Pacific); resume
+# Periodic work: expire ended contracts and (daily, after midnight Pacific) authorizations; build claims and batches nightly (01:30 Pacific); resume
 # batches a crash interrupted; pick up 999 and 835 files from plans' SFTP folders.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "expire-ended-contracts": {"task": "contracts.tasks.expire_contracts", "schedule": 6 * 3600},
+    "expire-ended-authorizations": {
+        "task": "referrals.tasks.expire_authorizations",
+        "schedule": crontab(hour=0, minute=15),
+    },
     "billing-nightly": {"task": "billing.tasks.nightly_billing", "schedule": crontab(hour=1, minute=30)},
     "billing-resume-batches": {"task": "billing.tasks.resume_batches", "schedule": 30 * 60},
     "billing-pick-up-plan-files": {"task": "billing.tasks.pick_up_plan_files", "schedule": 15 * 60},
@@ -187,9 +208,14 @@ CELERY_BEAT_SCHEDULE["referrals-network-figures"] = {
     "schedule": NETWORK_FIGURES_EVERY,
 }
 
-# Processes the nightly build (members split among them) and a big 837P file's writer (whole
-# transaction sets each) use side by side: one per core the worker machine can give them.
-BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=2)
+# Shards of the nightly build: members split into this many Celery tasks, which every worker
+# (on any machine) shares. A few per worker process keeps them busy to the end.
+BILLING_BUILD_SHARDS = env.int("BILLING_BUILD_SHARDS", default=8)
+# Deliveries a build commits at once (whole members): memory per worker, and what a crash redoes.
+BILLING_BUILD_CHUNK = env.int("BILLING_BUILD_CHUNK", default=4000)
+# A bigger 837P file is written in parts of about this many claims (whole transaction sets), by
+# tasks side by side, then put together.
+BILLING_837_PART_CLAIMS = env.int("BILLING_837_PART_CLAIMS", default=10000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

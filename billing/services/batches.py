@@ -32,16 +32,19 @@ Rules:
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import logging
 import tempfile
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import connection, models, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
@@ -177,12 +180,13 @@ def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organi
 
 class BatchFiller:
     """Puts the claims a build makes ready straight into batches (the nightly run), so they are
-    written once instead of inserted ready and then updated into a batch. The builder commits
-    two chunks at once, so nothing here holds, until its chunk commits, a lock the other chunk
-    needs: ``reserve`` takes the chunk's ST02s before its transaction (a chunk's claims fill sets
-    of their own), ``place`` only share-locks the open batch, and the batch's counts are settled
-    at the end (``settle_batches``) and when its file is written. The processes of one build (``run``)
-    each have a filler; they fill the same batches (``Batch.build_run``)."""
+    written once instead of inserted ready and then updated into a batch. The shards of one
+    build (``run``) commit their chunks at once on their own workers, each with a filler, and fill
+    the same batches (``Batch.build_run``); so nothing here holds, until its chunk commits, a lock
+    another shard's chunk needs: ``reserve`` takes the chunk's ST02s before its transaction (a
+    chunk's claims fill sets of their own), ``place`` only share-locks the open batch, and the
+    batch's counts are settled when the build ends (``settle_batches``) and when its file is
+    written."""
 
     def __init__(self, acting_user, run: uuid.UUID | None = None) -> None:  # noqa: ANN001
         self.acting_user = acting_user
@@ -229,7 +233,7 @@ class BatchFiller:
 
     def _open_batch(self, key: tuple[int, int, str]) -> int:
         """This build's open batch for ``key``, share-locked; a new one when there is none yet or
-        its file was written meanwhile (it takes no more claims). Two chunks (of this process or
+        its file was written meanwhile (it takes no more claims). Two chunks (of this shard or
         another of the run) may need a new one at once: the one that locks the submitter first
         makes it, the other then finds it."""
         found = self.open.get(key)
@@ -269,6 +273,15 @@ def settle_batches(batch_ids: Iterable[int]) -> None:
         )
 
 
+def run_batch_ids(run: uuid.UUID) -> list[int]:
+    """The batches build ``run`` filled that are still building (not yet written)."""
+    return list(
+        Batch.objects.filter(build_run=run, status=BatchStatus.BUILDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _counts(batch_id: int) -> dict:
     """The batch's claim count and total billed, from the claims it holds now."""
     found = Claim.objects.filter(batch_id=batch_id, status=ClaimStatus.IN_BATCH).aggregate(
@@ -301,7 +314,7 @@ def _contract_of(batch: Batch) -> Contract:
 def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
     """Record how far the file got, at most every ``every`` seconds (each report is a commit;
     a progress bar needs no more than two a second). Each report adds the claims written since
-    the last one, so the processes that write parts of one file side by side add up."""
+    the last one."""
     last = {"at": time.monotonic(), "done": 0}
 
     def report(done: int) -> None:
@@ -314,8 +327,8 @@ def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
 
 
 def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:  # noqa: ANN001
-    """Write the batch's file and move it building → ready (see the module docstring). Returns
-    the batch as it is now; a batch past ``building`` is returned untouched."""
+    """Write the batch's file in this process and move it building → ready (see the module
+    docstring). Returns the batch as it is now; a batch past ``building`` is returned untouched."""
     batch = Batch.objects.select_related("submitter", "plan").get(pk=getattr(batch, "pk", batch))
     for _attempt in range(attempts):
         if batch.status != BatchStatus.BUILDING:
@@ -328,25 +341,36 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "batch"
             isa, gs, suffix = _write(batch, placed, path)
-            sha = invoices.sha256_of(path)
-            with transaction.atomic():
-                locked = Batch.objects.select_for_update().get(pk=batch.pk)
-                if locked.status == BatchStatus.BUILDING and _placed(locked) == placed:
-                    name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
-                    with open(path, "rb") as fh:
-                        locked.file.save(name, File(fh), save=False)
-                    return transition_batch(
-                        locked, BatchStatus.READY, acting_user=acting_user,
-                        reason=f"File written ({count(len(placed), 'claim')})", file=locked.file, file_name=name, sha256=sha,
-                        interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
-                        **_counts(locked.pk), progress_done=len(placed),
-                        progress_total=len(placed), error="",
-                    )  # fmt: skip
+            stored = _store(batch, placed, path, isa=isa, gs=gs, suffix=suffix, acting_user=acting_user)
+            if stored is not None:
+                return stored
         # Claims joined (a build still filling it) or left the batch while the file was written.
         batch = Batch.objects.select_related("submitter", "plan").get(pk=batch.pk)
     raise ValidationError(
         f"The claims of batch {batch.pk} kept changing while its file was written; try again."
     )
+
+
+def _store(batch: Batch, placed: list[tuple[int, str]], path: Path, *, isa: int | None, gs: int | None,  # noqa: ANN001
+           suffix: str, acting_user) -> Batch | None:  # fmt: skip
+    """In one transaction, if the batch is still building and holds exactly the ``placed``
+    claims written to ``path``: store the file (Django storage, with its SHA-256) and move the
+    batch to ready. None when its claims changed meanwhile (the file must be written again)."""
+    sha = invoices.sha256_of(path)
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.BUILDING or _placed(locked) != placed:
+            return locked if locked.status != BatchStatus.BUILDING else None
+        name = f"{batch.submitter_id}-{batch.plan_id}-{batch.pk}-{(isa or 0):09d}.{suffix}"
+        with open(path, "rb") as fh:
+            locked.file.save(name, File(fh), save=False)
+        return transition_batch(
+            locked, BatchStatus.READY, acting_user=acting_user,
+            reason=f"File written ({count(len(placed), 'claim')})", file=locked.file, file_name=name, sha256=sha,
+            interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
+            **_counts(locked.pk), progress_done=len(placed),
+            progress_total=len(placed), error="",
+        )  # fmt: skip
 
 
 def _placed(batch: Batch) -> list[tuple[int, str]]:
@@ -361,6 +385,14 @@ def _stamp_sets(batch: Batch, placed: list[tuple[int, str]]) -> None:
         Claim.objects.filter(in_ids(chunk)).update(transaction_set_control=st02)
 
 
+def _envelope_options(batch: Batch) -> export837.EnvelopeOptions:
+    channel = PlanChannel.objects.filter(plan_id=batch.plan_id).first()
+    if channel is None:
+        return export837.EnvelopeOptions()
+    return export837.EnvelopeOptions(channel.usage_indicator, channel.ta1_requested, channel.sender_qualifier,
+                                     channel.receiver_qualifier)  # fmt: skip
+
+
 def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int | None, int | None, str]:
     """Write the file of ``placed`` claims to ``path``; (ISA13, GS06, file suffix)."""
     claim_ids = [pk for pk, _st02 in placed]
@@ -369,17 +401,120 @@ def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int
         if batch.format == BatchFormat.INVOICE:
             invoices.write_csv(out, claim_ids)
             return None, None, "csv"
-        channel = PlanChannel.objects.filter(plan_id=batch.plan_id).first()
-        envelope = {} if channel is None else {
-            "usage": channel.usage_indicator, "ack_requested": channel.ta1_requested,
-            "sender_qualifier": channel.sender_qualifier, "receiver_qualifier": channel.receiver_qualifier,
-        }  # fmt: skip
+        options = _envelope_options(batch)
         written = export837.write_837(
             out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
             batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
-            processes=settings.BILLING_PROCESSES, **envelope,
+            usage=options.usage, ack_requested=options.ack_requested, sender_qualifier=options.sender_qualifier,
+            receiver_qualifier=options.receiver_qualifier,
         )  # fmt: skip
         return written.interchange_control, written.group_control, "837"
+
+
+# --------------------------------------------------------------------------- a big file in parts
+#
+# A big 837P file is written by several tasks, whole transaction sets each (``file_parts``,
+# ``write_part``), then put together by one (``join_parts``), which stores it exactly as
+# ``write_batch_file`` does: only if the batch still holds exactly the claims the parts wrote,
+# otherwise it writes the file again itself. Parts are files in Django storage (shared by every
+# worker machine), named by the attempt, and removed once joined.
+
+
+def file_parts(batch_id: int, claims_per_part: int) -> list[list[str]]:
+    """The ST02s of the batch's claims in file order, cut into parts of whole transaction sets
+    of about ``claims_per_part`` claims (at least one set each). None needed (``[]``) unless the
+    batch is an 837P still building whose claims all carry their sets and fill several parts."""
+    batch = Batch.objects.get(pk=batch_id)
+    if batch.status != BatchStatus.BUILDING or batch.format == BatchFormat.INVOICE:
+        return []
+    sizes = (
+        Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH)
+        .values_list("transaction_set_control")
+        .annotate(n=Count("pk"))
+        .order_by("transaction_set_control")
+    )
+    parts: list[list[str]] = []
+    size = 0
+    for st02, n in sizes:
+        if not st02:
+            return []  # a batch made before claims carried their sets: one writer stamps them
+        if not parts or size + n > claims_per_part:
+            parts.append([])
+            size = 0
+        parts[-1].append(st02)
+        size += n
+    return parts if len(parts) > 1 else []
+
+
+def _part_claims(batch: Batch, sets: list[str]) -> list[tuple[int, str]]:
+    claims = Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH, transaction_set_control__in=sets)
+    return list(claims.order_by(*export837.FILE_ORDER).values_list("pk", "transaction_set_control"))
+
+
+def _digest(placed: Iterable[tuple[int, str]]) -> str:
+    return hashlib.sha256(",".join(f"{pk}:{st02}" for pk, st02 in placed).encode()).hexdigest()
+
+
+def write_part(
+    batch_id: int, index: int, sets: list[str], *, created: datetime.datetime, attempt: str
+) -> dict:
+    """Write the transaction sets ``sets`` of the batch (its claims in them now) to a part file
+    in storage. Returns what ``join_parts`` needs: the part's name, index, sets and claims
+    written, and a digest of which claims in which sets."""
+    batch = Batch.objects.select_related("submitter", "plan").get(pk=batch_id)
+    placed = _part_claims(batch, sets)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "part"
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            written = export837.write_sets(
+                out, [pk for pk, _st02 in placed], [int(st02) for _pk, st02 in placed], submitter=batch.submitter,
+                plan=batch.plan, contract=_contract_of(batch), batch_label=f"B{batch.pk}", created=created,
+                progress=_progress(batch.pk),
+            )  # fmt: skip
+        with open(path, "rb") as fh:
+            name = default_storage.save(f"batch-parts/{batch.pk}/{attempt}-{index:04d}.837", File(fh))
+    return {"index": index, "name": name, "sets": list(dict.fromkeys(st02 for _pk, st02 in placed)),
+            "set_count": len(written.sets), "claims": len(placed), "digest": _digest(placed)}  # fmt: skip
+
+
+def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, acting_user=None) -> Batch:  # noqa: ANN001
+    """Put the parts ``write_part`` wrote together into the batch's file and store it (building →
+    ready), if the batch is still building and holds exactly the claims the parts wrote; if its
+    claims changed meanwhile, write the file again in this process (``write_batch_file``). The
+    part files are removed either way."""
+    parts = sorted(parts, key=lambda p: p["index"])
+    try:
+        batch = Batch.objects.select_related("submitter", "plan").get(pk=batch_id)
+        if batch.status != BatchStatus.BUILDING:
+            return batch
+        placed = _placed(batch)
+        by_set: dict[str, list[tuple[int, str]]] = {}
+        for pk, st02 in placed:
+            by_set.setdefault(st02, []).append((pk, st02))
+        wrote = [_digest(claim for st02 in p["sets"] for claim in by_set.get(st02, [])) for p in parts]
+        covered = [st02 for p in parts for st02 in p["sets"]]
+        if wrote != [p["digest"] for p in parts] or covered != list(by_set):
+            return write_batch_file(batch, acting_user=acting_user)  # claims joined or left meanwhile
+
+        def body(sink: IO[str]) -> int:
+            for part in parts:
+                with default_storage.open(part["name"], "rb") as fh:
+                    while block := fh.read(1 << 20):
+                        sink.write(block.decode())
+            return sum(p["set_count"] for p in parts)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "batch"
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                isa, gs, _sha = export837.join_837(
+                    out, body, submitter=batch.submitter, plan=batch.plan, contract=_contract_of(batch),
+                    batch_label=f"B{batch.pk}", created=created, options=_envelope_options(batch),
+                )  # fmt: skip
+            stored = _store(batch, placed, path, isa=isa, gs=gs, suffix="837", acting_user=acting_user)
+        return stored if stored is not None else write_batch_file(batch, acting_user=acting_user)
+    finally:
+        for part in parts:
+            default_storage.delete(part["name"])
 
 
 def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN001

@@ -21,27 +21,25 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 import logging
 import operator
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing.choices import ClaimFrequency, ClaimStatus
 from billing.models import Claim, ClaimLine
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
-from billing.services import bulk, control_numbers, forks, scrubber
+from billing.services import bulk, control_numbers, scrubber
 from billing.services.batches import BatchFiller, settle_batches
 from billing.services.states import record_claim_history, transition_claim
 from cbo_portal import access
@@ -59,7 +57,6 @@ from referrals.services.deliveries import mark_billed, mark_unbilled
 log = logging.getLogger(__name__)
 
 MAX_LINES = 50
-COMMIT_LANES = 2  # chunks committed at once by a big build (see _Committer)
 TELEHEALTH_POS = ("02", "10")
 RESCRUBBABLE = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
 CORRECTABLE = (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
@@ -384,14 +381,10 @@ def _new_claim(
     return claim, lines
 
 
-def _scrub(
-    pairs: list[tuple], cache: _Cache, *, today: date | None = None, in_flight: Sequence[tuple] = ()
-) -> None:
+def _scrub(pairs: list[tuple], cache: _Cache, *, today: date | None = None) -> None:
     """Scrub new claims (drafts or unsaved ``Claim``s with their lines): each becomes held (with
-    its problems) or ready. ``in_flight``: claims written but maybe not yet committed, which the
-    duplicate and cap checks must count."""
-    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today,
-                                    in_flight=in_flight)  # fmt: skip
+    its problems) or ready."""
+    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today)  # fmt: skip
     lookups.orgs.update(cache.orgs)
     for claim, lines in pairs:
         problems = scrubber.scrub_one(claim, lines, lookups)
@@ -417,7 +410,7 @@ def _save(
     """Number scrubbed claims, insert them — held, ready or in a batch, as the scrubber and the
     filler decided — and their lines, and record each claim's history rows; in bulk, in the
     caller's transaction. ``numbers``: control numbers reserved beforehand (a chunk takes them
-    before its transaction, so that two chunks never wait for each other on the counter); any
+    before its transaction, so that two shards' chunks never wait for each other on the counter); any
     left over are skipped, as the counters' rule allows."""
     for provider_id, claims in _by_provider(pairs).items():
         reserved = (numbers or {}).get(provider_id, [])
@@ -463,8 +456,7 @@ class _Chunk:
     skipped: list[str]
 
 
-def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
-             in_flight: Sequence[tuple] = ()) -> _Chunk:  # fmt: skip
+def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None) -> _Chunk:  # noqa: ANN001
     """Group, price and scrub a chunk of deliveries (database reads only)."""
     cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
     dx_by_referral = dict(
@@ -494,7 +486,7 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None,
                 continue
             pairs.append(made)
     if pairs:
-        _scrub(pairs, cache, today=today, in_flight=in_flight)
+        _scrub(pairs, cache, today=today)
     return _Chunk(rows, pairs, skipped)
 
 
@@ -555,49 +547,6 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
         raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
 
 
-class _Committer:
-    """Commits prepared chunks on ``lanes`` background threads, each with its own database
-    connection, one chunk in flight per lane, while the caller prepares the next chunk: so
-    PostgreSQL's work (COPY, index and foreign-key checks) overlaps Python's, and two chunks'
-    commits overlap each other. The next chunk's scrub counts the claims of every chunk in
-    flight (``in_flight``). ``lanes=0`` commits in the caller's thread. An error in a chunk is
-    raised at a later ``submit`` or at ``close``; chunks committed before it stay."""
-
-    def __init__(self, commit: Callable[[_Chunk], BuildResult], *, lanes: int) -> None:
-        self.commit = commit
-        self.pools = [ThreadPoolExecutor(1, thread_name_prefix=f"claims-commit-{n}") for n in range(lanes)]
-        self.pending: deque[tuple[Future, list[tuple]]] = deque()
-        self.turn = 0
-        self.total = BuildResult()
-
-    @property
-    def in_flight(self) -> list[tuple]:
-        return [pair for _future, pairs in self.pending for pair in pairs]
-
-    def submit(self, chunk: _Chunk) -> None:
-        if not self.pools:
-            self.total.merge(self.commit(chunk))
-            return
-        if len(self.pending) == len(self.pools):
-            self._wait_oldest()  # the oldest chunk is on the lane whose turn it is
-        pool, self.turn = self.pools[self.turn], (self.turn + 1) % len(self.pools)
-        self.pending.append((pool.submit(self.commit, chunk), chunk.pairs))
-
-    def _wait_oldest(self) -> None:
-        future, _pairs = self.pending.popleft()
-        self.total.merge(future.result())
-
-    def close(self) -> BuildResult:
-        try:
-            while self.pending:
-                self._wait_oldest()
-        finally:
-            for pool in self.pools:  # after its chunks (if one failed, the others still finish)
-                pool.submit(connections.close_all).result()  # the lane's own connection
-                pool.shutdown()
-        return self.total
-
-
 def build_claims(
     *,
     acting_user,  # noqa: ANN001
@@ -608,77 +557,71 @@ def build_claims(
     today: date | None = None,
     keep_ids: bool = True,
     into_batches: bool = False,
-    processes: int = 1,
+    shard: Shard | None = None,
 ) -> BuildResult:
     """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
     given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
     is the nightly task. Streams the deliveries in grouping order and commits every
     ``chunk_size`` deliveries (whole members), so memory stays bounded and a crash loses at most
-    the uncommitted chunks (their deliveries stay billable). Outside a transaction on PostgreSQL
-    the chunks are committed in the background, two at a time, while the next is prepared
-    (``_Committer``); a chunk never splits a member's deliveries of one plan, and the claims a
-    scrub cannot see in the database yet are those of the chunks in flight, which it is given.
-    ``processes`` > 1 (there, too) splits the members among that many processes (``forks``),
-    each building its members' claims as above: the duplicate and cap checks only ever compare
-    one member's lines, so no process needs another's. ``into_batches``: ready claims go
-    straight into batches (``batches.BatchFiller``; the processes fill the same ones; their ids
-    in ``batch_ids``, each still to be written)."""
+    the chunk being committed (its deliveries stay billable).
+
+    ``shard``: only the members of that shard (``Shard``); the nightly run builds its shards as
+    Celery tasks side by side (``billing.tasks.build_shard``). The duplicate and cap checks only
+    ever compare one member's lines, so no shard needs another's. Running a shard again bills
+    only what is still billable, so a shard a killed worker left half-done is simply redone.
+
+    ``into_batches``: ready claims go straight into batches (``batches.BatchFiller``), the open
+    batches of ``shard.run`` when sharded (the shards of one run fill the same ones; the run's
+    callback settles them), else of a run of its own, settled here. Their ids are in
+    ``batch_ids``, each still to be written."""
     if acting_user is not None and not (
         access.is_platform_admin(acting_user)
         or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
     ):
         raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
-    run = uuid.uuid4()
-    split = processes if processes > 1 and forks.can_fork() else 1
-    parts = (
-        [qs] if split == 1 else [qs.alias(part=F("member_id") % split).filter(part=k) for k in range(split)]
-    )
-    total = BuildResult()
-    for result in forks.run_split([
-        functools.partial(_build, part.order_by(*BUILD_ORDER), acting_user=acting_user, chunk_size=chunk_size,
-                          today=today, keep_ids=keep_ids, filler=BatchFiller(acting_user, run) if into_batches else None)
-        for part in parts
-    ]):  # fmt: skip
-        total.merge(result)
-        total.batch_ids += [pk for pk in result.batch_ids if pk not in total.batch_ids]
-    if into_batches:
-        settle_batches(total.batch_ids)
-    return total
-
-
-def _build(qs: QuerySet, *, acting_user, chunk_size: int, today: date | None, keep_ids: bool,  # noqa: ANN001
-           filler: BatchFiller | None) -> BuildResult:  # fmt: skip
-    """``build_claims`` for the deliveries of ``qs`` (in ``BUILD_ORDER``), in this process."""
+    if shard is not None:
+        qs = shard.of(qs)
+    filler = BatchFiller(acting_user, shard.run if shard else None) if into_batches else None
     cache = _Cache()
-    committer = _Committer(
-        lambda chunk: _commit(chunk, cache, acting_user=acting_user, today=today, filler=filler),
-        lanes=COMMIT_LANES if bulk.fast_path() and not transaction.get_connection().in_atomic_block else 0,
-    )
-    try:
-        pending: list[Row] = []
-        last_member = None
-        for values in qs.values_list(*DELIVERY_FIELDS).iterator(chunk_size=5000):
-            row = Row(*values)
-            member = (row.cbo_id, row.plan_id, row.member_id)
-            if len(pending) >= chunk_size and member != last_member:
-                committer.submit(_prepare(pending, cache, acting_user=acting_user, today=today,
-                                          in_flight=committer.in_flight))  # fmt: skip
-                pending = []
-                if not keep_ids:
-                    committer.total.claim_ids = []
-            pending.append(row)
-            last_member = member
-        if pending:
-            committer.submit(_prepare(pending, cache, acting_user=acting_user, today=today,
-                                      in_flight=committer.in_flight))  # fmt: skip
-    finally:
-        total = committer.close()
-    if not keep_ids:
-        total.claim_ids = []
+    total = BuildResult()
+
+    def commit(rows: list[Row]) -> None:
+        chunk = _prepare(rows, cache, acting_user=acting_user, today=today)
+        total.merge(_commit(chunk, cache, acting_user=acting_user, today=today, filler=filler))
+        if not keep_ids:
+            total.claim_ids = []
+
+    pending: list[Row] = []
+    last_member = None
+    for values in qs.order_by(*BUILD_ORDER).values_list(*DELIVERY_FIELDS).iterator(chunk_size=5000):
+        row = Row(*values)
+        member = (row.cbo_id, row.plan_id, row.member_id)
+        if len(pending) >= chunk_size and member != last_member:
+            commit(pending)
+            pending = []
+        pending.append(row)
+        last_member = member
+    if pending:
+        commit(pending)
     if filler is not None:
         total.batch_ids = filler.batch_ids
+        if shard is None:
+            settle_batches(total.batch_ids)
     return total
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` of one build ``run``: the members whose id is ``index``
+    modulo ``count``. A member's deliveries are always in one shard."""
+
+    run: uuid.UUID
+    index: int
+    count: int
+
+    def of(self, deliveries: QuerySet) -> QuerySet:
+        return deliveries.alias(shard=F("member_id") % self.count).filter(shard=self.index)
 
 
 # --------------------------------------------------------------------------- one claim at a time

@@ -7,8 +7,6 @@ Rules:
   unique and increasing per submitter, never reused. At most 5,000 claims per transaction set.
   A batched claim carries the ST02 its batch reserved for it (``transaction_set_control``); the
   file writes each set's claims together (``FILE_ORDER``) and a rewrite keeps the numbers.
-* A file of several transaction sets may be written by several processes at once, whole sets
-  each, put together in set order (``write_837(processes=...)``): the same text, in less time.
 * ISA06/GS02/NM1*41 use the contract's ``submitter_id``; ISA08/GS03/NM1*40 its ``receiver_id``;
   NM1*PR its ``payer_id`` (or the plan's).
 """
@@ -19,20 +17,15 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import os
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from billing.models import Claim, ClaimLine
-from billing.services import control_numbers, forks
+from billing.services import control_numbers
 from billing.services.bulk import in_ids
 from billing.x12 import claim837 as x
 from billing.x12.common import Envelope
@@ -41,9 +34,6 @@ from contracts.models import Contract
 from referrals.models import ServiceDelivery
 
 CHUNK = 5000
-# Test hook: when set to a directory, the writer stops after the first claim, drops a
-# ``waiting`` file there and waits for ``go`` (so a test can kill a worker mid-file).
-GATE_ENV = "BILLING_EXPORT_GATE"
 
 
 @dataclass
@@ -85,8 +75,10 @@ class _Builder:
         return self.providers[org_id]
 
     def claims(
-        self, claim_ids: Sequence[int], gate: Callable[[int], None] | None = None
+        self, claim_ids: Sequence[int], progress: Callable[[int], None] | None = None
     ) -> Iterator[x.Claim]:
+        """The claims as the writer takes them, read ``CHUNK`` at a time; ``progress`` is told
+        how many were made, every 500."""
         written = 0
         subscriber_cache: dict[tuple, x.Subscriber] = {}
         chunks = [claim_ids[start : start + CHUNK] for start in range(0, len(claim_ids), CHUNK)]
@@ -129,8 +121,8 @@ class _Builder:
                     payer_claim_number=r[7] or None, prior_authorization=r[8] or None,
                 )  # fmt: skip
                 written += 1
-                if gate is not None:
-                    gate(written)
+                if progress is not None and written % 500 == 0:
+                    progress(written)
 
 
 CLAIM_COLUMNS = (
@@ -195,39 +187,89 @@ def _fetch_fast(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
 
 
 def _fetched(chunks: list[Sequence[int]]) -> Iterator[tuple[dict[int, tuple], list[tuple]]]:
-    """Each chunk's rows, in turn. Outside a transaction on PostgreSQL the next chunk is read on
-    a thread with its own connection while the caller writes this one (psycopg waits for the
-    server without holding the GIL); inside one, a second connection would not see the
-    transaction's rows, so the chunks are read one after the other."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        fetch = _fetch_fast if connection.vendor == "postgresql" else _fetch_orm
-        yield from map(fetch, chunks)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="837-read") as reader:
-        try:
-            ahead = [reader.submit(_fetch_fast, chunk) for chunk in chunks[:1]]
-            for n in range(len(chunks)):
-                found = ahead.pop().result()
-                if n + 1 < len(chunks):
-                    ahead.append(reader.submit(_fetch_fast, chunks[n + 1]))
-                yield found
-        finally:
-            reader.submit(connections.close_all).result()  # the reader's own connection
-
-
-def _gate(written: int) -> None:
-    folder = os.environ.get(GATE_ENV)
-    if not folder or written != 1:
-        return
-    Path(folder, "waiting").write_text(str(os.getpid()))
-    while not Path(folder, "go").exists():
-        time.sleep(0.05)
+    """Each chunk's rows, in turn (``_fetch_fast`` on PostgreSQL, the ORM elsewhere)."""
+    fetch = _fetch_fast if connection.vendor == "postgresql" else _fetch_orm
+    yield from map(fetch, chunks)
 
 
 # Claims are given their transaction sets in this order (few 2000A/2000B loops per set) and
 # written set by set in it.
 CLAIM_ORDER = ("billing_provider_id", "member_id", "pk")
 FILE_ORDER = ("transaction_set_control", *CLAIM_ORDER)
+
+
+@dataclass(frozen=True)
+class EnvelopeOptions:
+    """How the plan's connection wants the interchange addressed (``PlanChannel``)."""
+
+    usage: str = "P"
+    ack_requested: bool = False
+    sender_qualifier: str = "ZZ"
+    receiver_qualifier: str = "ZZ"
+
+
+def _group(submitter: Organization, plan: Organization, contract: Contract, *, gs: int, batch_label: str,
+           claims: Iterable[x.Claim] = (), set_numbers: Sequence[int] | None = None) -> x.FunctionalGroup837:  # fmt: skip
+    phone = _digits(submitter.phone)[-10:]
+    return x.FunctionalGroup837(
+        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
+                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
+        receiver=x.Receiver(plan.legal_name, contract.receiver_id),
+        group_control_number=gs, batch_id=batch_label, claims=claims, set_numbers=set_numbers,
+    )  # fmt: skip
+
+
+def write_sets(
+    out: IO[str],
+    claim_ids: Sequence[int],
+    set_numbers: Sequence[int],
+    *,
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    batch_label: str,
+    created: dt.datetime,
+    progress: Callable[[int], None] | None = None,
+) -> x.Write837Result:
+    """Write the ST … SE transaction sets of ``claim_ids`` (in that order, each claim in the set
+    ``set_numbers`` gives it) to ``out``, no envelope: a whole file, or one part of a file that
+    ``join_837`` puts together (parts of whole sets, written with the same ``created``)."""
+    result = x.Write837Result()
+    claims = _Builder(plan, contract).claims(claim_ids, progress=progress)
+    group = _group(
+        submitter, plan, contract, gs=0, batch_label=batch_label, claims=claims, set_numbers=set_numbers
+    )
+    for chunk in x.iter_sets(group, created.replace(tzinfo=None), result=result, track_claims=False,
+                             max_claims_per_set=x.MAX_CLAIMS_PER_SET):  # fmt: skip
+        out.write(chunk)
+    return result
+
+
+def join_837(
+    out: IO[str],
+    body: Callable[[IO[str]], int],
+    *,
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    batch_label: str,
+    created: dt.datetime,
+    options: EnvelopeOptions = EnvelopeOptions(),  # noqa: B008 - frozen
+) -> tuple[int, int, str]:
+    """One 837P interchange to ``out``: ISA/GS with fresh ISA13 and GS06 for ``submitter``, then
+    ``body(out)``, which writes the transaction sets (``write_sets``, whole or in parts) and
+    returns how many, then GE/IEA. Returns (ISA13, GS06, SHA-256 of the text)."""
+    isa, gs, _st = control_numbers.envelope_numbers(str(submitter.pk), sets=0)
+    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
+                        interchange_control_number=isa, created=created.replace(tzinfo=None), usage=options.usage,
+                        ack_requested=options.ack_requested, sender_qualifier=options.sender_qualifier,
+                        receiver_qualifier=options.receiver_qualifier)  # fmt: skip
+    group = _group(submitter, plan, contract, gs=gs, batch_label=batch_label)
+    sink = _Digesting(out)
+    sink.write(x.envelope_head(envelope, group))
+    set_count = body(sink)  # type: ignore[arg-type]
+    sink.write(x.envelope_tail(envelope, group, set_count))
+    return isa, gs, sink.digest.hexdigest()
 
 
 def write_837(
@@ -245,71 +287,31 @@ def write_837(
     sender_qualifier: str = "ZZ",
     receiver_qualifier: str = "ZZ",
     set_numbers: Sequence[int] | None = None,
-    processes: int = 1,
 ) -> ExportResult:
     """Write ``claim_ids`` (in that order) as one 837P interchange to ``out``, with fresh ISA13
     and GS06 for ``submitter``, and each claim in the transaction set ``set_numbers`` gives it
     (its batch's, increasing) or, without them, in fresh sets of 5,000. Returns the numbers,
-    counts and the SHA-256 of the text.
-
-    The sets are independent, so with ``processes`` > 1 (on PostgreSQL, outside a transaction,
-    which other processes could not see into) a file of several sets is written in that many
-    parts side by side: whole sets each, the later parts by forked processes with their own
-    database connections, put together in set order between the envelope's ISA/GS and GE/IEA.
-    ``progress`` is then called in each process with the claims that process wrote."""
+    counts and the SHA-256 of the text. ``progress`` is called with the claims written so far,
+    every 500."""
     per_set = x.MAX_CLAIMS_PER_SET  # read at call time: the batch stamped its claims with it
-    sets = 0 if set_numbers is not None else max(1, -(-len(claim_ids) // per_set))
-    isa, gs, st = control_numbers.envelope_numbers(str(submitter.pk), sets=sets)
     if set_numbers is None:
-        set_numbers = [(st or 1) + n // per_set for n in range(len(claim_ids))]
+        first = control_numbers.set_numbers(str(submitter.pk), max(1, -(-len(claim_ids) // per_set)))
+        set_numbers = [first + n // per_set for n in range(len(claim_ids))]
     created = (created or timezone.localtime()).replace(tzinfo=None)
-    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
-                        interchange_control_number=isa, created=created, usage=usage, ack_requested=ack_requested,
-                        sender_qualifier=sender_qualifier, receiver_qualifier=receiver_qualifier)  # fmt: skip
-    phone = _digits(submitter.phone)[-10:]
-    group = functools.partial(
-        x.FunctionalGroup837,
-        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
-                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
-        receiver=x.Receiver(plan.legal_name, contract.receiver_id),
-        group_control_number=gs, batch_id=batch_label,
+    written = x.Write837Result()
+
+    def body(sink: IO[str]) -> int:
+        written.add(write_sets(sink, claim_ids, set_numbers, submitter=submitter, plan=plan, contract=contract,
+                               batch_label=batch_label, created=created, progress=progress))  # fmt: skip
+        return len(written.sets)
+
+    isa, gs, sha = join_837(
+        out, body, submitter=submitter, plan=plan, contract=contract, batch_label=batch_label, created=created,
+        options=EnvelopeOptions(usage, ack_requested, sender_qualifier, receiver_qualifier),
     )  # fmt: skip
-    builder = _Builder(plan, contract)
-
-    def write_part(
-        sink: IO[str], start: int, stop: int, gate: Callable[[int], None] | None
-    ) -> x.Write837Result:
-        result = x.Write837Result()
-        part = group(
-            claims=builder.claims(claim_ids[start:stop], gate=gate), set_numbers=set_numbers[start:stop]
-        )
-        for chunk in x.iter_sets(
-            part, created, result=result, track_claims=False, max_claims_per_set=per_set
-        ):
-            sink.write(chunk)
-        return result
-
-    parts = _parts(set_numbers, processes if forks.can_fork() else 1)
-    sink = _Digesting(out)
-    sink.write(x.envelope_head(envelope, group(claims=())))
-    with tempfile.TemporaryDirectory(prefix="837-parts-") as tmp:
-
-        def write_elsewhere(n: int, start: int, stop: int) -> x.Write837Result:
-            with open(Path(tmp, f"part-{n}"), "w", encoding="utf-8", newline="") as fh:
-                return write_part(_ParentChecked(fh), start, stop, _counting_gate(progress, gated=False))
-
-        works = [functools.partial(write_part, sink, *parts[0], _counting_gate(progress))]
-        works += [functools.partial(write_elsewhere, n, *part) for n, part in enumerate(parts[1:], start=1)]
-        results = forks.run_split(works)
-        for n in range(1, len(parts)):
-            with open(Path(tmp, f"part-{n}"), encoding="utf-8", newline="") as fh:
-                while block := fh.read(1 << 20):
-                    sink.write(block)
     result = x.Write837Result(interchange_control_number=isa, group_count=1, segment_count=4)  # ISA GS GE IEA
-    for part_result in results:
-        result.add(part_result)
-    sink.write(x.envelope_tail(envelope, group(claims=()), len(result.sets)))
-    return ExportResult(isa, gs, result.claim_count, sink.digest.hexdigest(), list(claim_ids), result)
+    result.add(written)
+    return ExportResult(isa, gs, result.claim_count, sha, list(claim_ids), result)
 
 
 class _Digesting:
@@ -322,45 +324,3 @@ class _Digesting:
     def write(self, text: str) -> None:
         self.out.write(text)
         self.digest.update(text.encode())
-
-
-class _ParentChecked:
-    """A forked writer's file: it stops writing once the process that wants the text is gone."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-
-    def write(self, text: str) -> None:
-        forks.check_parent()
-        self.out.write(text)
-
-
-def _parts(set_numbers: Sequence[int], processes: int) -> list[tuple[int, int]]:
-    """At most ``processes`` [start, stop) ranges of the claims, each whole transaction sets and
-    about as many claims as the others."""
-    starts = [n for n in range(len(set_numbers)) if n == 0 or set_numbers[n] != set_numbers[n - 1]]
-    count = max(1, min(processes, len(starts)))
-    cuts = [0]
-    for k in range(1, count):
-        target = len(set_numbers) * k // count
-        cut = min((s for s in starts if s > cuts[-1]), key=lambda s: abs(s - target), default=None)
-        if cut is not None:
-            cuts.append(cut)
-    cuts.append(len(set_numbers))
-    return list(zip(cuts, cuts[1:], strict=False))
-
-
-def _counting_gate(
-    progress: Callable[[int], None] | None, *, gated: bool = True
-) -> Callable[[int], None] | None:
-    """Per claim written: the test gate (``GATE_ENV``, in the parent's part only) and a progress
-    report every 500 claims."""
-    gated = gated and bool(os.environ.get(GATE_ENV))  # read once, not per claim
-
-    def gate(written: int) -> None:
-        if gated:
-            _gate(written)
-        if progress is not None and (written % 500 == 0):
-            progress(written)
-
-    return gate if gated or progress is not None else None

@@ -37,10 +37,8 @@ Rules (domain.md §3 step 8, §6):
 * Speed: claims are posted in chunks of ``CHUNK``. Per chunk on PostgreSQL: one claim query and
   one line query (array parameters), ``COPY`` for the new rows, one UPDATE … FROM unnest(arrays)
   for the lines' totals, one statement that writes each claim's totals, ``adjudicated_at`` and
-  new status and inserts its history row, and the foreign-key checks of what the chunk wrote.
-  Those statements run on a database thread sharing the import's connection and transaction
-  while Python parses and builds the next chunk (``_Pipeline``). Elsewhere the plain ORM does the
-  same, in one thread.
+  new status and inserts its history row, and the foreign-key checks of what the chunk wrote
+  (``_Pipeline``). Elsewhere the plain ORM does the same.
 """
 
 from __future__ import annotations
@@ -49,9 +47,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -59,7 +55,7 @@ from pathlib import PurePath
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -438,140 +434,43 @@ def _finish_remittance(event: x835.RemittanceEnd, ctx: _Context) -> None:
 
 
 class _Pipeline:
-    """Posts the claim payments of one transaction set in chunks of ``CHUNK``, with PostgreSQL
-    working on one chunk while Python parses and builds the next.
+    """Posts the claim payments of one transaction set in chunks of ``CHUNK``, one after the other.
 
-    A chunk goes through four steps: *read* its claims and lines (``_read_chunk``), *build* its
-    rows in plain Python (``_build_chunk``: match the lines, add up, no database), *adjudicate* its
-    claims (``_adjudicate``: totals, status, history) and *write* the rest (``_write_chunk``: the
-    remittance claim, payment and adjustment rows, the lines' totals, a check of their foreign
-    keys). Every statement runs on one database thread (``_DatabaseThread``), in this order::
-
-        adjudicate N-1 · read N · write N-1 · adjudicate N · read N+1 · write N · ...
-
-    while this thread builds N as soon as read N is back, then parses N+1. So each chunk is posted
-    exactly as if the ones before it were done, with one exception it makes up for: read N comes
-    before write N-1, so the totals of the lines chunk N-1 paid are taken from its own sums
-    (``_ChunkWrites.line_paid_after``), not from the database. Claims are adjudicated before the
-    next read and are always read as they now are."""
+    A chunk goes through four steps: *read* its claims and lines (``_read_chunk``: two queries),
+    *build* its rows in plain Python (``_build_chunk``: match the lines, add up, no database),
+    *adjudicate* its claims (``_adjudicate``: totals, status, history in one statement) and
+    *write* the rest (``_write_chunk``: the remittance claim, payment and adjustment rows by
+    COPY, the lines' totals in one UPDATE, a check of their foreign keys). Each statement is
+    set-based, so a chunk of 5,000 claims costs a handful of round trips; everything runs in the
+    import's one transaction, on its one connection."""
 
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
         self.chunk: list[x835.ClaimPayment] = []
-        self.unwritten: _ChunkWrites | None = None  # built and adjudicated, not yet written
         self.check_sql = _deferred_fk_sql(WRITTEN_MODELS)
-        self.db = _DatabaseThread()
 
     def __enter__(self) -> _Pipeline:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        try:
-            if exc_type is None:
-                self.drain()
-        finally:
-            # Before the transaction commits or rolls back, the database thread must be done with it.
-            self.db.close(abandon=exc_type is not None)
+        if exc_type is None:
+            self.drain()
 
     def add(self, cp: x835.ClaimPayment) -> None:
         self.chunk.append(cp)
         if len(self.chunk) >= CHUNK:
-            self._advance()
+            self.drain()
 
     def drain(self) -> None:
-        """Post everything added so far and wait until it is written, before anything else uses the
-        connection (a new transaction set, the set's totals, the commit)."""
-        if self.chunk:
-            self._advance()
-        if self.unwritten is not None:
-            self.db.submit(_write_chunk, self.unwritten, self.check_sql)
-            self.unwritten = None
-        self.db.wait()
-
-    def _advance(self) -> None:
-        chunk, self.chunk = self.chunk, []
-        read = self.db.result(self.db.submit(_read_chunk, chunk, self.ctx))
-        previous, self.unwritten = self.unwritten, None
-        if previous is not None:
-            self.db.submit(_write_chunk, previous, self.check_sql)
-        built = _build_chunk(chunk, read, self.ctx, previous.line_paid_after if previous else {})
-        self.db.submit(_adjudicate, built.claims, self.ctx, built.reason)
-        self.unwritten = built
-
-
-class _Skipped(Exception):  # noqa: N818 - not an error of its own
-    """A statement not run because one queued before it failed."""
-
-
-class _DatabaseThread:
-    """Runs the statements of an import, in the order given, on one background thread that shares
-    the import's connection, and so its transaction (Django's ``inc_thread_sharing``, as its live
-    test server does). psycopg waits for PostgreSQL without holding the GIL, so Python work in the
-    calling thread goes on meanwhile. The calling thread leaves the connection alone until
-    ``wait``. After a failure the statements still queued are skipped and ``wait`` (or ``result``)
-    raises it. Off PostgreSQL everything runs at once in the calling thread."""
-
-    def __init__(self) -> None:
-        self.executor: ThreadPoolExecutor | None = None
-        self.futures: list[Future] = []
-        self.failed = False
-        if connection.vendor == "postgresql":
-            self.shared = connections[DEFAULT_DB_ALIAS]
-            self.shared.inc_thread_sharing()
-            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="835-db")
-
-    def submit(self, fn: Callable, *args: object) -> Future:
-        future: Future = Future()
-        if self.executor is None:
-            future.set_result(fn(*args))
-            return future
-        # Keep only what may still fail: done statements' results would pile up over a large file.
-        self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
-        future = self.executor.submit(self._run, fn, args)
-        self.futures.append(future)
-        return future
-
-    def _run(self, fn: Callable, args: tuple) -> object:
-        if self.failed:
-            raise _Skipped  # the transaction is already lost
-        connections[DEFAULT_DB_ALIAS] = self.shared
-        try:
-            return fn(*args)
-        except BaseException:
-            self.failed = True
-            raise
-
-    def result(self, future: Future) -> object:
-        """``future``'s value, once it and everything queued before it ran; raises the first error."""
-        try:
-            return future.result()
-        except BaseException:
-            self._raise_first_error()
-            raise
-
-    def wait(self) -> None:
-        """Wait for everything queued; raise the first error."""
-        futures_wait(self.futures)
-        self._raise_first_error()
-        self.futures = []
-
-    def _raise_first_error(self) -> None:
-        for future in self.futures:
-            error = future.exception() if future.done() else None
-            if error is not None and not isinstance(error, _Skipped):
-                raise error
-
-    def close(self, *, abandon: bool) -> None:
-        """Wait for the statement running, if any, and the queued ones (skipped when ``abandon``:
-        the import failed and is being rolled back), then stop the thread."""
-        if self.executor is None:
+        """Post everything added so far (before a new transaction set, the set's totals, the
+        commit)."""
+        if not self.chunk:
             return
-        if abandon:
-            self.failed = True
-        self.executor.shutdown(wait=True)
-        self.executor = None
-        self.futures = []
-        self.shared.dec_thread_sharing()
+        chunk, self.chunk = self.chunk, []
+        read = _read_chunk(chunk, self.ctx)
+        built = _build_chunk(chunk, read, self.ctx)
+        _adjudicate(built.claims, self.ctx, built.reason)
+        _write_chunk(built, self.check_sql)
 
 
 @dataclass
@@ -593,7 +492,6 @@ class _ChunkWrites:
     claims: list[tuple]  # for _adjudicate
     inserts: list[tuple[type, list[str], list[tuple] | str]]
     line_increments: list[tuple[int, Decimal]]
-    line_paid_after: dict[int, Decimal]  # each line's paid total once this chunk is written
 
 
 def _pick_claim(candidates: list[tuple], ctx: _Context) -> tuple | None:
@@ -629,7 +527,7 @@ _CANDIDATE_FIELDS = (
 
 def _read_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> _ChunkRead:
     """One claim query and one line query (array parameters) for the whole chunk. Only reads:
-    choosing among the candidates is ``_build_chunk``'s, in the thread that is not busy."""
+    choosing among the candidates is ``_build_chunk``'s."""
     numbers = list({cp.patient_control_number for cp in chunk})
     candidates: dict[str, list[tuple]] = defaultdict(list)
     claims = Claim.objects.filter(_among(Claim, "control_number", numbers))
@@ -656,13 +554,10 @@ class _Cents(dict):
         return rounded
 
 
-def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context,
-                 line_paid_after: dict[int, Decimal]) -> _ChunkWrites:  # fmt: skip  # noqa: C901, PLR0912, PLR0915 - one pass reads best
+def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context) -> _ChunkWrites:  # noqa: C901, PLR0912, PLR0915 - one pass reads best
     """Pick the claim each CLP01 means, match every SVC to a line, add up what each claim and line
-    is paid, and make the rows. ``line_paid_after`` holds the totals of the lines the previous
-    chunk paid, which the read did not see yet. No database here (it is busy writing the previous
-    chunk), except off PostgreSQL, where the ``RemittanceClaim`` rows go in now to learn their
-    ids."""
+    is paid, and make the rows. No database here, except off PostgreSQL, where the
+    ``RemittanceClaim`` rows go in now to learn their ids."""
     row = ctx.row
     assert row is not None
     result = ctx.result
@@ -685,7 +580,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
         if claim_id in states:
             lines_by_control[control] = (line_id, claim_id)
             lines_by_claim[claim_id].append((line_id, code))
-            line_before[line_id] = line_paid_after.get(line_id, paid_before)
+            line_before[line_id] = paid_before
     owed = [patient_responsibility_of(cp) for cp in chunk]
     remittance_claims = [
         (row.pk, chosen.get(cp.patient_control_number), cp.patient_control_number[:38], cp.status[:2],
@@ -774,7 +669,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
         ],
         inserts=[*inserts, (Payment, PAYMENT_FIELDS, _copy_text(payments) if copy else payments),
                  (Adjustment, ADJUSTMENT_FIELDS, _copy_text(adjustments) if copy else adjustments)],
-        line_increments=increments, line_paid_after={i: line_before[i] + d for i, d in increments},
+        line_increments=increments,
     )  # fmt: skip
 
 
@@ -983,8 +878,7 @@ def _copy_text(rows: list[tuple]) -> str:
     """``rows`` in ``COPY``'s text format: tab-separated, ``\\N`` for None, a tuple as a JSON list
     (our JSON columns hold lists of codes), anything else as it prints (``Decimal`` and ``int`` as
     digits, an aware ``datetime`` in ISO format). Made in Python rather than by psycopg's
-    ``write_row`` so that it can be done ahead, in the thread that is not waiting for the
-    database; each distinct value is formatted once."""
+    ``write_row``: each distinct value is formatted once."""
     done: dict[tuple[type, object], str] = {}  # by type too: Decimal("1") == True, but not in COPY
     out = []
     for row in rows:

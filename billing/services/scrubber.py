@@ -93,8 +93,8 @@ class MemberRow(NamedTuple):
 
 @dataclass
 class BilledIndex:
-    """Running totals of the live claim lines counted (the claims scrubbed, those in flight and
-    those already billed), in delivery order, per (member, service, day), (member, service,
+    """Running totals of the live claim lines counted (the claims scrubbed and those already
+    billed), in delivery order, per (member, service, day), (member, service,
     month) and authorization: a line breaks a cap when the total up to and including it is over.
     A delivery is billed on one live line, so each total is kept under the line's delivery id;
     ``repeats`` holds the deliveries of a (member, service, day) that an earlier delivery has."""
@@ -226,12 +226,10 @@ def load_lookups(
     rate_books: dict | None = None,
     services: dict[int, ServiceCatalogEntry] | None = None,
     exclude_claim_ids: Iterable[int] = (),
-    in_flight: Sequence[tuple[Claim, list[ClaimLine]]] = (),
 ) -> Lookups:
     """Load what the checks need for ``claims`` (saved or not) and their lines. Lines already in
     the database for the same members count towards duplicates and caps, except those of
-    ``exclude_claim_ids`` (the claims being re-scrubbed, whose current lines are passed in); so do
-    the lines of ``in_flight`` claims (being committed by a build, perhaps not yet visible)."""
+    ``exclude_claim_ids`` (the claims being re-scrubbed, whose current lines are passed in)."""
     claims = [claim for claim, _lines in pairs]
     all_lines = [ln for _claim, lines in pairs for ln in lines]
     org_ids = (
@@ -275,11 +273,9 @@ def load_lookups(
                 counted.add(delivery_id)
                 member_id, auth_id = other_claims[claim_id]
                 billed.append((delivery_id, member_id, service_id, day, units, auth_id))
-    pending = [(c, [ln for ln in lines if ln.delivery_id not in counted])
-               for c, lines in in_flight if c.member_id in member_ids]  # fmt: skip
     billed += [
         (ln.delivery_id, claim.member_id, ln.service_id, ln.service_date, ln.units, claim.authorization_id)
-        for claim, lines in [*pairs, *pending]
+        for claim, lines in pairs
         for ln in lines
     ]
     # As one array parameter (``in_ids``), like the members: a chunk may name thousands.

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from billing.choices import BatchStatus, ClaimStatus
 from billing.models import Batch, Claim, ClaimStatusChange
@@ -139,19 +142,18 @@ def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_other(world, monkeypatch):
-    """On PostgreSQL a big build commits two chunks at once on two connections (lanes). The
-    second chunk (lane 1) stops inside its transaction — batch share-locked, its claims numbered
-    and inserted — until the third (lane 0) has committed: the third must need no lock the second
-    holds. All three share one batch, each with its own control numbers and sets."""
+def test_two_shards_committing_at_once_fill_one_batch_without_waiting_for_each_other(world, monkeypatch):
+    """The shards of one run commit at once on their own workers (here: two threads, each with
+    its own connection). Shard 1 stops inside its transaction — batch share-locked, its claims
+    numbered and inserted — until shard 0 has committed its second chunk: shard 0 must need no
+    lock shard 1 holds. All share one batch, each claim with its own control number and set."""
     setup_billing(world)
     for _ in range(6):
         delivery(world)  # a member each: chunks of two
     commit, mark_billed = claim_svc._commit, claim_svc._mark_billed
     events: list[str] = []
-
-    def lane() -> str:
-        return threading.current_thread().name.split("_")[0][-1]  # "0" or "1"
+    run = uuid.uuid4()
+    shard_of = threading.local()
 
     def wait_for(event: str, times: int = 1) -> None:
         for _ in range(100):  # at most 10 s
@@ -160,28 +162,48 @@ def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_o
             time.sleep(0.1)
 
     def spy_commit(chunk, *args, **kwargs):
-        if lane() == "1":  # start after the first chunk made the batch (that one wait is expected)
+        if shard_of.index == 1:  # start after shard 0 made the batch (that one wait is expected)
             wait_for("committed 0")
-        elif "committed 0" in events:  # the third chunk: start once the second is stopped
+        elif "committed 0" in events:  # shard 0's second chunk: start once shard 1 is stopped
             wait_for("paused 1")
         result = commit(chunk, *args, **kwargs)
-        events.append(f"committed {lane()}")
+        events.append(f"committed {shard_of.index}")
         return result
 
     def spy_mark_billed(delivery_ids, **kwargs):
-        if lane() == "1" and "paused 1" not in events:
+        if shard_of.index == 1 and "paused 1" not in events:
             events.append("paused 1")
             wait_for("committed 0", times=2)
             events.append("resumed 1")
         return mark_billed(delivery_ids, **kwargs)
 
+    def shard(index: int):
+        def build():
+            shard_of.index = index
+            try:
+                return build_claims(acting_user=world.cbo_billing, into_batches=True, chunk_size=2,
+                                    shard=claim_svc.Shard(run, index, 2))  # fmt: skip
+            finally:
+                connection.close()
+
+        return build
+
     monkeypatch.setattr(claim_svc, "_commit", spy_commit)
     monkeypatch.setattr(claim_svc, "_mark_billed", spy_mark_billed)
-    built = build_claims(acting_user=world.cbo_billing, into_batches=True, chunk_size=2)
+    with ThreadPoolExecutor(2) as pool:
+        built = [f.result() for f in [pool.submit(shard(0)), pool.submit(shard(1))]]
+    batch_svc.settle_batches(batch_svc.run_batch_ids(run))
 
-    assert events == ["committed 0", "paused 1", "committed 0", "resumed 1", "committed 1"]
-    [batch] = Batch.objects.filter(pk__in=built.batch_ids)
-    assert Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH).count() == built.ready == 6
+    second_of_shard_0 = [n for n, event in enumerate(events) if event == "committed 0"][1]
+    assert events.index("paused 1") < second_of_shard_0 < events.index("resumed 1")
+    [batch] = Batch.objects.filter(build_run=run)
+    assert {pk for result in built for pk in result.batch_ids} == {batch.pk}
+    assert (
+        Claim.objects.filter(batch=batch, status=ClaimStatus.IN_BATCH).count()
+        == sum(r.ready for r in built)
+        == 6
+    )
+    assert Batch.objects.get(pk=batch.pk).claim_count == 6
     numbers = list(Claim.objects.values_list("control_number", flat=True))
     assert len(set(numbers)) == 6
     text = _batch_text_of(write_batch_file(batch))
@@ -190,22 +212,22 @@ def test_two_chunks_committing_at_once_fill_one_batch_without_waiting_for_each_o
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_next_chunk_of_claims_is_read_while_this_one_is_written(world, monkeypatch):
+def test_a_file_of_several_chunks_is_read_chunk_by_chunk_in_file_order(world, monkeypatch):
     setup_billing(world)
     for _ in range(5):
         delivery(world)
     built = build_claims(acting_user=world.cbo_billing, into_batches=True)
     monkeypatch.setattr(export837, "CHUNK", 2)
-    fetch, readers = export837._fetch_fast, []
+    fetch, reads = export837._fetch_fast, []
 
     def spy(ids):
-        readers.append(threading.current_thread().name)
+        reads.append(len(ids))
         return fetch(ids)
 
     monkeypatch.setattr(export837, "_fetch_fast", spy)
     batch = write_batch_file(built.batch_ids[0])
 
-    assert len(readers) == 3 and all(name.startswith("837-read") for name in readers)
+    assert reads == [2, 2, 1]
     text = _batch_text_of(batch)
     assert_clean(text)
     in_db = (
