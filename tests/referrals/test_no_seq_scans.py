@@ -41,9 +41,10 @@ URLS = [
 # Known and not yet fixed (issue #15, what is left): a ratchet, so nothing new slips in while these
 # are worked off. With two plans a plan's filter matches half the table, where a Seq Scan under a
 # LIMIT is the cheap plan and the planner's choice turns on its row sample (the plan's service
-# deliveries, half of a few thousand rows, went either way from one run to the next); the hub's several CBOs (cbo_id IN (…)) are not read in created_at
-# order by any index, so the planner joins members by hash; the member list for a CBO or hub
-# without a selective search walks members.
+# deliveries, half of a few thousand rows, went either way from one run to the next); the hub's
+# several CBOs (cbo_id IN (…)) are not read in created_at order by any index, so the planner
+# joins members by hash; the member list for a CBO or hub without a selective search walks
+# members.
 KNOWN = {
     ("plan", "/referrals/"), ("plan", "/referrals/?status=open"), ("plan", "/worklist/?period=all"),
     ("plan", "/members/"), ("plan", "/members/?q=Ana42"), ("plan", "/authorizations/"),
