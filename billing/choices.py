@@ -42,6 +42,13 @@ class BatchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class BuildStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Building"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class AckKind(models.TextChoices):
     FA999 = "999", "999 acknowledgement"
     CA277 = "277CA", "277CA claim acknowledgement"

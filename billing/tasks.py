@@ -34,6 +34,14 @@ def build_claims(user_id: int | None = None) -> dict:
     return {"claims": result.claims, "ready": result.ready, "held": result.held, "skipped": result.skipped}
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_claim_build(build_id: int) -> str:
+    """A "Build claims" asked for on the claims page (``billing.services.builds``)."""
+    from billing.services.builds import run_build
+
+    return run_build(build_id).status
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def process_batch(self, batch_id: int) -> str:  # noqa: ANN001
     """Write the batch's file and, for SFTP plans, upload it; resumes from any step. A big 837P

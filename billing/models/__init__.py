@@ -6,6 +6,7 @@ from billing.models.batches import (
     PlanChannel,
     UnreadFile,
 )
+from billing.models.builds import ClaimBuild
 from billing.models.claims import Claim, ClaimLine, ClaimStatusChange
 from billing.models.remittances import Adjustment, Payment, ProviderAdjustment, Remittance, RemittanceClaim
 
@@ -15,6 +16,7 @@ __all__ = [
     "Batch",
     "BatchStatusChange",
     "Claim",
+    "ClaimBuild",
     "ClaimLine",
     "ClaimStatusChange",
     "ControlNumberCounter",

@@ -25,7 +25,7 @@ import logging
 import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -491,7 +491,7 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None)
 
 
 def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
-            filler: BatchFiller | None = None) -> BuildResult:  # fmt: skip
+            filler: BatchFiller | None = None, on_chunk: ChunkHook | None = None) -> BuildResult:  # fmt: skip
     """Save a prepared chunk: reserve its control numbers (and ST02s), then in one transaction
     lock its deliveries (``skip_locked``), put the ready claims in batches (with a ``filler``),
     insert the claims, stamp the deliveries billed, audit. Deliveries another build took or that
@@ -514,7 +514,10 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
                 today=today,
             )
         if not chunk.pairs:
-            return BuildResult(skipped=chunk.skipped)
+            result = BuildResult(skipped=chunk.skipped)
+            if on_chunk is not None:
+                on_chunk(result, len(seen))
+            return result
         if filler is not None:
             filler.place((claim for claim, _lines in chunk.pairs), sets)
         result = _save(
@@ -529,6 +532,8 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
             summary=f"Built {count(result.claims, 'claim')} ({result.ready} ready, {result.held} held) from {count(len(billed_ids), 'service')}",
             changes={"claims": result.claims, "held": result.held, "ready": result.ready},
         )  # fmt: skip
+        if on_chunk is not None:
+            on_chunk(result, len(seen))
         return result
 
 
@@ -547,6 +552,20 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
         raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
 
 
+def require_builder(acting_user) -> None:  # noqa: ANN001
+    """Claims are built by a CBO's or hub's billing coordinators and admins (and platform admins;
+    ``None`` is the nightly run)."""
+    if acting_user is not None and not (
+        access.is_platform_admin(acting_user)
+        or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
+    ):
+        raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
+
+
+# Told, inside each chunk's transaction, what the chunk made and how many services it went through.
+ChunkHook = Callable[[BuildResult, int], None]
+
+
 def build_claims(
     *,
     acting_user,  # noqa: ANN001
@@ -558,6 +577,7 @@ def build_claims(
     keep_ids: bool = True,
     into_batches: bool = False,
     shard: Shard | None = None,
+    on_chunk: ChunkHook | None = None,
 ) -> BuildResult:
     """Turn every billable delivery the user may bill (optionally one CBO's, one plan's, or the
     given ids) into scrubbed claims; see the module docstring for the rules. ``acting_user=None``
@@ -573,12 +593,11 @@ def build_claims(
     ``into_batches``: ready claims go straight into batches (``batches.BatchFiller``), the open
     batches of ``shard.run`` when sharded (the shards of one run fill the same ones; the run's
     callback settles them), else of a run of its own, settled here. Their ids are in
-    ``batch_ids``, each still to be written."""
-    if acting_user is not None and not (
-        access.is_platform_admin(acting_user)
-        or access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES)
-    ):
-        raise PermissionDenied("Only a billing coordinator or an admin of a CBO or hub may build claims.")
+    ``batch_ids``, each still to be written.
+
+    ``on_chunk``: called in each chunk's transaction with what it made and how many services it
+    went through (a build's progress, ``billing.services.builds``)."""
+    require_builder(acting_user)
     qs = billable_deliveries(acting_user, cbo=cbo, plan=plan, delivery_ids=delivery_ids)
     if shard is not None:
         qs = shard.of(qs)
@@ -588,7 +607,9 @@ def build_claims(
 
     def commit(rows: list[Row]) -> None:
         chunk = _prepare(rows, cache, acting_user=acting_user, today=today)
-        total.merge(_commit(chunk, cache, acting_user=acting_user, today=today, filler=filler))
+        total.merge(
+            _commit(chunk, cache, acting_user=acting_user, today=today, filler=filler, on_chunk=on_chunk)
+        )
         if not keep_ids:
             total.claim_ids = []
 

@@ -20,11 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import fixlinks
 from billing.api.claims import progress_percent
 from billing.audit import record_claims_view
-from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMethod
-from billing.models import Batch, Claim, ClaimStatusChange, PlanChannel
+from billing.choices import BatchFormat, BatchStatus, BuildStatus, ClaimStatus, DeliveryMethod
+from billing.models import Batch, Claim, ClaimBuild, ClaimStatusChange, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import acks as ack_services
 from billing.services import batches as batch_services
+from billing.services import builds as build_services
 from billing.services import claims as claim_services
 from billing.services import invoices
 from cbo_portal import access, csvsafe
@@ -118,22 +119,53 @@ def _billable_count(user) -> int:  # noqa: ANN001
 @portal_view
 @require_POST
 def build(request: HttpRequest) -> HttpResponse:
-    """Build claims from every billable service the user may bill (synchronously: a few
-    thousand services take seconds; the nightly task handles the rest)."""
+    """Start building claims from every billable service the user may bill, on a worker; the
+    build's page shows its progress."""
     try:
-        result = claim_services.build_claims(acting_user=request.user)
+        started = build_services.start_build(acting_user=request.user)
     except SERVICE_ERRORS as error:
         for message in apply_service_error(None, error):
             messages.error(request, message)
         return redirect("billing:claims")
-    if result.claims:
-        messages.success(request, f"Built {count(result.claims, 'claim')}: {result.ready} ready, {result.held} held "
-                                  f"(${result.billed_amount:,.2f}).")  # fmt: skip
-    else:
+    if started is None:
         messages.info(request, "There were no new services to bill.")
-    for reason in result.skipped:
-        messages.warning(request, f"Not billed: {reason}")
-    return redirect("billing:claims")
+        return redirect("billing:claims")
+    return redirect("billing:claim_build", pk=started.pk)
+
+
+def _build_text(run: ClaimBuild) -> str:
+    """Where a build stands, in a sentence."""
+    if run.status == BuildStatus.QUEUED:
+        return f"Waiting for a worker to bill {count(run.total, 'service')}…"
+    if run.status == BuildStatus.RUNNING:
+        return f"{min(run.done, run.total):,} of {count(run.total, 'service')} gone through: {count(run.claims, 'claim')} built so far."
+    if run.status == BuildStatus.FAILED:
+        return f"Stopped after {count(run.claims, 'claim')}: {run.error}"
+    if not run.claims:
+        return "No claims were built: every service waiting was left unbilled (see why below)."
+    return (
+        f"Built {count(run.claims, 'claim')}: {run.ready} ready, {run.held} held (${run.billed_amount:,.2f})."
+    )
+
+
+@portal_view
+@require_GET
+def claim_build(request: HttpRequest, pk: int) -> HttpResponse:
+    """One "Build claims" run: its progress while it works, then what it made."""
+    run = get_visible(ClaimBuild.objects.all(), request.user, pk=pk)
+    return render(request, "billing/claim_build.html", {
+        "run": run, "text": _build_text(run), "finished": run.status not in build_services.UNFINISHED,
+        "progress_url": reverse("billing:claim_build_progress", args=[run.pk]),
+    })  # fmt: skip
+
+
+@portal_view
+@require_GET
+def claim_build_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """The build page's progress bar: percent, a sentence, and whether it has finished."""
+    run = get_visible(ClaimBuild.objects.all(), request.user, pk=pk)
+    return JsonResponse({"status": run.status, "percent": run.percent, "text": _build_text(run),
+                         "finished": run.status not in build_services.UNFINISHED})  # fmt: skip
 
 
 @portal_view
@@ -278,7 +310,9 @@ def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     batch = get_visible(Batch.objects.all(), request.user, pk=pk)
     return JsonResponse({"status": batch.status, "status_label": batch.get_status_display(),
                          "done": batch.progress_done, "total": batch.progress_total,
-                         "percent": progress_percent(batch), "error": batch.error})  # fmt: skip
+                         "percent": progress_percent(batch), "error": batch.error,
+                         "text": f"{batch.progress_done:,} of {count(batch.progress_total, 'claim')} written.",
+                         "finished": batch.status != BatchStatus.BUILDING})  # fmt: skip
 
 
 @portal_view
@@ -313,6 +347,8 @@ def batch_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 urlpatterns = [
     path("billing/claims/", claim_list, name="claims"),
     path("billing/claims/build/", build, name="build"),
+    path("billing/claims/builds/<int:pk>/", claim_build, name="claim_build"),
+    path("billing/claims/builds/<int:pk>/progress.json", claim_build_progress, name="claim_build_progress"),
     path("billing/claims/<int:pk>/", claim_detail, name="claim"),
     path("billing/batches/", batch_list, name="batches"),
     path("billing/batches/create/", batch_create, name="batch_create"),

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from billing.choices import BatchStatus, ClaimStatus
-from billing.models import Batch, Claim
+from billing.models import Batch, Claim, ClaimBuild
 from billing.services.batches import create_batch, submit_batch, write_batch_file
 from billing.services.claims import build_claims
 from cbo_portal.models import Organization
@@ -24,13 +24,17 @@ def bw(world):
     return world
 
 
-def test_coordinator_builds_claims_sees_problems_and_rescrubs(bw, client):
+def test_coordinator_builds_claims_sees_problems_and_rescrubs(bw, client, django_capture_on_commit_callbacks):
     delivery(bw)
     Organization.objects.filter(pk=bw.cbo.pk).update(service_zip="90012")
     client.force_login(bw.cbo_billing)
     page = client.get("/billing/claims/")
     assert page.status_code == 200 and b"Build claims (1 service)" in page.content
-    response = client.post("/billing/claims/build/", follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/billing/claims/build/")
+    build = ClaimBuild.objects.get()
+    assert started["Location"] == f"/billing/claims/builds/{build.pk}/"
+    response = client.get(started["Location"])
     assert b"Built 1 claim: 0 ready, 1 held" in response.content
     claim = Claim.objects.get()
     detail = client.get(f"/billing/claims/{claim.pk}/")

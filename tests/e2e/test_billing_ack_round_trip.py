@@ -90,7 +90,7 @@ def test_export_999_277ca_rejects_one_fix_resubmit_835_pays(page: Page, live_ser
     sign_in(page, base, world.hub_billing.email)
     page.goto(base + "/billing/claims/")
     page.get_by_test_id("build-claims").click()
-    expect(page.get_by_role("status").filter(has_text="Built 3 claims: 3 ready, 0 held")).to_be_visible()
+    expect(page.get_by_test_id("build-summary")).to_contain_text("Built 3 claims: 3 ready, 0 held")
     first_text = export_batch(page, base)
     first = read_837(first_text)
     batch_url = page.url

@@ -38,7 +38,8 @@ def test_coordinator_builds_fixes_and_sends_claims(page: Page, live_server, worl
     sign_in(page, live_server.url, world.hub_billing.email)
     page.goto(live_server.url + "/billing/claims/")
     page.get_by_test_id("build-claims").click()
-    expect(page.get_by_role("status").filter(has_text="Built 5 claims")).to_be_visible()
+    expect(page.get_by_test_id("build-summary")).to_contain_text("Built 5 claims")
+    shots(page, "claim-build")
     shots(page, "claims")
 
     page.get_by_role("link", name="Held: need a fix").click()
