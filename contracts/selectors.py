@@ -261,6 +261,17 @@ def rate_book(cbo: Organization, plan: Organization) -> RateBook:
     return RateBook.load(cbo, plan)
 
 
+def offered_services(
+    cbo: Organization, plan: Organization, *, on: date, county: CountyRef = None
+) -> list[Coverage]:
+    """Every catalog service in use on ``on``, each answered as ``coverage`` answers it: what a
+    plan may refer a member of ``county`` to ``cbo`` for (covered), and why not (the others)."""
+    book = RateBook.load(cbo, plan)
+    return [
+        book.coverage(service, on=on, county=county) for service in ServiceCatalogEntry.objects.in_effect(on)
+    ]
+
+
 def _unknown(service: ServiceRef, error: UnknownService) -> Coverage:
     return Coverage(False, CoverageReason.UNKNOWN_SERVICE, error.messages[0])
 

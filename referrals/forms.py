@@ -27,8 +27,12 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class ServiceChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: ServiceCatalogEntry) -> str:
+    @staticmethod
+    def service_label(obj: ServiceCatalogEntry) -> str:
         return f"{obj.name} · {obj.label}"
+
+    def label_from_instance(self, obj: ServiceCatalogEntry) -> str:
+        return self.service_label(obj)
 
 
 class ReferralChoiceField(forms.ModelChoiceField):

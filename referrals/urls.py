@@ -10,6 +10,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("referrals/", views.referral_list, name="list"),
     path("referrals/new/", views.referral_create, name="create"),
+    path("referrals/new/services.json", views.offered_services, name="offered_services"),
     path("referrals/<int:pk>/", views.referral_detail, name="detail"),
     path("referrals/files/", views.import_create, name="import_create"),
     path("referrals/files/<int:pk>/", views.import_detail, name="import"),

@@ -23,9 +23,10 @@ from django.views.decorators.http import require_http_methods
 from cbo_portal import access, csvsafe
 from cbo_portal.badinput import id_or_none
 from cbo_portal.choices import OrgKind
-from cbo_portal.models import Organization
+from cbo_portal.models import County, Organization
 from cbo_portal.pagination import BoundedPaginator
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
+from contracts import selectors as contract_selectors
 from referrals import forms as f
 from referrals import selectors
 from referrals.choices import (
@@ -250,6 +251,35 @@ def referral_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+@portal_view
+@require_http_methods(["GET"])
+def offered_services(request: HttpRequest) -> JsonResponse:
+    """What the referral form offers today: the services the chosen CBO (for a plan's referral) or
+    the chosen plan (for a CBO's community referral) is contracted for in the member's county, and
+    each other service with why it is not offered (``contracts.selectors.offered_services``)."""
+    plan, cbo = _referrer(request), _worker(request)
+    if plan is None and cbo is None:
+        raise Http404
+    if plan is not None:
+        other = (
+            Organization.objects.approved_providers().filter(pk=id_or_none(request.GET.get("cbo"))).first()
+        )
+    else:
+        other = Organization.objects.filter(kind=OrgKind.PLAN, pk=id_or_none(request.GET.get("plan"))).first()
+    if other is None:
+        return JsonResponse({"error": "Choose the CBO or plan first."}, status=400)
+    county = County.objects.filter(name=request.GET.get("county", "")).first()
+    answers = contract_selectors.offered_services(
+        cbo or other, plan or other, on=timezone.localdate(), county=county
+    )
+    return JsonResponse({
+        "offered": [{"id": a.service.pk, "label": f.ServiceChoiceField.service_label(a.service)} for a in answers if a.covered],
+        "not_offered": [
+            {"label": a.service.display, "reason": a.message, "code": a.reason} for a in answers if not a.covered
+        ],
+    })  # fmt: skip
+
+
 def _referral(request: HttpRequest, pk: int) -> Referral:
     return get_visible(Referral.objects.select_related("plan", "cbo", "cbo__hub", "member", "member__county",
                                                        "service"), request.user, pk=pk)  # fmt: skip
@@ -327,6 +357,8 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "outreach": OutreachAttempt.objects.visible_to(user).filter(referral=referral).select_related("staff"),
         "deliveries": ServiceDelivery.objects.visible_to(user).filter(referral=referral).for_list(),
         "awaiting": referral.status in AWAITING_RESPONSE,
+        "offer_problem": ref_svc.referral_offer_problem(referral)
+        if worker and referral.status in AWAITING_RESPONSE else "",
         "can_close": referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
                                          ReferralStatus.PENDING_REVIEW, ReferralStatus.RECEIVED),
         # The log form logs for the active organization's referrals (``_worker``), not for every

@@ -41,6 +41,7 @@ from cbo_portal.pg import array_literal, copy_escape, needs_copy_escape
 from cbo_portal.services import audit
 from cbo_portal.words import count
 from contracts.models import ServiceCatalogEntry, UnknownService
+from contracts.selectors import RateBook
 from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
 from referrals.models import (
     Enrollment,
@@ -52,7 +53,7 @@ from referrals.models import (
 )
 from referrals.services import members as member_svc
 from referrals.services.common import PLAN_REFERRERS, require_plan_role
-from referrals.services.referrals import check_provider, response_deadline
+from referrals.services.referrals import check_provider, offer_problem, response_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,18 @@ class RowChecker:
         self.providers = dict(
             Organization.objects.approved_providers().exclude(npi="").values_list("npi", "pk")
         )
+        self.county_records = {c.pk: c for c in County.objects.all()}
+        self.entries: dict[int, ServiceCatalogEntry] = {}
+        self.books: dict[int, RateBook] = {}
+
+    def _offer_problem(self, cbo_id: int, service_id: int, county_id: int | None) -> str:
+        """``referrals.offer_problem`` for the row, with each CBO's contracts loaded once."""
+        if cbo_id not in self.books:
+            self.books[cbo_id] = RateBook.load(Organization.objects.get(pk=cbo_id), self.batch.plan)
+        if service_id not in self.entries:
+            self.entries[service_id] = ServiceCatalogEntry.objects.get(pk=service_id)
+        return offer_problem(self.books[cbo_id], self.entries[service_id],
+                             county=self.county_records.get(county_id), on=self.today)  # fmt: skip
 
     def _service(self, text: str) -> int | str:
         key = text.strip().upper()
@@ -225,6 +238,12 @@ class RowChecker:
                 start = parse_date(raw)
             except ValueError:
                 errors.append(("enrollment_start", f"“{raw}” is not a date; use YYYY-MM-DD or MM/DD/YYYY."))
+        county_known = not (county_text and county_id is None)
+        if (
+            isinstance(service, int) and cbo_id is not None and county_known
+            and (problem := self._offer_problem(cbo_id, service, county_id))
+        ):  # fmt: skip
+            errors.append(("service", problem))
         if errors:
             return None, errors
         return CleanRow(

@@ -28,6 +28,7 @@ from cbo_portal.models import Organization
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
 from contracts.models import ServiceCatalogEntry
+from contracts.selectors import CountyRef, RateBook
 from referrals.choices import LoopClosureReason, OutreachMethod, Priority, ReferralSource, ReferralStatus
 from referrals.models import Member, OutreachAttempt, Referral, ReferralStatusChange
 from referrals.services import members as member_svc
@@ -77,6 +78,30 @@ def check_provider(cbo: Organization) -> None:
         raise ValidationError({"cbo": f"{cbo} has not finished onboarding, so it cannot receive referrals."})
 
 
+def offer_problem(book: RateBook, service: ServiceCatalogEntry, *, county: CountyRef, on: date) -> str:
+    """Why the plan of ``book`` may not refer a member of ``county`` to its CBO for ``service`` on
+    ``on`` ('' when it may). The rule: a plan refers a member only for a service the CBO (or its
+    hub) is contracted for with that plan on the day, in the member's county
+    (``contracts.selectors.coverage``), whoever makes the referral and however it arrives."""
+    found = book.coverage(service, on=on, county=county)
+    return "" if found.covered else f"{book.cbo} cannot take referrals for {service.display}: {found.message}"
+
+
+def check_offered(
+    cbo: Organization, plan: Organization, service: ServiceCatalogEntry, *, county: CountyRef, on: date
+) -> None:
+    """Refuse a referral ``offer_problem`` does not allow, naming the service and why."""
+    if problem := offer_problem(RateBook.load(cbo, plan, services=[service]), service, county=county, on=on):
+        raise ValidationError({"service": problem})
+
+
+def referral_offer_problem(referral: Referral) -> str:
+    """``offer_problem`` for an existing referral today: what its CBO reads before accepting, when
+    the contract no longer (or never) covered the service for this member."""
+    book = RateBook.load(referral.cbo, referral.plan, services=[referral.service])
+    return offer_problem(book, referral.service, county=referral.member.county, on=timezone.localdate())
+
+
 def _history(referral: Referral, from_status: str, to_status: str, *, acting_user, reason: str = "") -> None:
     ReferralStatusChange.objects.create(
         referral=referral, from_status=from_status, to_status=to_status, actor=actor_or_none(acting_user),
@@ -98,8 +123,8 @@ def create_referral(
     """A plan care coordinator refers one of the plan's members to an approved CBO for one service.
     The member is given as a record or as details with a CIN (see ``members.resolve_member``: the
     referral asserts the member's enrollment with the plan from today, refused when another plan
-    has them). The CBO must respond by the deadline (see ``response_deadline``). Every check runs
-    before the first write; a refused referral writes nothing."""
+    has them), for a service the CBO is contracted for (``check_offered``). The CBO must respond by
+    the deadline (see ``response_deadline``). A refused referral writes nothing."""
     require_plan_role(acting_user, plan, PLAN_REFERRERS, action="refer members")
     return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=member, member_details=member_details,
                    service=service, source=ReferralSource.PLAN, status=S.RECEIVED, **fields)  # fmt: skip
@@ -159,6 +184,7 @@ def _create(*, acting_user, plan, cbo, member, member_details, service, source, 
         )
     elif by_plan:
         member_svc.ensure_enrolled(member, acting_user=acting_user, plan=plan, on=timezone.localdate())
+    check_offered(cbo, plan, service, county=member.county, on=timezone.localdate())
     referral.member = member
     if status == S.RECEIVED:
         referral.respond_by = response_deadline(now, referral.priority)

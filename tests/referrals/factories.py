@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import factory
 from django.utils import timezone
 
 from cbo_portal.models import County
+from contracts import selectors as contract_selectors
 from contracts.choices import ContractStatus
 from contracts.models import Contract, RateLine, RateLineVersion, ServiceCatalogEntry
 from referrals.models import Enrollment, Member
@@ -72,11 +74,30 @@ def contract(plan, cbo, *, user, terms: dict | None = None, start: date = LONG_A
     return c
 
 
+@contextmanager
+def covered_for_the_referral(world, label: str):  # noqa: ANN001, ANN201
+    """A plan refers a member only for a service the CBO is contracted for on the day. Tests about
+    what happens later (logging, billing, a contract that no longer covers the service) need the
+    referral whatever today's contracts say, so when none covers ``label`` a contract covering it
+    in every county stands for the moment of referral and is gone after it: the world is as the
+    test built it, and the referral went through the real service."""
+    if contract_selectors.coverage(world.cbo, world.plan, service(label), on=timezone.localdate()):
+        yield
+        return
+    terms = DEFAULT_TERMS.get(label, {"unit": "service", "rate": "10.00", "authorization": "none"})
+    stand_in = contract(world.plan, world.cbo, user=world.contract_manager, terms={label: terms}, counties=())
+    try:
+        yield
+    finally:
+        stand_in.delete()
+
+
 def referral(world, *, member: Member | None = None, label: str = "T2041-U6", accept: bool = True, **fields):  # noqa: ANN001, ANN003
     """A referral from world.plan to world.cbo (accepted unless told otherwise)."""
     member = member or MemberFactory()
-    r = ref_svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo, member=member,
-                                service=service(label), **fields)  # fmt: skip
+    with covered_for_the_referral(world, label):
+        r = ref_svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo,
+                                    member=member, service=service(label), **fields)  # fmt: skip
     if not Enrollment.objects.filter(member=member, plan=world.plan, start_date__lte=LONG_AGO).exists():
         Enrollment.objects.filter(member=member, plan=world.plan).update(start_date=LONG_AGO)
     if accept:
@@ -90,6 +111,14 @@ def authorization(world, ref, *, units: int = 10, number: str | None = None, sta
     return auth_svc.authorize(ref, acting_user=world.care_coordinator, number=number or f"AUTH-{ref.pk}-{units}",
                               units=units, start_date=start or today - timedelta(days=60),
                               end_date=end or today + timedelta(days=60))  # fmt: skip
+
+
+def contracted(world, *, plan=None, cbo=None, labels=("T2041-U6", "S5170-U6")) -> Contract:  # noqa: ANN001
+    """An active contract in every county for ``labels`` between ``plan`` and ``cbo`` (world's by
+    default): what a plan needs before it refers a member there."""
+    ensure_reference_data()
+    return contract(plan or world.plan, cbo or world.cbo, user=world.contract_manager,
+                    terms={label: DEFAULT_TERMS[label] for label in labels}, counties=())  # fmt: skip
 
 
 def covered_world(world):  # noqa: ANN001

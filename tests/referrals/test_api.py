@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from referrals.models import Referral
-from tests.referrals.factories import authorization, referral, service
+from tests.referrals.factories import authorization, contracted, referral, service
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,7 @@ NEW = {
 
 
 def test_care_coordinator_creates_a_referral(world, api):
+    contracted(world)
     client = api.as_user(world.care_coordinator)
     response = client.post(
         "/api/v1/referrals/", {**NEW, "cbo": world.cbo.pk, "plan": world.plan.pk}, format="json"

@@ -16,9 +16,17 @@ from referrals.models import (
     ReferralStatusChange,
 )
 from referrals.services import imports
-from tests.referrals.factories import MemberFactory
+from tests.referrals.factories import DEFAULT_TERMS, MemberFactory, contract, contracted
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _contract(world):
+    """world.cbo is contracted with world.plan for meals in every county."""
+    contracted(world, labels=("S5170-U6",))
+
+
 HEADER = "CIN,First Name,Last Name,DOB,Sex,Street,City,ZIP,Phone,County,Service,Diagnosis,Priority,Plan Reference\n"
 
 
@@ -69,6 +77,23 @@ def test_good_file_is_imported_once(world, django_capture_on_commit_callbacks):
     # A new file repeating rows: only the new row is created.
     batch2, _ = run(world, (HEADER + row(1) + row(7)).encode(), django_capture_on_commit_callbacks)
     assert (batch2.created_count, batch2.skipped_count) == (1, 1) and Referral.objects.count() == 7
+
+
+def test_a_row_for_a_service_or_county_outside_the_cbos_contract_is_refused_with_the_reason(
+    world, django_capture_on_commit_callbacks
+):
+    """Issue #14 item 3: a plan refers only for what the CBO is contracted for, in the member's county."""
+    contract(world.plan, world.other_cbo, user=world.contract_manager, terms={"S5170-U6": DEFAULT_TERMS["S5170-U6"]},
+             counties=("Los Angeles",), number="LA-MEALS")  # fmt: skip
+    content = (HEADER + row(1) + row(2, service="H0014-U6") + row(3, county="Alameda")).encode()
+    batch, _ = run(world, content, django_capture_on_commit_callbacks, cbo=world.other_cbo)
+    assert batch.status == "invalid" and Referral.objects.count() == 0
+    assert errors(batch) == [
+        (3, "service", "Northside Housing Partners cannot take referrals for Sobering Centers (H0014-U6): "
+                       "Contract LA-MEALS does not cover Sobering Centers (H0014-U6)."),
+        (4, "service", "Northside Housing Partners cannot take referrals for Medically Tailored Meals (S5170-U6): "
+                       "Contract LA-MEALS covers Los Angeles, not Alameda."),
+    ]  # fmt: skip
 
 
 def test_every_bad_row_is_reported_and_nothing_is_imported(world, django_capture_on_commit_callbacks):

@@ -15,9 +15,18 @@ from referrals.models import Enrollment, Member, MemberCorrection, Referral
 from referrals.services import imports
 from referrals.services import members as member_svc
 from referrals.services import referrals as ref_svc
-from tests.referrals.factories import MemberFactory, referral
+from tests.referrals.factories import MemberFactory, contracted, referral
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _contracts(world):
+    """Every CBO here is contracted with both plans, so only the ownership rule refuses."""
+    for plan in (world.plan, world.other_plan):
+        for cbo in (world.cbo, world.other_cbo):
+            contracted(world, plan=plan, cbo=cbo)
+
 
 ATTACK = {"first_name": "Mallory", "last_name": "Hacker", "dob": "1999-09-09", "phone": "415-555-6666",
           "street": "1 Attacker Way", "city": "Oakland", "zip": "94601"}  # fmt: skip

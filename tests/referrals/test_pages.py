@@ -14,7 +14,7 @@ from django.utils import timezone
 from cbo_portal.choices import AuditAction
 from cbo_portal.models import AuditEvent
 from referrals.models import Referral, ServiceDelivery
-from tests.referrals.factories import MemberFactory, authorization, referral
+from tests.referrals.factories import MemberFactory, authorization, contracted, referral
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +49,7 @@ def test_every_page_renders_for_its_people(cw, client):
 
 
 def test_plan_refers_a_member_from_the_form(world, client):
+    contracted(world)
     login(client, world.care_coordinator)
     response = client.post(reverse("referrals:create"), {
         "cin": "91239999A", "first_name": "Mei", "last_name": "Tran", "dob": "1980-02-03", "sex": "F",

@@ -12,13 +12,14 @@ from referrals.models import Enrollment
 from referrals.selectors import enrolled
 from referrals.services import referrals as svc
 from tests.factories import OrganizationFactory
-from tests.referrals.factories import MemberFactory, referral, service
+from tests.referrals.factories import MemberFactory, contracted, referral, service
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
 
 
 def test_plan_refers_a_member_and_the_cbo_accepts_with_full_history(world):
+    contracted(world)
     member = MemberFactory()
     r = svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo, member=member,
                             service=service("S5170-U6"), diagnosis_codes=["z59.01"], reason="Unsheltered",
@@ -107,6 +108,7 @@ def test_justice_involved_referral_needs_release_date_and_facility_and_hands_off
         expected_release_date=timezone.localdate() + timedelta(days=30),
         post_release_provider=world.other_cbo,
     )
+    contracted(world, cbo=world.other_cbo)
     new = svc.hand_off(r, acting_user=world.care_coordinator)
     r.refresh_from_db()
     assert new.cbo == world.other_cbo and new.status == "received" and new.handed_off_from == r
@@ -114,6 +116,7 @@ def test_justice_involved_referral_needs_release_date_and_facility_and_hands_off
 
 
 def test_cbo_community_referral_waits_for_plan_review(world):
+    contracted(world)
     typed = {"cin": "12345678A", "first_name": "Rosa", "last_name": "Diaz", "dob": date(1970, 1, 2)}
     r = svc.record_community_referral(acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo,
                                       member_details=typed, service=service("S5170-U6"), source="community")  # fmt: skip
