@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from cbo_portal import access, csvsafe
 from cbo_portal.badinput import id_or_none, posted_id
+from cbo_portal.charts import bar_chart
 from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.models import County
 from cbo_portal.services import audit
@@ -291,26 +292,12 @@ def _months(contract: Contract, today: date) -> list[date]:
 
 
 def _chart(result: usage.Utilization, months: list[date]) -> dict:
-    """Bars for dollars logged, billed and paid per month, scaled to the tallest, for inline SVG."""
+    """Dollars logged, billed and paid per month, the last twelve months of the contract."""
     by_month = dict(result.by_month)
     months = sorted(set(months) | set(by_month))[-12:]
-    peak = max([f.amount[s] for f in by_month.values() for s in usage.STAGES] + [0])
-    height, group, bar = 160, 56, 14
-    groups = []
-    for i, month in enumerate(months):
-        figures = by_month.get(month) or usage.Figures()
-        bars = []
-        for j, stage in enumerate(usage.STAGES):
-            value = figures.amount[stage]
-            h = int(height * value / peak) if peak else 0
-            bars.append({"stage": stage, "value": value, "x": 40 + i * group + j * (bar + 2), "y": 10 + height - h,
-                         "h": max(h, 1 if value else 0)})  # fmt: skip
-        groups.append({"month": month, "x": 40 + i * group + (3 * bar + 4) / 2, "bars": bars})
-    ticks = (
-        [{"y": 10 + height - int(height * k / 4), "value": peak * k / 4} for k in range(5)] if peak else []
-    )
-    return {"groups": groups, "width": 40 + len(months) * group + 10, "height": height + 40, "peak": peak,
-            "ticks": ticks, "base": 10 + height}  # fmt: skip
+    figures = [by_month.get(month) or usage.Figures() for month in months]
+    return bar_chart([month.strftime("%b %Y") for month in months],
+                     {stage.capitalize(): [f.amount[stage] for f in figures] for stage in usage.STAGES}, money=True)  # fmt: skip
 
 
 @portal_view

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from cbo_portal import access, csvsafe
 from cbo_portal.badinput import id_or_none
+from cbo_portal.charts import bar_chart
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import County, Organization
 from cbo_portal.pagination import BoundedPaginator
@@ -140,16 +141,13 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 def _chart(rows: list[selectors.ReportRow]) -> dict:
-    """Horizontal bars of services delivered per county (inline SVG, no scripts)."""
+    """Services delivered per county, the busiest first."""
     by_county: dict[str, int] = {}
     for r in rows:
         by_county[r.county] = by_county.get(r.county, 0) + r.services_delivered
-    peak = max(by_county.values(), default=0)
-    bars = [
-        {"label": county, "value": n, "y": 8 + i * 34, "w": int(600 * n / peak) if peak else 0}
-        for i, (county, n) in enumerate(sorted(by_county.items(), key=lambda kv: -kv[1]))
-    ]
-    return {"bars": bars, "height": 16 + 34 * len(bars)}
+    ranked = sorted(by_county.items(), key=lambda kv: -kv[1])
+    return bar_chart([county for county, _ in ranked], {"Services delivered": [n for _, n in ranked]},
+                     money=False, horizontal=True)  # fmt: skip
 
 
 @portal_view

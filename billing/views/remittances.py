@@ -31,6 +31,7 @@ from billing.services import reports
 from billing.x12 import carc as codes
 from billing.x12.common import answer_kind
 from cbo_portal import access, csvsafe
+from cbo_portal.charts import bar_chart
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from cbo_portal.words import count
 from contracts.models.contracts import human_date
@@ -400,28 +401,6 @@ def denial_fix(request: HttpRequest, pk: int, how: str) -> HttpResponse:
 # --------------------------------------------------------------------------- reports
 
 
-def _chart(months: list[reports.MonthRow]) -> dict:
-    """Geometry for the billed-vs-paid bar chart (inline SVG, no JavaScript)."""
-    width, height, left, bottom, top = 720, 260, 64, 36, 16
-    peak = max([m.billed for m in months] + [m.paid for m in months] + [Decimal(1)])
-    step = Decimal(10) ** (len(str(int(peak))) - 1)
-    peak = ((peak / step).to_integral_value(rounding="ROUND_CEILING")) * step
-    plot_w, plot_h = width - left - 12, height - top - bottom
-    slot = plot_w / max(len(months), 1)
-    bar = max(slot * 0.34, 4)
-    bars = []
-    for i, m in enumerate(months):
-        x = left + i * slot + slot * 0.14
-        hb = float(m.billed / peak) * plot_h
-        hp = float(m.paid / peak) * plot_h
-        bars.append({"x": round(x, 1), "xp": round(x + bar + 2, 1), "w": round(bar, 1),
-                     "yb": round(top + plot_h - hb, 1), "hb": round(hb, 1), "yp": round(top + plot_h - hp, 1),
-                     "hp": round(hp, 1), "label": m.month.strftime("%b"), "lx": round(x + bar, 1), "m": m})  # fmt: skip
-    ticks = [{"y": round(top + plot_h - plot_h * k / 4, 1), "v": peak * k / 4} for k in range(5)]
-    return {"w": width, "h": height, "left": left, "right": width - 12, "base": top + plot_h, "bars": bars,
-            "ticks": ticks, "ly": height - 12}  # fmt: skip
-
-
 @portal_view
 def report(request: HttpRequest) -> HttpResponse:
     """A/R aging by plan, billed vs paid by month (chart), denial rate by reason; CSV for each."""
@@ -439,7 +418,9 @@ def report(request: HttpRequest) -> HttpResponse:
                     ([r.carc, r.description, r.claims, r.share, r.amount, r.advice] for r in rate.reasons))  # fmt: skip
     months = reports.billed_vs_paid(request.user)
     return render(request, "billing/report_index.html", {
-        "aging": reports.aging(request.user), "buckets": reports.BUCKETS, "months": months, "chart": _chart(months),
+        "aging": reports.aging(request.user), "buckets": reports.BUCKETS, "months": months,
+        "chart": bar_chart([m.month.strftime("%b %Y") for m in months],
+                           {"Billed": [m.billed for m in months], "Paid": [m.paid for m in months]}, money=True),
         "rate": reports.denial_rate(request.user),
         "billed_total": sum((m.billed for m in months), Decimal(0)), "paid_total": sum((m.paid for m in months), Decimal(0)),
     })  # fmt: skip

@@ -124,8 +124,13 @@ def test_reports_page_and_csvs(world, client):
     import_remittance(remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
                       file_name="r.835")  # fmt: skip
     c = _login(client, world.cbo_billing)
-    text = c.get("/billing/reports/").content.decode()
-    assert "<svg" in text and "A/R aging by plan" in text and "Denial rate by reason" in text
+    page = c.get("/billing/reports/")
+    text = page.content.decode()
+    assert "A/R aging by plan" in text and "Denial rate by reason" in text
+    billed, paid = page.context["chart"]["datasets"]
+    months = page.context["months"]
+    assert (billed["label"], sum(billed["data"])) == ("Billed", 100.0)
+    assert (paid["label"], paid["data"]) == ("Paid", [float(m.paid) for m in months])
     for export in ("aging", "billed-vs-paid", "denial-rate"):
         response = c.get(f"/billing/reports/?export={export}")
         assert response["Content-Type"].startswith("text/csv") and response.content.count(b"\n") >= 2

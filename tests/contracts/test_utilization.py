@@ -77,7 +77,10 @@ def test_utilization_page_table_chart_flag_and_csv(world, client, contract, bill
     # Two meals a day is the whole daily cap (100%): reached, not "nearing".
     assert "A cap is reached." in html and "Nearing a cap." not in html and "cap reached" in html
     assert "84% of dollars per member (lifetime)" in html
-    assert "<svg" in html and 'class="bar bar-billed"' in html
+    chart = page.context["chart"]
+    assert 'data-chart="utilization-chart-data"' in html
+    assert [d["label"] for d in chart["datasets"]] == ["Logged", "Billed", "Paid"]
+    assert sum(chart["datasets"][0]["data"]) == float(page.context["result"].totals.amount["logged"]) > 0
     csv = client.get(reverse("contracts:utilization", args=[contract.pk]), {"format": "csv"})
     lines = csv.content.decode().splitlines()
     assert csv["Content-Type"] == "text/csv"

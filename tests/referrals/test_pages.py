@@ -173,7 +173,9 @@ def test_csv_exports(cw, client):
     text = b"".join(report.streaming_content).decode()
     assert "Los Angeles" in text and "G9008-U1" in text
     page = client.get(reverse("referrals:report"))
-    assert "<svg" in page.content.decode()
+    chart = page.context["chart"]
+    assert 'data-chart="county-chart-data"' in page.content.decode()
+    assert chart["labels"] == ["Los Angeles"] and chart["datasets"][0]["data"][0] >= 1
 
 
 def test_plan_decides_a_request(cw, client):
