@@ -39,10 +39,12 @@ def _nav(request: HttpRequest) -> tuple[list[dict], list[dict]]:
     entries += [(label, name, group) for label, name, visible, group in _EXTRA_NAV if visible(request)]  # type: ignore[operator]
     if access.can_review(user):
         entries.append(("Reviews", "review_queue", None))
+    # The audit log sits in the team's section: one entry in the main bar keeps it one row at 1280.
+    team_group = "Team" if org is not None else None
     if org is not None:
-        entries.append(("Team", "team", None))
+        entries.append(("Team", "team", team_group))
     if access.is_platform_admin(user) or (org is not None and access.has_role(user, org, ADMIN_ROLES)):
-        entries.append(("Audit log", "audit_log", None))
+        entries.append(("Audit log", "audit_log", team_group))
 
     main: list[dict] = []
     groups: dict[str, list[dict]] = {}
