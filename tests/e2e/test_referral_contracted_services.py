@@ -65,6 +65,7 @@ def test_the_form_offers_what_the_cbo_is_contracted_for_and_the_cbo_is_warned(pa
     # The plan ends the contract today: the CBO is told before it accepts.
     Contract.objects.filter(pk=la_meals.pk).update(termination_date=timezone.localdate())
     page.get_by_role("button", name="Sign out", include_hidden=True).evaluate("b => b.click()")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # before the next goto aborts it
     sign_in(page, base, world.cbo_staff.email)
     page.goto(f"{base}/referrals/{referral.pk}/")
     warning = page.get_by_test_id("offer-warning")
