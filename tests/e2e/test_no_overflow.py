@@ -32,6 +32,11 @@ LAYOUT_PROBLEMS = """() => {
       problems.push(`card "${title}" spills by ${card.scrollWidth - card.clientWidth}px`);
     }
   }
+  for (const badge of document.querySelectorAll('.badge')) {
+    const style = getComputedStyle(badge), rect = badge.getBoundingClientRect();
+    const oneLine = parseFloat(style.lineHeight || 0) || parseFloat(style.fontSize) * 1.5;
+    if (rect.height > oneLine + 12) problems.push(`badge "${badge.textContent.trim()}" is ${Math.round(rect.height)}px tall`);
+  }
   const items = [...document.querySelectorAll('.mainnav > ul > li')].filter(li => li.offsetParent);
   if (window.innerWidth >= 1024 && new Set(items.map(li => li.offsetTop)).size > 1)
     problems.push('main navigation wraps to a second row');
