@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from cbo_portal import identifiers
+from cbo_portal.words import field_names
 from referrals.choices import CorrectionStatus, Sex
 
 
@@ -218,3 +219,13 @@ class MemberCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"Correction {self.pk} of {self.member_id} ({self.status})"
+
+    @property
+    def proposed(self) -> list[tuple[str, str]]:
+        """The proposed changes in plain words: (the field's name as the member page labels it, value)."""
+        return [(str(Member._meta.get_field(k).verbose_name), v) for k, v in sorted(self.changes.items())]
+
+    @property
+    def fields_named(self) -> str:
+        """ "street, city and ZIP code": the fields the correction changes, for a sentence."""
+        return field_names(Member, sorted(self.changes))

@@ -22,6 +22,7 @@ from cbo_portal import access
 from cbo_portal.choices import AuditAction, OrgKind, Role
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
+from cbo_portal.words import field_names
 from referrals.choices import CorrectionStatus, ReferralStatus
 from referrals.models import Enrollment, Member, MemberCorrection, Referral
 from referrals.services.common import (
@@ -144,7 +145,7 @@ def update_member(member: Member, *, acting_user, plan: Organization, **fields: 
     if changes := audit.diff(member, before, MEMBER_FIELDS):
         member.save()
         audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=member, organization=plan,
-                     summary=f"Updated member {member.cin}", changes=changes)  # fmt: skip
+                     summary=f"Updated member {member.cin}'s {field_names(Member, sorted(changes))}", changes=changes)  # fmt: skip
     return member
 
 
@@ -269,7 +270,7 @@ def propose_correction(
         note=(note or "").strip()[:300],
     )  # fmt: skip
     audit.record(actor=acting_user, action=AuditAction.CREATE, obj=correction, organization=organization,
-                 summary=f"Proposed a correction of member {member.cin}: {', '.join(sorted(changes))}",
+                 summary=f"Proposed a correction of member {member.cin}'s {correction.fields_named}",
                  changes={"proposed": changes})  # fmt: skip
     return correction
 
@@ -296,8 +297,8 @@ def decide_correction(
     correction.decided_by, correction.decided_at = actor_or_none(acting_user), timezone.now()
     correction.decision_note = note[:300]
     correction.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=correction, organization=correction.organization,
-                 summary=f"{plan} {correction.status} the correction of member {member.cin}",
+    audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=correction, organization=plan,
+                 summary=f"{plan} {correction.status} {correction.organization}'s correction of member {member.cin}",
                  changes={"status": [CorrectionStatus.PENDING, correction.status]})  # fmt: skip
     return correction
 
