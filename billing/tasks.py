@@ -25,15 +25,6 @@ def _user(user_id: int | None):  # noqa: ANN202
     return get_user_model().objects.get(pk=user_id) if user_id else None
 
 
-@shared_task(acks_late=True)
-def build_claims(user_id: int | None = None) -> dict:
-    """Build claims from every billable delivery (the user's, or everyone's for the nightly run)."""
-    from billing.services.claims import build_claims as build
-
-    result = build(acting_user=_user(user_id), keep_ids=False)
-    return {"claims": result.claims, "ready": result.ready, "held": result.held, "skipped": result.skipped}
-
-
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_claim_build(build_id: int) -> str:
     """A "Build claims" asked for on the claims page (``billing.services.builds``)."""
