@@ -92,7 +92,7 @@ def drop(plans: list[Organization]) -> None:
 
 def seed(size: int, plans: list[Organization], cbos: list[Organization], staff: dict[int, int]) -> int:
     """COPY the members, referrals, authorizations and deliveries; returns the rows written."""
-    from billing.services.bulk import copy_rows, reserve_ids
+    from cbo_portal.fastpath import copy_rows, reserve_ids
     from contracts.models import ServiceCatalogEntry
     from referrals.models import Authorization, Member, Referral, ServiceDelivery
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
 from cbo_portal import identifiers
+from cbo_portal.fastpath import on_postgresql
 from cbo_portal.models import Organization
 from referrals.choices import (
     USABLE_AUTHORIZATION,
@@ -268,7 +268,7 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
                                                    ReferralStatus.DECLINED))),
         "overdue": Count("pk", filter=Q(status=ReferralStatus.RECEIVED, respond_by__lt=now)),
     }  # fmt: skip
-    in_sql = connection.vendor == "postgresql"
+    in_sql = on_postgresql()
     if in_sql:
         figures["median"] = _Median(
             Greatest(days, Value(timedelta(0))),

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from cbo_portal.pg import array_literal, copy_escape
+from cbo_portal.fastpath import array_literal, copy_escape
 
 ODD = ["plain", 'quote"d', "back\\slash", "comma,brace}{", "NULL", "tab\there", "café", "", " spaced "]
 

@@ -53,10 +53,10 @@ from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMetho
 from billing.models import Batch, Claim, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import control_numbers, export837, invoices
-from billing.services.bulk import in_ids
 from billing.services.states import record_claim_history, transition_batch, transition_claims_bulk
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
+from cbo_portal.fastpath import among, on_postgresql
 from cbo_portal.models import Organization
 from cbo_portal.services import audit
 from cbo_portal.words import count
@@ -143,7 +143,7 @@ def create_batch(
         # ready → in_batch, into the batch and into its transaction set in one UPDATE (the rows
         # are locked above), then the history rows (transition_claims_bulk would update every
         # claim a second time).
-        Claim.objects.filter(in_ids(chunk), status=ClaimStatus.READY).update(
+        Claim.objects.filter(among("pk", chunk), status=ClaimStatus.READY).update(
             batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now, transaction_set_control=st02
         )
         record_claim_history(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
@@ -294,7 +294,7 @@ def _takes_claims(batch_id: int) -> bool:
     """Whether the batch is still building, share-locked until the caller's transaction ends so
     that its file cannot be stored meanwhile (``write_batch_file`` locks it for update). Django
     has no FOR SHARE, hence the SQL."""
-    if connection.vendor != "postgresql":
+    if not on_postgresql():
         return Batch.objects.filter(pk=batch_id, status=BatchStatus.BUILDING).exists()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -382,7 +382,7 @@ def _placed(batch: Batch) -> list[tuple[int, str]]:
 @transaction.atomic
 def _stamp_sets(batch: Batch, placed: list[tuple[int, str]]) -> None:
     for chunk, st02 in _in_sets(batch.submitter_id, [pk for pk, _st02 in placed], x12=True):
-        Claim.objects.filter(in_ids(chunk)).update(transaction_set_control=st02)
+        Claim.objects.filter(among("pk", chunk)).update(transaction_set_control=st02)
 
 
 def _envelope_options(batch: Batch) -> export837.EnvelopeOptions:

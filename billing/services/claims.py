@@ -39,11 +39,12 @@ from django.utils import timezone
 from billing.choices import ClaimFrequency, ClaimStatus
 from billing.models import Claim, ClaimLine
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
-from billing.services import bulk, control_numbers, scrubber
+from billing.services import control_numbers, scrubber
 from billing.services.batches import BatchFiller, settle_batches
 from billing.services.states import record_claim_history, transition_claim
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
+from cbo_portal.fastpath import among, copy_rows
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
 from cbo_portal.words import count
@@ -230,7 +231,7 @@ class LineDraft:
     pk: int | None = None
 
 
-# What the builder writes; the other columns take the model defaults (see bulk.copy_rows).
+# What the builder writes; the other columns take the model defaults (see copy_rows).
 CLAIM_FIELDS = (
     "billing_provider_id", "submitter_id", "plan_id", "contract_id", "member_id", "referral_id",
     "authorization_id", "service_month", "first_service_date", "last_service_date", "control_number",
@@ -245,16 +246,16 @@ LINE_FIELDS = (
 
 def _insert(model: type[Claim] | type[ClaimLine], fields: Sequence[str], objs: Sequence, *,
             keys: bool = True) -> None:  # fmt: skip
-    """Insert drafts or unsaved model instances (``bulk.copy_rows``) and give them their keys.
+    """Insert drafts or unsaved model instances (``copy_rows``) and give them their keys.
     ``keys=False`` skips reserving keys for drafts nobody reads again (the bulk builder's lines:
     150,000 ``nextval`` calls cost more than a second); model instances always get theirs."""
     if not objs:
         return
     values = operator.attrgetter(*fields)
     if not keys and getattr(objs[0], "_state", None) is None:
-        bulk.copy_rows(model, fields, list(map(values, objs)))
+        copy_rows(model, fields, list(map(values, objs)))
         return
-    ids = bulk.copy_rows(model, fields, list(map(values, objs)), return_ids=True)
+    ids = copy_rows(model, fields, list(map(values, objs)), return_ids=True)
     now = None
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
@@ -460,14 +461,14 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None)
     """Group, price and scrub a chunk of deliveries (database reads only)."""
     cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
     dx_by_referral = dict(
-        Referral.objects.filter(bulk.in_ids(list({r.referral_id for r in rows}))).values_list(
+        Referral.objects.filter(among("pk", {r.referral_id for r in rows})).values_list(
             "pk", "diagnosis_codes"
         )
     )
     from referrals.models import Member
 
     members = dict(
-        Member.objects.filter(bulk.in_ids(list({r.member_id for r in rows}))).values_list("pk", "county_id")
+        Member.objects.filter(among("pk", {r.member_id for r in rows})).values_list("pk", "county_id")
     )
     groups: dict[tuple, list[Row]] = {}
     for row in rows:
@@ -503,7 +504,7 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
         current = [
             Row(*values)
             for values in ServiceDelivery.objects.select_for_update(skip_locked=True)
-            .filter(bulk.in_ids(list(seen)), billed_at__isnull=True, status=DeliveryStatus.LOGGED)
+            .filter(among("pk", seen), billed_at__isnull=True, status=DeliveryStatus.LOGGED)
             .values_list(*DELIVERY_FIELDS)
         ]
         if len(current) != len(seen) or any(seen[r.pk] != r for r in current):
@@ -546,7 +547,7 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
         mark_billed(delivery_ids, acting_user=acting_user)
         return
     now = timezone.now()
-    stamped = ServiceDelivery.objects.filter(bulk.in_ids(delivery_ids), billed_at__isnull=True,
+    stamped = ServiceDelivery.objects.filter(among("pk", delivery_ids), billed_at__isnull=True,
                                              status=DeliveryStatus.LOGGED).update(billed_at=now, updated_at=now)  # fmt: skip
     if stamped != len(delivery_ids):
         raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")

@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from billing.models import Claim, ClaimLine
 from billing.services import control_numbers
-from billing.services.bulk import in_ids
 from billing.x12 import claim837 as x
 from billing.x12.common import Envelope
+from cbo_portal.fastpath import among, on_postgresql
 from cbo_portal.models import Organization
 from contracts.models import Contract
 from referrals.models import ServiceDelivery
@@ -139,9 +139,9 @@ LINE_COLUMNS = (
 
 def _fetch_orm(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
     """A chunk's claims (by id, with member and authorization) and lines (in line order)."""
-    rows = {r[0]: r for r in Claim.objects.filter(in_ids(ids)).values_list(*CLAIM_COLUMNS)}
+    rows = {r[0]: r for r in Claim.objects.filter(among("pk", ids)).values_list(*CLAIM_COLUMNS)}
     raw = list(
-        ClaimLine.objects.filter(in_ids(ids, "claim_id"))
+        ClaimLine.objects.filter(among("claim_id", ids))
         .order_by("claim_id", "line_number")
         .values_list(*LINE_COLUMNS)
     )
@@ -159,8 +159,8 @@ def _fast_queries() -> tuple[str, str]:
     """The same two queries as ``_fetch_orm``, written by the ORM once, run on the raw psycopg
     cursor: the JSON columns are read as text and decoded once per distinct value (a few
     modifier and diagnosis lists repeat 100,000 times), and no per-row converters run."""
-    claims = Claim.objects.filter(in_ids([0])).values_list(*CLAIM_COLUMNS)
-    lines = ClaimLine.objects.filter(in_ids([0], "claim_id")).order_by("claim_id", "line_number")
+    claims = Claim.objects.filter(among("pk", [0])).values_list(*CLAIM_COLUMNS)
+    lines = ClaimLine.objects.filter(among("claim_id", [0])).order_by("claim_id", "line_number")
     return _sql(claims), _sql(lines.values_list(*LINE_COLUMNS))
 
 
@@ -188,7 +188,7 @@ def _fetch_fast(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
 
 def _fetched(chunks: list[Sequence[int]]) -> Iterator[tuple[dict[int, tuple], list[tuple]]]:
     """Each chunk's rows, in turn (``_fetch_fast`` on PostgreSQL, the ORM elsewhere)."""
-    fetch = _fetch_fast if connection.vendor == "postgresql" else _fetch_orm
+    fetch = _fetch_fast if on_postgresql() else _fetch_orm
     yield from map(fetch, chunks)
 
 

@@ -45,19 +45,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import PurePath
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Count, F, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from billing.choices import ClaimStatus
@@ -79,8 +76,19 @@ from billing.x12 import remit835 as x835
 from billing.x12.common import SegmentReader, X12Error, X12ParseError
 from cbo_portal import access
 from cbo_portal.choices import AuditAction, OrgKind
+from cbo_portal.fastpath import (
+    advisory_lock,
+    among,
+    array_literal,
+    copy_lines,
+    copy_rows,
+    copy_text,
+    deferred_fk_checks,
+    on_postgresql,
+    reserve_ids,
+    update_from_arrays,
+)  # fmt: skip
 from cbo_portal.models import Organization
-from cbo_portal.pg import array_literal, copy_escape
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
 from cbo_portal.words import count
@@ -369,9 +377,8 @@ def _lock_plan(plan: Organization | None) -> None:
     """Imports for the same plan run one after the other (a transaction-scoped advisory lock on
     PostgreSQL): two files must not post to the same claims at once. Cheaper than locking every
     claim row, which would write each row one more time."""
-    if plan is not None and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [835, plan.pk])
+    if plan is not None:
+        advisory_lock(835, plan.pk)
 
 
 def _start_remittance(header: x835.Remittance, ctx: _Context, digest: str, data: bytes,
@@ -447,7 +454,7 @@ class _Pipeline:
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
         self.chunk: list[x835.ClaimPayment] = []
-        self.check_sql = _deferred_fk_sql(WRITTEN_MODELS)
+        self.check_sql = deferred_fk_checks(WRITTEN_MODELS)
 
     def __enter__(self) -> _Pipeline:
         return self
@@ -530,7 +537,7 @@ def _read_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> _ChunkRead:
     choosing among the candidates is ``_build_chunk``'s."""
     numbers = list({cp.patient_control_number for cp in chunk})
     candidates: dict[str, list[tuple]] = defaultdict(list)
-    claims = Claim.objects.filter(_among(Claim, "control_number", numbers))
+    claims = Claim.objects.filter(among("control_number", numbers))
     if ctx.scope is not None:
         claims = claims.filter(ctx.scope)
     for cand in claims.values_list(*_CANDIDATE_FIELDS):
@@ -539,11 +546,13 @@ def _read_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> _ChunkRead:
     if candidates:
         claim_ids = [c[0] for group in candidates.values() for c in group]
         lines = list(
-            ClaimLine.objects.filter(_among(ClaimLine, "claim_id", claim_ids))
+            ClaimLine.objects.filter(among("claim_id", claim_ids))
             .order_by("claim_id", "line_number")
             .values_list("id", "claim_id", "line_control_number", "procedure_code", "paid_amount")
         )
-    return _ChunkRead(candidates, lines, _reserve_ids(RemittanceClaim, len(chunk)))
+    return _ChunkRead(
+        candidates, lines, reserve_ids(RemittanceClaim, len(chunk)) if on_postgresql() else None
+    )
 
 
 class _Cents(dict):
@@ -591,10 +600,10 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
     copy = rc_ids is not None  # PostgreSQL: COPY text, made here
     inserts: list[tuple[type, list[str], list[tuple] | str]] = []
     if rc_ids is None:
-        rc_ids = _create_rows(RemittanceClaim, REMIT_CLAIM_FIELDS, remittance_claims)
+        rc_ids = copy_rows(RemittanceClaim, REMIT_CLAIM_FIELDS, remittance_claims, return_ids=True)
     else:
         rows = [(pk, *r) for pk, r in zip(rc_ids, remittance_claims, strict=True)]
-        inserts.append((RemittanceClaim, ["id", *REMIT_CLAIM_FIELDS], _copy_text(rows)))
+        inserts.append((RemittanceClaim, ["id", *REMIT_CLAIM_FIELDS], copy_text(rows)))
 
     payments: list[tuple] = []
     adjustments: list[tuple] = []
@@ -667,8 +676,8 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             for s in states.values()
             if s.touched
         ],
-        inserts=[*inserts, (Payment, PAYMENT_FIELDS, _copy_text(payments) if copy else payments),
-                 (Adjustment, ADJUSTMENT_FIELDS, _copy_text(adjustments) if copy else adjustments)],
+        inserts=[*inserts, (Payment, PAYMENT_FIELDS, copy_text(payments) if copy else payments),
+                 (Adjustment, ADJUSTMENT_FIELDS, copy_text(adjustments) if copy else adjustments)],
         line_increments=increments,
     )  # fmt: skip
 
@@ -676,10 +685,13 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
 def _write_chunk(writes: _ChunkWrites, check_sql: list[str]) -> None:
     """Insert a chunk's rows, add to its lines' totals, and check the foreign keys of what this
     chunk (and its claims' history rows) wrote now rather than all at commit, while the next chunk
-    is being built (``_deferred_fk_sql``)."""
+    is being built (``deferred_fk_checks``)."""
     for model, fields, rows in writes.inserts:
-        _create_rows(model, fields, rows)
-    _bulk_update(ClaimLine, ["paid_amount"], writes.line_increments, increment=True)
+        if isinstance(rows, str):
+            copy_lines(model, fields, rows)
+        else:
+            copy_rows(model, fields, rows)
+    update_from_arrays(ClaimLine, ["paid_amount"], writes.line_increments, increment=True)
     if check_sql:
         with connection.cursor() as cursor:
             for sql in check_sql:
@@ -757,7 +769,7 @@ def _adjudicate(rows: list[tuple], ctx: _Context, reason: str) -> None:
         else:
             totals_only.append((*r[:4], ctx.now, ctx.now))
     _move_claims(retry, actor, reason, ctx.now)
-    _bulk_update(
+    update_from_arrays(
         Claim, ["paid_amount", "patient_responsibility", "payer_claim_number", "adjudicated_at", "updated_at"],
         totals_only,
     )  # fmt: skip
@@ -767,7 +779,7 @@ def _move_claims(rows: list[tuple], actor, reason: str, now: object) -> set[int]
     """One statement on PostgreSQL (see ``_ADJUDICATE_SQL``); the ORM elsewhere. Returns the ids moved."""
     if not rows:
         return set()
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         sql = _ADJUDICATE_SQL.format(
             claim=connection.ops.quote_name(Claim._meta.db_table),
             history=connection.ops.quote_name(ClaimStatusChange._meta.db_table),
@@ -781,7 +793,7 @@ def _move_claims(rows: list[tuple], actor, reason: str, now: object) -> set[int]
         ids = [r[0] for r in group]
         ids = list(Claim.objects.filter(pk__in=ids, status=frm).values_list("pk", flat=True))
         keep = set(ids)
-        _bulk_update(
+        update_from_arrays(
             Claim,
             ["paid_amount", "patient_responsibility", "payer_claim_number", "status", "adjudicated_at", "updated_at"],
             [(*r[:4], to, now, now) for r in group if r[0] in keep],
@@ -813,140 +825,6 @@ ADJUSTMENT_FIELDS = [
 ]  # fmt: skip
 # The tables an import inserts into; their foreign keys are checked chunk by chunk (``_write_chunk``).
 WRITTEN_MODELS = (RemittanceClaim, Payment, Adjustment, ClaimStatusChange)
-
-
-def _among(model: type, field_name: str, values: list) -> Q:
-    """``field IN values``: on PostgreSQL one array parameter (``= ANY(%s)``), so a chunk of
-    thousands of numbers is one short statement rather than thousands of placeholders."""
-    if connection.vendor != "postgresql":
-        return Q(**{f"{field_name}__in": values})
-    meta = model._meta
-    f = meta.get_field(field_name)
-    # text[], never varchar(n)[]: a cast to varchar(n) would cut a too-long number and match it.
-    array_type = "text" if f.get_internal_type() in ("CharField", "TextField") else f.db_type(connection)
-    column = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(f.column)}"
-    # Names come from the model's _meta; the values are one parameter.
-    sql = f"{column} = ANY(%s::{array_type}[])"
-    return Q(RawSQL(sql, [array_literal(values)], output_field=BooleanField()))  # noqa: S611
-
-
-def _reserve_ids(model: type, count: int) -> list[int] | None:
-    """``count`` primary keys for new rows of ``model``, taken from its sequence in one query, so
-    rows that point at them can be built before they are written. None off PostgreSQL."""
-    if connection.vendor != "postgresql" or not count:
-        return None if connection.vendor != "postgresql" else []
-    meta = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
-        )
-        return cursor.fetchone()[0]
-
-
-def _create_rows(model: type, fields: list[str], rows: list[tuple] | str) -> list[int]:
-    """Insert many new rows given as tuples of ``fields`` (attribute names; ``id`` among them when
-    the ids were taken beforehand with ``_reserve_ids``), or on PostgreSQL as the ``COPY`` text of
-    such tuples (``_copy_text``). Plain tuples, not model instances: building 100,000 instances
-    costs more than writing them.
-
-    On PostgreSQL the rows go in with ``COPY`` (several times faster than ``INSERT``) and nothing
-    is returned; elsewhere ``bulk_create``, which returns the new ids."""
-    if not rows:
-        return []
-    meta = model._meta
-    if connection.vendor != "postgresql":
-        json_at = [i for i, f in enumerate(fields) if meta.get_field(f).get_internal_type() == "JSONField"]
-        objs = []
-        for r in rows:
-            values = dict(zip(fields, r, strict=True))
-            for i in json_at:
-                values[fields[i]] = list(r[i])
-            objs.append(model(**values))
-        model.objects.bulk_create(objs, batch_size=500)
-        return [o.pk for o in objs]
-    text = rows if isinstance(rows, str) else _copy_text(rows)
-    names = ", ".join(connection.ops.quote_name(meta.get_field(f).column) for f in fields)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's cursor under Django's wrapper
-        with raw.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy:
-            copy.write(text)
-    return []
-
-
-def _copy_text(rows: list[tuple]) -> str:
-    """``rows`` in ``COPY``'s text format: tab-separated, ``\\N`` for None, a tuple as a JSON list
-    (our JSON columns hold lists of codes), anything else as it prints (``Decimal`` and ``int`` as
-    digits, an aware ``datetime`` in ISO format). Made in Python rather than by psycopg's
-    ``write_row``: each distinct value is formatted once."""
-    done: dict[tuple[type, object], str] = {}  # by type too: Decimal("1") == True, but not in COPY
-    out = []
-    for row in rows:
-        values = []
-        for v in row:
-            if v is None:
-                values.append("\\N")
-            elif type(v) is int:
-                values.append(str(v))
-            else:
-                key = (type(v), v)
-                text = done.get(key)
-                if text is None:
-                    text = json.dumps(list(v)) if isinstance(v, tuple) else v.isoformat() if isinstance(v, datetime) else str(v)  # fmt: skip
-                    text = done[key] = copy_escape(text)
-                values.append(text)
-        out.append("\t".join(values))
-    out.append("")
-    return "\n".join(out)
-
-
-def _bulk_update(model: type, fields: list[str], rows: list[tuple], *, increment: bool = False) -> None:
-    """Set (or, with ``increment``, add to) ``fields`` of many rows given as ``(pk, *values)``.
-
-    PostgreSQL gets one ``UPDATE … FROM unnest(arrays)`` (one parameter per column, however many
-    rows); other databases the plain ``bulk_update`` (same result, slower)."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(model._meta.db_table)
-        types = [model._meta.get_field(f).db_type(connection) for f in fields]
-        columns = [connection.ops.quote_name(model._meta.get_field(f).column) for f in fields]
-        sets = ", ".join(f"{c} = {table}.{c} + v.{c}" if increment else f"{c} = v.{c}" for c in columns)
-        arrays = ", ".join(["%s::bigint[]", *(f"%s::{t}[]" for t in types)])
-        # Table and column names come from the model's _meta, values are parameters.
-        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) WHERE {table}.id = v.id"  # noqa: S608, E501
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [array_literal(c) for c in zip(*rows, strict=True)])
-        return
-    objs = []
-    current = {}
-    if increment:
-        current = dict(model.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", fields[0]))
-    for r in rows:
-        obj = model(pk=r[0])
-        for name, value in zip(fields, r[1:], strict=True):
-            setattr(obj, name, current.get(r[0], ZERO) + value if increment else value)
-        objs.append(obj)
-    model.objects.bulk_update(objs, fields, batch_size=500)
-
-
-def _deferred_fk_sql(models: Iterable[type]) -> list[str]:
-    """Two statements that check, at once, every row written so far against the deferred foreign
-    keys of ``models``' tables, then put those keys back to deferred (Django declares them
-    ``DEFERRABLE INITIALLY DEFERRED``). The same checks the commit would run, only earlier and in
-    smaller batches; a violation fails the import the same way. None off PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable AND condeferred "
-            "AND conrelid = ANY(%s::regclass[]) ORDER BY conname",
-            [array_literal(connection.ops.quote_name(m._meta.db_table) for m in models)],
-        )
-        names = ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
-    if not names:
-        return []
-    return [f"SET CONSTRAINTS {names} IMMEDIATE", f"SET CONSTRAINTS {names} DEFERRED"]
 
 
 # --------------------------------------------------------------------------- summaries and the work queue

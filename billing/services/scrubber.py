@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from billing.choices import ProblemSeverity
 from billing.models import Claim, ClaimLine
-from billing.services.bulk import in_ids
 from billing.x12.common import basic_text, clean_text
 from cbo_portal import identifiers
+from cbo_portal.fastpath import among
 from cbo_portal.models import County, Organization
 from contracts.models import Contract, ServiceCatalogEntry
 from contracts.models.contracts import human_date
@@ -211,7 +211,7 @@ def _enrollment(member_ids: set[int], plan_ids: set[int]) -> EnrollmentIndex:
     chunk's thousand members the selector's query costs three times as much."""
     index = EnrollmentIndex()
     for member_id, plan_id, start, end in (
-        Enrollment.objects.filter(in_ids(list(member_ids), "member_id"), plan_id__in=plan_ids)
+        Enrollment.objects.filter(among("member_id", member_ids), plan_id__in=plan_ids)
         .order_by()
         .values_list("member_id", "plan_id", "start_date", "end_date")
     ):
@@ -248,13 +248,13 @@ def load_lookups(
         orgs.update(Organization.objects.order_by().in_bulk(hub_ids))
     members = {
         row[0]: MemberRow(*row)
-        for row in Member.objects.filter(in_ids(list(member_ids))).order_by().values_list(*MemberRow._fields)
+        for row in Member.objects.filter(among("pk", member_ids)).order_by().values_list(*MemberRow._fields)
     }
     # Two index lookups (the members' live claims, then their lines) rather than one join, whose
     # plan goes wrong while a big build is still filling the tables.
     excluded = set(exclude_claim_ids)
     members_claims = (
-        Claim.objects.filter(in_ids(list(member_ids), "member_id"))
+        Claim.objects.filter(among("member_id", member_ids))
         .order_by()
         .values_list("pk", "member_id", "authorization_id")
     )
@@ -265,7 +265,7 @@ def load_lookups(
     billed: list[BilledLine] = []
     if other_claims:
         for claim_id, delivery_id, service_id, day, units in (
-            ClaimLine.objects.filter(in_ids(list(other_claims), "claim_id"), live=True)
+            ClaimLine.objects.filter(among("claim_id", other_claims), live=True)
             .order_by()
             .values_list("claim_id", "delivery_id", "service_id", "service_date", "units")
         ):
@@ -279,7 +279,7 @@ def load_lookups(
         for ln in lines
     ]
     # As one array parameter (``in_ids``), like the members: a chunk may name thousands.
-    authorizations = Authorization.objects.filter(in_ids(list(auth_ids))).order_by() if auth_ids else ()
+    authorizations = Authorization.objects.filter(among("pk", auth_ids)).order_by() if auth_ids else ()
     return Lookups(
         today=today or timezone.localdate(),
         orgs=orgs,

@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from billing.choices import DEAD_CLAIM_STATUSES, BatchStatus, ClaimStatus
 from billing.models import Batch, BatchStatusChange, Claim, ClaimLine, ClaimStatusChange
-from billing.services.bulk import copy_rows, in_ids
 from cbo_portal.choices import AuditAction
+from cbo_portal.fastpath import among, copy_rows
 from cbo_portal.services import audit
 from cbo_portal.statemachine import check_transition
 
@@ -99,7 +99,7 @@ def transition_claims_bulk(
     check_transition(CLAIM_TRANSITIONS, "claim", frm, to)
     ids = list(claim_ids)
     extra = {"submitted_at": timezone.now()} if to == C.SUBMITTED else {}
-    moved = Claim.objects.filter(in_ids(ids), status=frm).update(
+    moved = Claim.objects.filter(among("pk", ids), status=frm).update(
         status=to, updated_at=timezone.now(), **extra
     )
     record_claim_history(ids, frm, to, acting_user=acting_user, reason=reason)

@@ -18,26 +18,35 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import pickle
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from itertools import islice
 from typing import IO, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import DatabaseError, IntegrityError, connection, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from cbo_portal import identifiers
 from cbo_portal.choices import AuditAction
+from cbo_portal.fastpath import (
+    NULL,
+    among,
+    array_literal,
+    copy_escape,
+    copy_lines,
+    copy_rows,
+    copy_value,
+    needs_copy_escape,
+    on_postgresql,
+    reserve_ids,
+)  # fmt: skip
 from cbo_portal.models import County, Organization
-from cbo_portal.pg import array_literal, copy_escape, needs_copy_escape
 from cbo_portal.services import audit
 from cbo_portal.words import count
 from contracts.models import ServiceCatalogEntry, UnknownService
@@ -58,7 +67,6 @@ from referrals.services.referrals import check_provider, offer_problem, response
 logger = logging.getLogger(__name__)
 
 BATCH = 2000
-COPY_CHUNK = 250  # lines per write to the COPY stream
 MAX_BYTES = 200 * 1024 * 1024
 REQUIRED = ("cin", "first_name", "last_name", "dob", "service", "plan_reference")
 OPTIONAL = (
@@ -405,7 +413,7 @@ def progress_writer(batch: ReferralImport):  # noqa: ANN201
     """Write progress where the polling page can see it. On PostgreSQL through a second
     connection (autocommit), since the import runs in one long transaction; elsewhere (SQLite,
     which allows one writer) progress is written only between the phases."""
-    if connection.vendor != "postgresql":
+    if not on_postgresql():
         yield lambda **fields: None
         return
     side = connections.create_connection("default")
@@ -450,7 +458,7 @@ class DuplicateFinder:
     TABLE = "referral_import_seen_refs"
 
     def __init__(self) -> None:
-        self.on_server = connection.vendor == "postgresql"
+        self.on_server = on_postgresql()
         self.seen: dict[str, int] = {}
         if self.on_server:
             with connection.cursor() as cursor:
@@ -568,76 +576,14 @@ def _spooled(spool: IO[bytes]) -> Iterator[list[CleanRow]]:
             return
 
 
-def _copy_text(value: object) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value)
-    elif not isinstance(value, str):
-        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return copy_escape(value)
-
-
-NULL = "\\N"
-
-
 def _json_codes(codes: list[str]) -> str:
     """A list of checked ICD-10 codes (letters, digits and dots only) as JSON, without json.dumps."""
     return '["' + '", "'.join(codes) + '"]' if codes else "[]"
 
 
-def _reserve_ids(model, count: int) -> list[int]:  # noqa: ANN001
-    """``count`` new primary keys from the table's sequence (PostgreSQL), in one round trip."""
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
-                       [count])  # fmt: skip
-        return [pk for (pk,) in cursor.fetchall()]
-
-
-def _copy_line(row: tuple) -> str:
-    return "\t".join(map(_copy_text, row)) + "\n"
-
-
-def insert_rows(model, columns: tuple[str, ...], rows: Iterable[tuple] | Iterable[str]) -> None:  # noqa: ANN001
-    """Insert new rows (tuples in ``columns`` order, or on PostgreSQL ready COPY lines; ids come
-    from the table's default). On PostgreSQL with COPY, several times faster than INSERT;
-    elsewhere ``bulk_create``. Lines are sent in small chunks as they are made, so the server
-    stores the first rows while Python formats the next."""
-    if isinstance(rows, list) and not rows:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(
-            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
-        )
-        return
-    meta = model._meta
-    names = ", ".join(connection.ops.quote_name(meta.get_field(c.removesuffix("_id")).column if c.endswith("_id")
-                                                else meta.get_field(c).column) for c in columns)  # fmt: skip
-    lines = (row if isinstance(row, str) else _copy_line(row) for row in rows)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy,
-    ):
-        while chunk := "".join(islice(lines, COPY_CHUNK)):
-            copy.write(chunk)
-
-
 def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:  # noqa: ANN001
-    """``qs.filter(<field>__in=values).values_list(*out)``; on PostgreSQL as ``= ANY(array)``, one
-    parameter instead of thousands (much cheaper to send for big batches)."""
-    qs = qs.order_by()  # no default ordering: it would join and sort for nothing
-    if connection.vendor != "postgresql" or not values:
-        return list(qs.filter(**{f"{field}__in": values}).values_list(*out))
-    from django.db.models.expressions import RawSQL
-
-    column = connection.ops.quote_name(qs.model._meta.get_field(field).column)
-    cast = "bigint[]" if isinstance(values[0], int) else "text[]"
-    return list(qs.filter(RawSQL(f"{column} = ANY(%s::{cast})", [array_literal(values)],  # noqa: S611
-                                 output_field=models.BooleanField())).values_list(*out))  # fmt: skip
+    """``qs`` where ``field`` is one of ``values`` (``among``), as ``values_list(*out)``."""
+    return list(qs.order_by().filter(among(field, values)).values_list(*out))
 
 
 MEMBER_COLUMNS = ("cin", "first_name", "last_name", "dob", "sex", "phone", "street", "city", "state", "zip",
@@ -669,7 +615,7 @@ def _imported_references(plan_id: int, refs: list[str]) -> set[str]:
     the LATERAL ... LIMIT 1: as a plain ``= ANY`` the planner preferred reading every referral of
     the plan and filtering, which grew with each batch of the file (quadratic in the file's size:
     about 20 ms a batch of 2,000 at 80,000 referrals; under 5 ms this way, measured)."""
-    if connection.vendor != "postgresql" or not refs:
+    if not on_postgresql() or not refs:
         # exclude(""): matches the partial unique index on (plan, plan_reference)
         scope = Referral.objects.filter(plan_id=plan_id).exclude(plan_reference="")
         return {ref for (ref,) in _values_in(scope, "plan_reference", refs, "plan_reference")}
@@ -734,14 +680,14 @@ def _write_batch(
                 setattr(member, k, v)
             changed.append(member)
     ids = {m.cin: m.pk for m in members.values()}
-    postgres = connection.vendor == "postgresql"
+    postgres = on_postgresql()
     if new and postgres:
         # New members get ids from the sequence up front: no second query to learn them.
-        new_ids = _reserve_ids(Member, len(new))
+        new_ids = reserve_ids(Member, len(new))
         ids.update((r.cin, pk) for r, pk in zip(new, new_ids, strict=True))
-        insert_rows(Member, ("id", *MEMBER_COLUMNS), _member_lines(new, new_ids, now))
+        copy_lines(Member, ("id", *MEMBER_COLUMNS), _member_lines(new, new_ids, now))
     elif new:
-        insert_rows(Member, MEMBER_COLUMNS, [
+        copy_rows(Member, MEMBER_COLUMNS, [
             (r.cin, r.first_name, r.last_name, r.dob, r.sex, r.phone, r.street, r.city, r.state, r.zip, r.county_id,
              r.language, now, now) for r in new
         ])  # fmt: skip
@@ -768,14 +714,14 @@ def _write_batch(
             starts.setdefault(mid, r.enrollment_start or today.replace(day=1))
     if postgres:
         plan_id = batch.plan_id
-        insert_rows(Enrollment, ("member_id", "plan_id", "start_date"),
-                    [f"{mid}\t{plan_id}\t{start.isoformat()}\n" for mid, start in starts.items()])  # fmt: skip
+        copy_lines(Enrollment, ("member_id", "plan_id", "start_date"),
+                   [f"{mid}\t{plan_id}\t{start.isoformat()}\n" for mid, start in starts.items()])  # fmt: skip
     else:
-        insert_rows(Enrollment, ("member_id", "plan_id", "start_date"),
-                    [(mid, batch.plan_id, start) for mid, start in starts.items()])  # fmt: skip
+        copy_rows(Enrollment, ("member_id", "plan_id", "start_date"),
+                  [(mid, batch.plan_id, start) for mid, start in starts.items()])  # fmt: skip
     if postgres:
         # Most columns are the same on every row: format them once, escape only what varies.
-        t, e, n = _copy_text, copy_escape, now.isoformat()
+        t, e, n = copy_value, copy_escape, now.isoformat()
         head = f"{batch.plan_id}\t"
         tail = {
             p: f"\t{p}\t\t\t\t\t\t{t(ReferralStatus.RECEIVED)}\t{n}\t{d.isoformat()}"
@@ -795,7 +741,10 @@ def _write_batch(
              "", batch.pk, batch.uploaded_by_id, now)
             for r in rows
         ]  # fmt: skip
-    insert_rows(Referral, REFERRAL_COLUMNS, lines)
+    if postgres:
+        copy_lines(Referral, REFERRAL_COLUMNS, lines)
+    else:
+        copy_rows(Referral, REFERRAL_COLUMNS, lines)
     return len(rows)
 
 
@@ -818,7 +767,7 @@ def import_file(batch: ReferralImport, spool: IO[bytes]) -> None:
     created = skipped = done = 0
     _save(batch, status=ImportStatus.IMPORTING)
     with progress_writer(batch) as progress, transaction.atomic():
-        if connection.vendor == "postgresql":
+        if on_postgresql():
             # Check the foreign keys as each batch is written rather than all at commit: the
             # same checks, but a million deferred ones queued for the commit took a third
             # longer (measured at 100,000 rows). A bad key still rolls back the whole file.
