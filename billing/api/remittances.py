@@ -34,6 +34,8 @@ from billing.services import denials as denial_services
 from billing.services import remittances as remit_services
 from billing.services import reports
 from cbo_portal.api.base import ScopedViewSetMixin
+from cbo_portal.choices import OrgKind
+from cbo_portal.models import Organization
 
 MAX_UPLOAD = 200 * 1024 * 1024
 
@@ -163,8 +165,11 @@ class RemitImportSerializer(serializers.Serializer):
     already_imported = serializers.BooleanField()
 
 
+PLANS = Organization.objects.filter(kind=OrgKind.PLAN)
+
+
 class RemittanceFilter(django_filters.FilterSet):
-    plan = django_filters.NumberFilter(field_name="plan_id")
+    plan = django_filters.ModelChoiceFilter(queryset=PLANS)  # an id that names no plan is a 400
     paid_from = django_filters.DateFilter(field_name="payment_date", lookup_expr="gte")
     paid_to = django_filters.DateFilter(field_name="payment_date", lookup_expr="lte")
     has_unmatched = django_filters.BooleanFilter(method="filter_unmatched")
@@ -272,7 +277,7 @@ class DenialResultSerializer(serializers.Serializer):
 
 
 class DenialFilter(django_filters.FilterSet):
-    plan = django_filters.NumberFilter(field_name="plan_id")
+    plan = django_filters.ModelChoiceFilter(queryset=PLANS)  # an id that names no plan is a 400
     status = django_filters.CharFilter(field_name="status")
     carc = django_filters.CharFilter(field_name="adjustments__carc", distinct=True)
 

@@ -97,6 +97,17 @@ def test_denials_list_explains_the_reason(world, api):
     assert reason["remarks"][0].startswith("N54")
 
 
+@pytest.mark.parametrize("url", ["/api/v1/remittances/", "/api/v1/denials/"])
+def test_lists_filter_by_plan_and_refuse_an_id_that_names_no_plan(world, api, url):
+    _remit(world, 1, "EFT7", deny=True)
+    client = api.as_user(world.cbo_billing)
+    assert len(client.get(url, {"plan": world.plan.pk}).json()["results"]) == 1
+    assert client.get(url, {"plan": world.other_plan.pk}).json()["results"] == []
+    for wrong in (world.cbo.pk, "99999999999999999999"):  # a CBO, and more than any database holds
+        response = client.get(url, {"plan": wrong})
+        assert response.status_code == 400 and "plan" in response.json()["error"]["fields"], response.content
+
+
 def test_plan_cannot_correct_a_denial(world, api):
     _, (claim,) = _remit(world, 1, "EFT8", deny=True)
     response = api.as_user(world.contract_manager).post(
