@@ -35,8 +35,11 @@ check: install
 	  ALLOWED_HOSTS=billing.example.org CSRF_TRUSTED_ORIGINS=https://billing.example.org \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-test: install services lint check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL
+test: install services lint check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL, then on SQLite
 	@source scripts/test-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "The portable path: every test not marked postgresql (nor browser) again, on SQLite"
+	@source scripts/test-env.sh && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 \
+	  $(BIN)/python -m pytest -q -m "not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3

@@ -13,7 +13,7 @@ ODD = ["plain", 'quote"d', "back\\slash", "comma,brace}{", "NULL", "tab\there", 
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL array literals")
+@pytest.mark.postgresql
 def test_array_literals_round_trip():
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s::text[], %s::bigint[], %s::numeric[], %s::text[]", [
@@ -26,7 +26,7 @@ def test_array_literals_round_trip():
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL COPY")
+@pytest.mark.postgresql
 def test_copy_escaped_text_round_trips():
     odd = [*ODD, "line\nbreak", "carriage\rreturn", "\\N"]
     with connection.cursor() as cursor:

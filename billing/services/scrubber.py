@@ -207,7 +207,7 @@ class Lookups:
 
 def _enrollment(member_ids: set[int], plan_ids: set[int]) -> EnrollmentIndex:
     """``referrals.selectors.enrollment_index``, with the members as one array parameter
-    (``in_ids``) and no ordering (the model's default joins members to sort them by name): for a
+    (``among``) and no ordering (the model's default joins members to sort them by name): for a
     chunk's thousand members the selector's query costs three times as much."""
     index = EnrollmentIndex()
     for member_id, plan_id, start, end in (
@@ -278,7 +278,7 @@ def load_lookups(
         for claim, lines in pairs
         for ln in lines
     ]
-    # As one array parameter (``in_ids``), like the members: a chunk may name thousands.
+    # As one array parameter (``among``), like the members: a chunk may name thousands.
     authorizations = Authorization.objects.filter(among("pk", auth_ids)).order_by() if auth_ids else ()
     return Lookups(
         today=today or timezone.localdate(),

@@ -114,6 +114,7 @@ def _names(*workers: str) -> list[str]:
 
 
 @needs_redis
+@pytest.mark.postgresql
 def test_a_build_split_over_two_worker_processes_bills_each_service_once(services):
     logged, twin = services
     with on_workers() as workers:
@@ -130,6 +131,7 @@ def test_a_build_split_over_two_worker_processes_bills_each_service_once(service
 
 
 @needs_redis
+@pytest.mark.postgresql
 def test_a_worker_killed_mid_shard_is_redone_and_every_claim_ends_in_exactly_one_batch(services, tmp_path):
     logged, twin = services
     gate = tmp_path / "gate"

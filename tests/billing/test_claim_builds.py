@@ -86,6 +86,7 @@ def test_only_billers_build_and_only_the_requester_sees_the_build(
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
 @pytest.mark.django_db(transaction=True)  # the worker sees only committed rows
+@pytest.mark.postgresql
 def test_a_worker_killed_mid_build_loses_nothing_and_the_page_counts_each_claim_once(
     world, logged, client, tmp_path
 ):

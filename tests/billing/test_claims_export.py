@@ -203,6 +203,7 @@ def test_submitting_a_downloaded_batch_marks_claims_submitted(bw):
         submit_batch(batch, acting_user=UserFactory())
 
 
+@pytest.mark.postgresql
 def test_fast_read_path_reads_what_the_orm_reads(bw):
     """The 837 export reads claims and lines on the raw cursor (JSON decoded once per distinct
     value); it must hand the writer exactly what the ORM query would."""

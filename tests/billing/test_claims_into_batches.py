@@ -142,6 +142,7 @@ def test_the_nightly_run_builds_straight_into_batches_and_writes_them(bw):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
 def test_two_shards_committing_at_once_fill_one_batch_without_waiting_for_each_other(world, monkeypatch):
     """The shards of one run commit at once on their own workers (here: two threads, each with
     its own connection). Shard 1 stops inside its transaction — batch share-locked, its claims
@@ -212,6 +213,7 @@ def test_two_shards_committing_at_once_fill_one_batch_without_waiting_for_each_o
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
 def test_a_file_of_several_chunks_is_read_chunk_by_chunk_in_file_order(world, monkeypatch):
     setup_billing(world)
     for _ in range(5):

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL"
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
 def test_worker_killed_mid_file_resumes_and_every_claim_is_sent_once(world, sshd_server, tmp_path, settings):
     setup_billing(world)
     sftp_channel(world.plan, sshd_server, tmp_path / "remote")

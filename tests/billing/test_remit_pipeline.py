@@ -41,6 +41,7 @@ def test_an_unbalanced_claim_in_a_late_chunk_changes_nothing(world, monkeypatch)
     _assert_nothing_posted(claims)
 
 
+@pytest.mark.postgresql
 def test_a_database_error_while_writing_a_chunk_changes_nothing(world, monkeypatch):
     monkeypatch.setattr(remittances, "CHUNK", 2)
     claims = [submitted_claim(world, charges=("50.00",)) for _ in range(7)]

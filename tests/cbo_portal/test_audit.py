@@ -23,7 +23,7 @@ def test_entries_cannot_be_edited_or_deleted_through_the_orm(world):
     assert AuditEvent.objects.get(pk=event.pk).summary == "Edited"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+@pytest.mark.postgresql  # the trigger is PostgreSQL's
 @pytest.mark.parametrize(
     "sql", ["UPDATE cbo_portal_auditevent SET summary = 'x'", "DELETE FROM cbo_portal_auditevent"]
 )

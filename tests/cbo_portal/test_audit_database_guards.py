@@ -14,7 +14,7 @@ from cbo_portal.choices import AuditAction
 from cbo_portal.models import AuditEvent
 from cbo_portal.services import audit
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the guards are PostgreSQL's")
+pytestmark = pytest.mark.postgresql  # the guards are PostgreSQL's
 
 ROLES_SQL = Path(__file__).resolve().parents[2] / "docker" / "postgres" / "roles.psql"
 

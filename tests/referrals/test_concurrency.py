@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from referrals.models import Authorization, ServiceDelivery
@@ -15,10 +15,9 @@ from referrals.services import deliveries
 from tests.referrals.factories import authorization, covered_world, referral
 
 
+@pytest.mark.postgresql  # row locks
 @pytest.mark.django_db(transaction=True)
 def test_two_transactions_logging_the_last_units_exactly_one_succeeds(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
     covered_world(world)
     ref = referral(world)
     auth = authorization(world, ref, units=3)

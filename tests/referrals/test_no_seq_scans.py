@@ -21,7 +21,7 @@ from tests.factories import OrganizationFactory
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans"),
+    pytest.mark.postgresql,  # its planner
 ]
 
 GUARDED = {"referrals_referral", "referrals_member", "referrals_authorization", "referrals_servicedelivery"}
