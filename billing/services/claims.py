@@ -53,7 +53,7 @@ from contracts.money import ZERO, money
 from contracts.selectors import RateBook
 from referrals.choices import DeliveryStatus
 from referrals.models import Referral, ServiceDelivery
-from referrals.services.deliveries import mark_billed, mark_unbilled
+from referrals.services.deliveries import mark_billed, mark_billed_many, mark_unbilled
 
 log = logging.getLogger(__name__)
 
@@ -539,18 +539,13 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
 
 
 def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN001
-    """Stamp the deliveries billed. Interactive builds go through referrals' ``mark_billed``
-    (which re-checks each row); big runs, whose rows this transaction already locked and
-    checked billable, stamp them in one UPDATE (mark_billed instantiates every row: 1 s per
-    10,000). The referrals app should grow a set-based variant; see the report."""
+    """Stamp the deliveries billed: interactive builds through referrals' ``mark_billed``, which
+    re-checks and audits each row; big runs, whose rows this transaction already locked and
+    checked billable, through its set-based ``mark_billed_many``."""
     if len(delivery_ids) <= 500:
         mark_billed(delivery_ids, acting_user=acting_user)
-        return
-    now = timezone.now()
-    stamped = ServiceDelivery.objects.filter(among("pk", delivery_ids), billed_at__isnull=True,
-                                             status=DeliveryStatus.LOGGED).update(billed_at=now, updated_at=now)  # fmt: skip
-    if stamped != len(delivery_ids):
-        raise ValidationError("Some services were billed or voided meanwhile; nothing was billed. Try again.")
+    else:
+        mark_billed_many(delivery_ids)
 
 
 def require_builder(acting_user) -> None:  # noqa: ANN001

@@ -183,6 +183,23 @@ def test_mark_billed_is_all_or_nothing_and_role_checked(cw):
     assert a.billed_at is None
 
 
+def test_mark_billed_many_stamps_all_or_nothing(cw):
+    ref = referral(cw)
+    authorization(cw, ref)
+    a, b, c = (log(cw, ref, service_date=TODAY() - timedelta(days=n)) for n in range(3))
+    svc.void_delivery(c, acting_user=cw.cbo_staff, reason="dup")
+    with pytest.raises(ValidationError, match="billed or voided meanwhile"):
+        svc.mark_billed_many([a.pk, b.pk, c.pk])
+    assert not ServiceDelivery.objects.filter(billed_at__isnull=False).exists()
+    svc.mark_billed_many([a.pk, b.pk])
+    assert set(ServiceDelivery.objects.filter(billed_at__isnull=False).values_list("pk", flat=True)) == {
+        a.pk,
+        b.pk,
+    }
+    with pytest.raises(ValidationError):  # billed already: a second build of them stamps nothing
+        svc.mark_billed_many([a.pk])
+
+
 def test_other_cbo_cannot_log_on_the_referral(cw):
     ref = referral(cw)
     authorization(cw, ref)
