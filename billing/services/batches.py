@@ -53,7 +53,7 @@ from billing.choices import BatchFormat, BatchStatus, ClaimStatus, DeliveryMetho
 from billing.models import Batch, Claim, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import control_numbers, export837, invoices
-from billing.services.states import record_claim_history, transition_batch, transition_claims_bulk
+from billing.services.states import transition_batch, transition_claims_bulk
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
 from cbo_portal.fastpath import among, on_postgresql
@@ -138,16 +138,11 @@ def create_batch(
         total_billed=sum((amount for _pk, amount in taken), ZERO), progress_total=len(ids),
     )  # fmt: skip
     del taken
-    now = timezone.now()
     for chunk, st02 in sets:
         # ready → in_batch, into the batch and into its transaction set in one UPDATE (the rows
-        # are locked above), then the history rows (transition_claims_bulk would update every
-        # claim a second time).
-        Claim.objects.filter(among("pk", chunk), status=ClaimStatus.READY).update(
-            batch=batch, status=ClaimStatus.IN_BATCH, updated_at=now, transaction_set_control=st02
-        )
-        record_claim_history(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
-                             reason=f"Put in batch {batch.pk}")  # fmt: skip
+        # are locked above).
+        transition_claims_bulk(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
+                               reason=f"Put in batch {batch.pk}", batch=batch, transaction_set_control=st02)  # fmt: skip
     audit.record(
         actor=acting_user, action=AuditAction.CREATE, obj=batch, organization=submitter,
         summary=f"Batch {batch.pk} for {plan}: {count(len(ids), 'claim')}, ${batch.total_billed}",

@@ -71,7 +71,7 @@ from billing.models import (
 from billing.scope import PROVIDER_BILLING_ROLES, billing_scope_q
 from billing.services.batches import mark_answered_batches
 from billing.services.filecheck import nul_byte_problem
-from billing.services.states import CLAIM_TRANSITIONS
+from billing.services.states import Adjudication, adjudicate_claims
 from billing.x12 import remit835 as x835
 from billing.x12.common import SegmentReader, X12Error, X12ParseError
 from cbo_portal import access
@@ -79,7 +79,6 @@ from cbo_portal.choices import AuditAction, OrgKind
 from cbo_portal.fastpath import (
     advisory_lock,
     among,
-    array_literal,
     copy_lines,
     copy_rows,
     copy_text,
@@ -90,7 +89,6 @@ from cbo_portal.fastpath import (
 )  # fmt: skip
 from cbo_portal.models import Organization
 from cbo_portal.services import audit
-from cbo_portal.statemachine import check_transition
 from cbo_portal.words import count
 from contracts.money import money
 
@@ -445,7 +443,7 @@ class _Pipeline:
 
     A chunk goes through four steps: *read* its claims and lines (``_read_chunk``: two queries),
     *build* its rows in plain Python (``_build_chunk``: match the lines, add up, no database),
-    *adjudicate* its claims (``_adjudicate``: totals, status, history in one statement) and
+    *adjudicate* its claims (``states.adjudicate_claims``: totals, status, history in one statement) and
     *write* the rest (``_write_chunk``: the remittance claim, payment and adjustment rows by
     COPY, the lines' totals in one UPDATE, a check of their foreign keys). Each statement is
     set-based, so a chunk of 5,000 claims costs a handful of round trips; everything runs in the
@@ -476,7 +474,8 @@ class _Pipeline:
         chunk, self.chunk = self.chunk, []
         read = _read_chunk(chunk, self.ctx)
         built = _build_chunk(chunk, read, self.ctx)
-        _adjudicate(built.claims, self.ctx, built.reason)
+        adjudicate_claims(built.claims, acting_user=_actor(self.ctx.acting_user), reason=built.reason,
+                          now=self.ctx.now)  # fmt: skip
         _write_chunk(built, self.check_sql)
 
 
@@ -493,10 +492,10 @@ class _ChunkRead:
 @dataclass
 class _ChunkWrites:
     """One chunk ready to write. Rows go in as tuples in the ``*_FIELDS`` orders, or on PostgreSQL
-    already as ``COPY`` text (``_copy_text``), made while the previous chunk was being written."""
+    already as ``COPY`` text (``copy_text``), made while the previous chunk was being written."""
 
     reason: str
-    claims: list[tuple]  # for _adjudicate
+    claims: list[Adjudication]
     inserts: list[tuple[type, list[str], list[tuple] | str]]
     line_increments: list[tuple[int, Decimal]]
 
@@ -671,8 +670,8 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
     return _ChunkWrites(
         reason=f"835 {row.trace_number} from {row.payer_name} ({ctx.file_name})"[:300],
         claims=[
-            (s.id, cents[s.paid], cents[s.patient_responsibility], s.payer_claim_number[:50], s.status,
-             adjudicated_status(paid=s.paid, billed=s.billed, denied=s.denied))
+            Adjudication(s.id, cents[s.paid], cents[s.patient_responsibility], s.payer_claim_number[:50], s.status,
+                         adjudicated_status(paid=s.paid, billed=s.billed, denied=s.denied))
             for s in states.values()
             if s.touched
         ],
@@ -715,102 +714,6 @@ def _match_line(svc: x835.ServicePayment, claim_id: int, by_control: dict[str, t
             used.add(line_id)
             return line_id
     return None
-
-
-# --------------------------------------------------------------------------- claim status moves
-
-# The rule is ``billing.services.states.CLAIM_TRANSITIONS`` (every from → to pair is checked
-# against it before anything is written; a claim moves only if it is still in the status it was
-# read in; one ``ClaimStatusChange`` per move). Only the mechanism differs from
-# ``transition_claims_bulk``: the move shares one UPDATE with the claim's new totals and
-# ``adjudicated_at``, and on PostgreSQL the history rows are inserted by that same statement, so
-# an 835 of 100,000 claims writes each claim once and sends no history rows from Python.
-
-_ADJUDICATE_SQL = """
-WITH v AS (
-    SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::text[], %s::text[], %s::text[])
-        AS v(id, paid, patient_responsibility, payer_claim_number, from_status, to_status)
-), moved AS (
-    UPDATE {claim} AS c
-    SET status = v.to_status, paid_amount = v.paid, patient_responsibility = v.patient_responsibility,
-        payer_claim_number = v.payer_claim_number, adjudicated_at = %s, updated_at = %s
-    FROM v WHERE c.id = v.id AND c.status = v.from_status
-    RETURNING c.id, v.from_status, v.to_status
-)
-INSERT INTO {history} (claim_id, from_status, to_status, actor_id, reason, created_at)
-SELECT id, from_status, to_status, %s, %s, %s FROM moved
-RETURNING claim_id
-"""
-
-
-def _adjudicate(rows: list[tuple], ctx: _Context, reason: str) -> None:
-    """Write each posted claim's totals, ``adjudicated_at`` and new status, with a history row per
-    move. ``rows`` are ``(id, paid, patient responsibility, payer claim number, status read, new
-    status)``. A claim whose status changed since it was read (a 999 landing meanwhile) is locked,
-    re-read and moved from its current status when that move is allowed; otherwise only its
-    totals are written."""
-    if not rows:
-        return
-    for pair in {(r[4], r[5]) for r in rows}:
-        check_transition(CLAIM_TRANSITIONS, "claim", *pair)
-    actor = _actor(ctx.acting_user)
-    moved = _move_claims(rows, actor, reason, ctx.now)
-    if len(moved) == len(rows):
-        return
-    missed = [r for r in rows if r[0] not in moved]
-    current = dict(
-        Claim.objects.select_for_update().filter(pk__in=[r[0] for r in missed]).values_list("pk", "status")
-    )
-    retry, totals_only = [], []
-    for r in missed:
-        status = current.get(r[0], "")
-        if r[5] in CLAIM_TRANSITIONS.get(status, ()):
-            retry.append((*r[:4], status, r[5]))
-        else:
-            totals_only.append((*r[:4], ctx.now, ctx.now))
-    _move_claims(retry, actor, reason, ctx.now)
-    update_from_arrays(
-        Claim, ["paid_amount", "patient_responsibility", "payer_claim_number", "adjudicated_at", "updated_at"],
-        totals_only,
-    )  # fmt: skip
-
-
-def _move_claims(rows: list[tuple], actor, reason: str, now: object) -> set[int]:  # noqa: ANN001
-    """One statement on PostgreSQL (see ``_ADJUDICATE_SQL``); the ORM elsewhere. Returns the ids moved."""
-    if not rows:
-        return set()
-    if on_postgresql():
-        sql = _ADJUDICATE_SQL.format(
-            claim=connection.ops.quote_name(Claim._meta.db_table),
-            history=connection.ops.quote_name(ClaimStatusChange._meta.db_table),
-        )
-        columns = [array_literal(c) for c in zip(*rows, strict=True)]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*columns, now, now, getattr(actor, "pk", None), reason, now])
-            return {pk for (pk,) in cursor.fetchall()}
-    moved: set[int] = set()
-    for (frm, to), group in _group_by_move(rows).items():
-        ids = [r[0] for r in group]
-        ids = list(Claim.objects.filter(pk__in=ids, status=frm).values_list("pk", flat=True))
-        keep = set(ids)
-        update_from_arrays(
-            Claim,
-            ["paid_amount", "patient_responsibility", "payer_claim_number", "status", "adjudicated_at", "updated_at"],
-            [(*r[:4], to, now, now) for r in group if r[0] in keep],
-        )  # fmt: skip
-        ClaimStatusChange.objects.bulk_create(
-            [ClaimStatusChange(claim_id=pk, from_status=frm, to_status=to, actor=actor, reason=reason) for pk in ids],
-            batch_size=500,
-        )  # fmt: skip
-        moved |= keep
-    return moved
-
-
-def _group_by_move(rows: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
-    groups: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    for r in rows:
-        groups[(r[4], r[5])].append(r)
-    return groups
 
 
 # --------------------------------------------------------------------------- bulk writes

@@ -294,17 +294,17 @@ def test_a_claim_that_moves_while_the_file_posts_is_moved_from_where_it_is(world
     """A 999 accepting the claim between our read and our write: the 835 still posts, from
     accepted, and history says so (no row claiming a move that did not happen)."""
     from billing.models import Claim
-    from billing.services import remittances
+    from billing.services import states
 
     claim = submitted_claim(world, charges=("100.00",))
-    move = remittances._move_claims
+    move = states._move_adjudicated
 
     def meanwhile(rows, *args):
-        if rows and rows[0][4] == ClaimStatus.SUBMITTED:
+        if rows and rows[0].read_status == ClaimStatus.SUBMITTED:
             Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.ACCEPTED)
         return move(rows, *args)
 
-    monkeypatch.setattr(remittances, "_move_claims", meanwhile)
+    monkeypatch.setattr(states, "_move_adjudicated", meanwhile)
     _import(world, [clp(claim, "1", [line_pay(claim, 1, "100")])])
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.PAID and claim.paid_amount == D("100.00")
