@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := cbo_portal.settings
 
-.PHONY: install run test lint check services chromium sshd worker clean
+.PHONY: install run test lint typecheck check services chromium sshd worker clean
+
+# Modules mypy checks (with django-stubs) in `make test`.
+TYPED := billing/x12 billing/services/states.py cbo_portal/fastpath.py
 
 install: $(STAMP)  ## Create .venv with everything run and test need (no-op when up to date)
 
@@ -29,13 +32,16 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install
+	DATABASE_URL=sqlite:///$(CURDIR)/var/typecheck.sqlite3 $(BIN)/mypy $(TYPED)
+
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=false SECRET_KEY=check-deploy-$$(head -c 32 /dev/urandom | base64 | tr -dc a-zA-Z0-9) \
 	  ALLOWED_HOSTS=billing.example.org CSRF_TRUSTED_ORIGINS=https://billing.example.org \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-test: install services lint check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL, then on SQLite
+test: install services lint typecheck check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL, then on SQLite
 	@source scripts/test-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "The portable path: every test not marked postgresql (nor browser) again, on SQLite"
 	@source scripts/test-env.sh && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 \

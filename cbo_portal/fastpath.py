@@ -107,7 +107,7 @@ def array_literal(values: Iterable[object]) -> str:
     if kinds <= {int, Decimal}:  # ids and amounts, the usual case
         return "{" + ",".join(map(str, values)) + "}"
     if kinds == {str}:
-        body = "\0".join(values)  # NUL stands for the separator, unless a value holds one
+        body = "\0".join(map(str, values))  # NUL stands for the separator, unless a value holds one
         if '"' not in body and "\\" not in body and body.count("\0") == len(values) - 1:
             return '{"' + body.replace("\0", '","') + '"}'
     out = []
@@ -122,6 +122,13 @@ def array_literal(values: Iterable[object]) -> str:
 
 
 # --------------------------------------------------------------------------- writes
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    """A concrete column of ``model`` by name or attribute name (``claim`` or ``claim_id``)."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, models.Field) and found.column, f"{model.__name__}.{name} is not a column"
+    return found
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -156,7 +163,7 @@ def copy_rows(
                 if isinstance(row[i], tuple):
                     values[fields[i]] = list(row[i])
             objs.append(model(**values))
-        model.objects.bulk_create(objs, batch_size=500)
+        model._default_manager.bulk_create(objs, batch_size=500)
         return [obj.pk for obj in objs] if return_ids else []
     now = timezone.now()
     rest = [f for f in meta.concrete_fields if f.attname not in fields and not f.primary_key]
@@ -181,7 +188,7 @@ def copy_lines(model: type[models.Model], fields: Sequence[str], lines: str | It
     are sent), with a value for each of ``fields`` (attribute names) on every line."""
     meta = model._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(_field(model, name).column) for name in fields)
     sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         if isinstance(lines, str):
@@ -203,8 +210,8 @@ def update_from_arrays(model: type[models.Model], fields: Sequence[str], rows: S
     if on_postgresql():
         quote = connection.ops.quote_name
         table = quote(meta.db_table)
-        types = [meta.get_field(f).db_type(connection) for f in fields]
-        columns = [quote(meta.get_field(f).column) for f in fields]
+        types = [_field(model, f).db_type(connection) for f in fields]
+        columns = [quote(_field(model, f).column) for f in fields]
         sets = ", ".join(f"{c} = {table}.{c} + v.{c}" if increment else f"{c} = v.{c}" for c in columns)
         arrays = ", ".join(["%s::bigint[]", *(f"%s::{t}[]" for t in types)])
         # Table and column names come from the model's _meta; the values are parameters.
@@ -214,14 +221,16 @@ def update_from_arrays(model: type[models.Model], fields: Sequence[str], rows: S
         return
     current = {}
     if increment:
-        current = dict(model.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", fields[0]))
+        current = dict(
+            model._default_manager.filter(pk__in=[r[0] for r in rows]).values_list("pk", fields[0])
+        )
     objs = []
     for r in rows:
         obj = model(pk=r[0])
         for name, value in zip(fields, r[1:], strict=True):
             setattr(obj, name, current.get(r[0], 0) + value if increment else value)
         objs.append(obj)
-    model.objects.bulk_update(objs, fields, batch_size=500)
+    model._default_manager.bulk_update(objs, fields, batch_size=500)
 
 
 # --------------------------------------------------------------------------- reads

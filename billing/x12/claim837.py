@@ -368,10 +368,10 @@ def _subscriber_segments(subscriber: Subscriber, payer: Payer) -> list[str]:
         raise X12InputError(f"member {member_id} last name is missing")
     first = basic_text(subscriber.first_name, 35)
     middle = basic_text(subscriber.middle_name, 25)
-    gender = subscriber.gender
-    gender = _GENDER_CODES.get(gender) if type(gender) is str else None
+    given_gender = subscriber.gender
+    gender = _GENDER_CODES.get(given_gender) if type(given_gender) is str else None
     if gender is None:
-        gender = (subscriber.gender or "").upper()
+        gender = (given_gender or "").upper()
         if gender not in GENDERS:
             raise X12InputError(f"member {member_id} gender {subscriber.gender!r} must be F, M or U")
     payer_nm1 = _payer_segment(payer)
@@ -390,7 +390,7 @@ def _payer_segment(payer: Payer) -> str:
     """2010BB NM1*PR of a checked payer (cached by name and payer id)."""
     key: tuple[object, ...] | None = (payer.name, payer.payer_id)
     try:
-        segment = _PAYER_CACHE.get(key)
+        segment = _PAYER_CACHE.get(key)  # type: ignore[arg-type]  # not None yet
     except TypeError:  # an unhashable field: check it without the cache
         segment = key = None
     if segment is None:
@@ -423,7 +423,7 @@ def _claim_segments(claim: Claim, seen: set[str], out: list[str]) -> Decimal:
     dx = claim.diagnosis_codes
     key: tuple[object, ...] | None = (pos, frequency, dx)
     try:
-        head = _CLAIM_CACHE.get(key)
+        head = _CLAIM_CACHE.get(key)  # type: ignore[arg-type]  # not None yet
     except TypeError:  # unhashable (a list of codes): check without the cache
         head = key = None
     if head is None:
@@ -708,9 +708,10 @@ def iter_sets(
             opens = current is None or current.claim_count >= max_claims_per_set
             wanted = group.first_set_control_number + opened if opens else number
         else:
-            wanted = next(given, None)
-            if wanted is None:
+            next_number = next(given, None)
+            if next_number is None:
                 raise X12InputError(f"functional group {gs06} has more claims than set numbers")
+            wanted = next_number
             opens = current is None or wanted != number
         if opens:
             if current is not None:
@@ -729,9 +730,10 @@ def iter_sets(
             hl = 0
             provider = None
             sub_key = None
-        elif current.claim_count >= max_claims_per_set:
+        elif current is not None and current.claim_count >= max_claims_per_set:
             raise X12InputError(f"transaction set {current.set_control_number} would hold more than "
                                 f"{max_claims_per_set} claims")  # fmt: skip
+        assert current is not None  # opened above
         if claim.billing_provider is not provider and claim.billing_provider != provider:
             provider = claim.billing_provider
             body = provider_cache.get(provider)

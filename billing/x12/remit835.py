@@ -315,6 +315,8 @@ class _Parser:
         claims_paid = ZERO
         component = ":"
         repetition = ""
+        claim_at = service_at = 0
+        services_adjusted = ZERO
 
         def finish_service() -> None:
             nonlocal service, service_cas, service_rarc, services_adjusted
@@ -373,8 +375,6 @@ class _Parser:
             claims_paid += cp.paid
             return cp
 
-        claim_at = service_at = 0
-        services_adjusted = ZERO
         pad = _PAD
         for seg in self.reader:
             self.n = self.reader.count
