@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-media-"))
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -59,7 +59,7 @@ from cbo_portal.models import County, Organization  # noqa: E402
 CIN_PREFIX = "97"
 
 
-def fixtures():  # noqa: ANN201
+def fixtures():
     from django.contrib.auth import get_user_model
 
     from contracts.models import Contract
@@ -144,7 +144,7 @@ def cleanup(plan: Organization, cbo: Organization) -> None:
     # fmt: skip
 
 
-def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:  # noqa: ANN001
+def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:
     """``size / 2`` members, two months each; per member-month one or two deliveries."""
     from contracts.models import ServiceCatalogEntry
     from referrals.models import Enrollment, Member, Referral, ServiceDelivery

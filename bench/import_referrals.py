@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -82,7 +82,7 @@ def make_file(path: Path, size: int, run: str) -> None:
             )
 
 
-def cleanup(batch, started) -> None:  # noqa: ANN001
+def cleanup(batch, started) -> None:
     from referrals.models import Member, Referral, ReferralImport, ReferralStatusChange
 
     ReferralStatusChange.objects.filter(referral__import_batch=batch).delete()

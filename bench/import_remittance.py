@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -47,7 +47,7 @@ def _npi() -> str:
     return base + str(luhn_check_digit("80840" + base))
 
 
-def fixtures(tag: str):  # noqa: ANN201
+def fixtures(tag: str):
     from django.contrib.auth import get_user_model
 
     from tests.contracts.factories import ensure_reference_data
@@ -64,7 +64,7 @@ def fixtures(tag: str):  # noqa: ANN201
     return plan, cbo, user
 
 
-def cleanup(cbo, plan) -> None:  # noqa: ANN001
+def cleanup(cbo, plan) -> None:
     from billing.models import (
         Adjustment,
         Claim,

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cbo_bench_lists")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
-PASSWORD = "bench-load-Password-1"  # noqa: S105 - a benchmark account on a throwaway database
+PASSWORD = "bench-load-Password-1"
 
 
 def free_port() -> int:
@@ -85,7 +85,7 @@ def main() -> None:
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
                 break
             except OSError:
                 time.sleep(0.2)

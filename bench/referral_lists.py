@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-media-"))
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -73,7 +73,7 @@ def organizations() -> tuple[list[Organization], list[Organization]]:
     return plans, cbos
 
 
-def user(name: str, org: Organization, role: str):  # noqa: ANN201
+def user(name: str, org: Organization, role: str):
     from django.contrib.auth import get_user_model
 
     found, _ = get_user_model().objects.get_or_create(username=name, defaults={"email": name})
@@ -85,7 +85,7 @@ def drop(plans: list[Organization]) -> None:
     ids = [p.pk for p in plans]
     with connection.cursor() as cur:
         for table in ("referrals_servicedelivery", "referrals_authorization"):
-            cur.execute(f"DELETE FROM {table} WHERE plan_id = ANY(%s)", [ids])  # noqa: S608
+            cur.execute(f"DELETE FROM {table} WHERE plan_id = ANY(%s)", [ids])
         cur.execute("DELETE FROM referrals_referral WHERE plan_id = ANY(%s)", [ids])
         cur.execute("DELETE FROM referrals_member WHERE cin LIKE %s", [CIN_PREFIX + "%"])
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing.x12.remit835 import ClaimPayment, ProviderAdjustment, RemittanceEnd, iter_835  # noqa: E402
-from billing.x12.remit835_writer import write_835  # noqa: E402
-from tests.billing.x12_fixtures import PAYER_DETAILS, bulk_claim_payments, envelope_835, remittance  # noqa: E402
+from billing.x12.remit835 import ClaimPayment, ProviderAdjustment, RemittanceEnd, iter_835
+from billing.x12.remit835_writer import write_835
+from tests.billing.x12_fixtures import PAYER_DETAILS, bulk_claim_payments, envelope_835, remittance
 
 
 def expected_total(size: int) -> Decimal:

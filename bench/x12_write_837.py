@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing.x12.checks import check_837  # noqa: E402
-from billing.x12.claim837 import write_837  # noqa: E402
-from tests.billing.x12_fixtures import bulk_claims, envelope, group  # noqa: E402
+from billing.x12.checks import check_837
+from billing.x12.claim837 import write_837
+from tests.billing.x12_fixtures import bulk_claims, envelope, group
 
 
 def main() -> None:

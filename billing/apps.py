@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-def _billing_role(request) -> bool:  # noqa: ANN001
+def _billing_role(request) -> bool:
     from cbo_portal import access
     from cbo_portal.choices import Role
 

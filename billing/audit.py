@@ -15,7 +15,7 @@ from referrals.services import members as member_svc
 
 def record_claims_view(
     *, acting_user, claims: QuerySet | Iterable, where: str, member_field: str = "member_id"
-) -> None:  # noqa: ANN001
+) -> None:
     """One VIEW audit row for the members of ``claims``.
 
     ``claims`` is what was shown: a page or list of objects (their ``member_field``, following

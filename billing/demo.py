@@ -24,12 +24,12 @@ MEMBERS = [
 ]
 
 
-def _user(org: Organization, role: str):  # noqa: ANN202
+def _user(org: Organization, role: str):
     membership = Membership.objects.filter(organization=org, role=role).select_related("user").first()
     return membership.user if membership else None
 
 
-def prepare(world) -> None:  # noqa: ANN001
+def prepare(world) -> None:
     """Billing prerequisites the earlier seeds leave open: ZIP+4 on the billing organizations and
     the plan's payer id on the contracts, a download channel per plan."""
     for key in ("cbo", "hub"):
@@ -51,7 +51,7 @@ def _at(day: date, hour: int) -> datetime:
 
 def _referral(
     member, plan: Organization, cbo: Organization, ecm: ServiceCatalogEntry, n: int, *, first: date
-):  # noqa: ANN001, ANN202
+):
     """The member's ECM referral, in progress, received ten days before the first service (and
     accepted the next day), with its closed-loop history. A referral an older seed made later than
     that is moved back to then."""
@@ -84,7 +84,7 @@ def _referral(
     return referral
 
 
-def log_services(world) -> int:  # noqa: ANN001
+def log_services(world) -> int:
     """A few ECM services by the demo CBO, unless they are already logged."""
     from referrals.models import Enrollment, Member, ServiceDelivery
 
@@ -120,7 +120,7 @@ def log_services(world) -> int:  # noqa: ANN001
     return made
 
 
-def seed(world) -> None:  # noqa: ANN001
+def seed(world) -> None:
     """Ready and held claims plus one submitted batch for the demo CBO."""
     from billing.services.batches import create_batch, submit_batch, write_batch_file
     from billing.services.claims import build_claims, submitter_for

@@ -48,7 +48,7 @@ class _Reader:
     entries: dict[int, int]  # line number → service entry id
 
 
-def _reader(user, claim: Claim, active_org) -> _Reader:  # noqa: ANN001
+def _reader(user, claim: Claim, active_org) -> _Reader:
     member = Member.objects.visible_to(user).filter(pk=claim.member_id).first()
     editing = proposer = owner = None
     if member is not None:
@@ -156,7 +156,7 @@ _ROUTES = [
 ]
 
 
-def fix_links(user, claim: Claim, problems: list[dict], *, active_org=None) -> list[dict]:  # noqa: ANN001
+def fix_links(user, claim: Claim, problems: list[dict], *, active_org=None) -> list[dict]:
     """Each problem with ``link`` ({url, label}) and/or ``ask`` added for this reader."""
     reader = _reader(user, claim, active_org)
     out = []

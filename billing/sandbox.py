@@ -86,13 +86,13 @@ def _require_enabled() -> None:
         raise SandboxOff("The plan sandbox exists only in demo mode.")
 
 
-def may_answer(user, batch: Batch) -> bool:  # noqa: ANN001
+def may_answer(user, batch: Batch) -> bool:
     """Whether ``user`` may have the sandbox answer ``batch``: the submitter's billing staff (the
     people who import the plan's answers), or a platform admin."""
     return access.is_platform_admin(user) or access.has_role(user, batch.submitter, PROVIDER_BILLING_ROLES)
 
 
-def offered(user, batch: Batch) -> bool:  # noqa: ANN001
+def offered(user, batch: Batch) -> bool:
     """Whether the batch page offers the sandbox: demo mode, an 837P file written or sent, and a
     user who may import its answers."""
     return (
@@ -175,7 +175,7 @@ def _envelope(sent: Sent837, k: int, minutes: int) -> Envelope:
     )  # fmt: skip
 
 
-def _service(line, decision: str, first: bool) -> ServicePayment:  # noqa: ANN001
+def _service(line, decision: str, first: bool) -> ServicePayment:
     charge = line.charge
     if decision == DENIED:
         adjustments: tuple[Adjustment, ...] = (Adjustment("CO", DENIAL_CARC, charge),)
@@ -295,7 +295,7 @@ def _sent(batch: Batch) -> Sent837:
         raise ValidationError(f"The sandbox could not read batch {batch.pk}'s file: {exc}") from exc
 
 
-def _check(batch: Batch, acting_user) -> None:  # noqa: ANN001
+def _check(batch: Batch, acting_user) -> None:
     _require_enabled()
     if not may_answer(acting_user, batch):
         raise PermissionDenied("Only the submitter's billing staff can have the sandbox answer this batch.")
@@ -312,7 +312,7 @@ def _words(group: str, carc: str, amount: Decimal) -> str:
     return f"{group}-{carc} ${amount:,.2f}: {codes.carc(carc).description}"
 
 
-def preview(batch: Batch, *, acting_user) -> list[Decision]:  # noqa: ANN001
+def preview(batch: Batch, *, acting_user) -> list[Decision]:
     """What the sandbox's 835 will decide on each claim of ``batch``, in words (the 999 and the
     277CA accept everything)."""
     _check(batch, acting_user)
@@ -363,7 +363,7 @@ def _ack_summary(ack: Acknowledgement) -> str:
     return f"{ack.kind}: {count(ack.accepted_sets, unit)} accepted, {ack.rejected_sets} rejected."
 
 
-def answer_batch(batch: Batch, *, acting_user) -> SandboxRun:  # noqa: ANN001
+def answer_batch(batch: Batch, *, acting_user) -> SandboxRun:
     """Answer ``batch`` as the plan would (module docstring): write its 999, 277CA and 835s and
     import each through the intake as ``acting_user``. Safe to press again."""
     batch = Batch.objects.select_related("plan", "submitter").get(pk=batch.pk)

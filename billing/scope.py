@@ -12,7 +12,7 @@ PROVIDER_BILLING_ROLES = (Role.CBO_ADMIN, Role.CBO_BILLING)
 PLAN_BILLING_ROLES = (Role.PLAN_ADMIN, Role.PLAN_CONTRACT_MANAGER)
 
 
-def billing_scope_q(user, *, provider: str, submitter: str | None, plan: str | None) -> Q | None:  # noqa: ANN001
+def billing_scope_q(user, *, provider: str, submitter: str | None, plan: str | None) -> Q | None:
     """Rows are visible to the billing provider's (or its hub's) admins and billing coordinators,
     to the submitter's, to the plan's admins and contract managers (``plan=None`` hides rows
     from plans), and to platform admins (``None`` = no filter). ``provider``, ``submitter`` and

@@ -21,7 +21,7 @@ from billing.models import PlanChannel
 log = logging.getLogger(__name__)
 
 
-def _user(user_id: int | None):  # noqa: ANN202
+def _user(user_id: int | None):
     return get_user_model().objects.get(pk=user_id) if user_id else None
 
 
@@ -34,7 +34,7 @@ def run_claim_build(build_id: int) -> str:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
-def process_batch(self, batch_id: int) -> str:  # noqa: ANN001
+def process_batch(self, batch_id: int) -> str:
     """Write the batch's file and, for SFTP plans, upload it; resumes from any step. A big 837P
     file is written in parts by ``write_batch_part`` tasks side by side and put together by
     ``join_batch_parts``, which runs this task again to send it."""
@@ -124,7 +124,7 @@ def build_run(*, user_id: int | None = None, shards: int | None = None) -> Start
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def build_shard(self, run: str, index: int, count: int, user_id: int | None = None) -> dict:  # noqa: ANN001
+def build_shard(self, run: str, index: int, count: int, user_id: int | None = None) -> dict:
     """Build shard ``index`` of ``count`` of build ``run`` into the run's batches, on this
     worker's own connection, committing chunk by chunk. Idempotent: run again (a worker killed
     mid-shard, a redelivered message), it bills only what is still billable."""
@@ -181,7 +181,7 @@ def pick_up_plan_files() -> dict:
     for channel in PlanChannel.objects.filter(method=DeliveryMethod.SFTP).select_related("plan"):
         try:
             found = pick_up(channel)
-        except Exception as exc:  # noqa: BLE001 - one plan's outage must not stop the others
+        except Exception as exc:
             log.warning("pick-up from %s failed: %s", channel.plan, exc)
             out[channel.plan_id] = {"error": str(exc)}
             continue

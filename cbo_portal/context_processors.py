@@ -13,7 +13,7 @@ from cbo_portal.choices import ADMIN_ROLES, OrgKind
 _EXTRA_NAV: list[tuple[str, str, object, str | None]] = []
 
 
-def register_nav(label: str, url_name: str, visible, group: str | None = None) -> None:  # noqa: ANN001
+def register_nav(label: str, url_name: str, visible, group: str | None = None) -> None:
     """Add a navigation link shown when ``visible(request)`` is true. Links of one ``group`` share
     one entry in the main bar (leading to the group's first visible link) and show as the
     section bar under it while the user is on one of their pages."""

@@ -118,7 +118,7 @@ def _on(days_ago: int, hour: int) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour)))
 
 
-def _approved_with_papers(org: Organization, *, applicant, reviewer) -> None:  # noqa: ANN001
+def _approved_with_papers(org: Organization, *, applicant, reviewer) -> None:
     """An approved provider has what approval takes: the required documents on file and the
     application's history (drafted, submitted, reviewed, approved by the plan's reviewer), dated
     well before its contracts and services. Nothing is added to what an earlier run filed."""

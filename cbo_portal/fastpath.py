@@ -215,7 +215,7 @@ def update_from_arrays(model: type[models.Model], fields: Sequence[str], rows: S
         sets = ", ".join(f"{c} = {table}.{c} + v.{c}" if increment else f"{c} = v.{c}" for c in columns)
         arrays = ", ".join(["%s::bigint[]", *(f"%s::{t}[]" for t in types)])
         # Table and column names come from the model's _meta; the values are parameters.
-        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) WHERE {table}.id = v.id"  # noqa: S608, E501
+        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) WHERE {table}.id = v.id"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, [array_literal(c) for c in zip(*rows, strict=True)])
         return
@@ -242,7 +242,7 @@ class _AnyOf(models.Lookup):
     lookup_name = "any_of"  # never registered: used as an expression by ``among`` only
     prepare_rhs = False
 
-    def as_sql(self, compiler, connection):  # noqa: ANN001, ANN201
+    def as_sql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
         # text[], never varchar(n)[]: a cast to varchar(n) would cut a too-long value and match it.

@@ -92,7 +92,7 @@ class DocumentForm(forms.Form):
         widget=forms.FileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         limit = filesizeformat(settings.DOCUMENT_MAX_BYTES)
         self.fields["file"].help_text = f"PDF, PNG or JPEG, up to {limit}."
@@ -120,7 +120,7 @@ class InviteForm(forms.Form):
     email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     role = forms.ChoiceField(choices=Role.choices, label="Role")
 
-    def __init__(self, *args, allowed_roles: tuple[str, ...] = (), **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, allowed_roles: tuple[str, ...] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if allowed_roles:
             self.fields["role"].choices = [(r, Role(r).label) for r in allowed_roles]

@@ -12,7 +12,7 @@ def _check_database() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure is a health failure
+    except Exception as exc:
         return f"error: {exc.__class__.__name__}"
 
 
@@ -24,7 +24,7 @@ def _check_broker() -> str:
 
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
         return "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"error: {exc.__class__.__name__}"
 
 

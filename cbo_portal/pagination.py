@@ -19,7 +19,7 @@ PAGE_COUNT_CAP = 1_000
 class BoundedPaginator(Paginator):
     """A ``Paginator`` whose ``count`` stops at ``cap`` (``capped`` tells whether it stopped)."""
 
-    def __init__(self, object_list, per_page, *args, cap: int = PAGE_COUNT_CAP, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, object_list, per_page, *args, cap: int = PAGE_COUNT_CAP, **kwargs) -> None:
         super().__init__(object_list, per_page, *args, **kwargs)
         self.cap = cap
         self.capped = False

@@ -64,7 +64,7 @@ class TwoFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:  # noqa: ANN001
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         request.two_factor_enrolment = two_factor.NOT_REQUIRED  # type: ignore[attr-defined]
         if not request.user.is_authenticated or _is_api(request) or _is_static(request):
             return None
@@ -116,7 +116,7 @@ class IdleTimeoutMiddleware:
 
 
 @receiver(user_logged_in)
-def stamp_sign_in(sender, request, user, **kwargs) -> None:  # noqa: ANN001, ANN003
+def stamp_sign_in(sender, request, user, **kwargs) -> None:
     """A fresh sign-in counts as activity, so the first request after it need not write the session."""
     if request is not None and hasattr(request, "session"):
         request.session[LAST_SEEN_KEY] = int(time.time())
@@ -127,7 +127,7 @@ def csp(policy: str) -> Callable:
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             response = view(request, *args, **kwargs)
             response["Content-Security-Policy"] = policy
             return response

@@ -9,7 +9,7 @@ from cbo_portal.choices import AuditAction
 
 
 @receiver(user_logged_in)
-def audit_login(sender, request, user, **kwargs) -> None:  # noqa: ANN001, ANN003
+def audit_login(sender, request, user, **kwargs) -> None:
     from cbo_portal.services import audit
 
     audit.record(

@@ -8,6 +8,6 @@ from django.core.mail import send_mail
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_email(self, to: list[str], subject: str, body: str) -> int:  # noqa: ANN001
+def send_email(self, to: list[str], subject: str, body: str) -> int:
     """Send one plain-text email; connection errors are retried with backoff."""
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)

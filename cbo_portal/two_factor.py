@@ -29,7 +29,7 @@ TOKEN_MESSAGE = (
 )
 
 
-def has_device(user) -> bool:  # noqa: ANN001
+def has_device(user) -> bool:
     """Whether the user has a confirmed authenticator, cached on the user for the request
     (the page gate, ``portal_view`` and the banner all ask)."""
     from django_otp import user_has_device
@@ -85,7 +85,7 @@ class Enrolment:
 NOT_REQUIRED = Enrolment(required=False)
 
 
-def enrolment(user) -> Enrolment:  # noqa: ANN001
+def enrolment(user) -> Enrolment:
     """Whether ``user`` still has to set up two-factor sign-in, and by when.
 
     Applies when ``TWO_FACTOR_ENFORCED`` is on to anyone holding an active membership with a role

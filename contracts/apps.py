@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-def _sees_contracts(request) -> bool:  # noqa: ANN001
+def _sees_contracts(request) -> bool:
     """Plans, CBOs and hubs have contracts; platform admins see them all."""
     from cbo_portal import access
 

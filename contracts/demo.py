@@ -36,7 +36,7 @@ def _entry(label: str) -> ServiceCatalogEntry:
 
 
 @transaction.atomic
-def seed(world) -> None:  # noqa: ANN001
+def seed(world) -> None:
     for plan_key, cbo_key, number, title, counties, rates, activate, amendment in CONTRACTS:
         plan, cbo = world.orgs[plan_key], world.orgs[cbo_key]
         if Contract.objects.filter(plan=plan, number=number).exists():

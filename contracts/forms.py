@@ -35,7 +35,7 @@ class ContractForm(forms.ModelForm):
             "submitter_id": "The id the clearinghouse gave the organization that sends the claim files.",
         }
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["cbo"].queryset = Organization.objects.approved_providers().order_by("legal_name")
         self.fields["cbo"].help_text = "Only organizations that passed onboarding can be contracted."
@@ -86,7 +86,7 @@ class RateLineForm(TermsForm):
     service = ServiceChoiceField(queryset=ServiceCatalogEntry.objects.none(), empty_label="Choose a service…")
     field_order = ["service", "rate", "unit", "authorization"]
 
-    def __init__(self, *args, on=None, exclude=(), **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, *args, on=None, exclude=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         entries = ServiceCatalogEntry.objects.exclude(pk__in=list(exclude))
         if on is not None:

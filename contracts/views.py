@@ -51,11 +51,11 @@ RATE_LINES = RateLine.objects.select_related("service").prefetch_related(
 )
 
 
-def can_manage(user, plan_id: int) -> bool:  # noqa: ANN001
+def can_manage(user, plan_id: int) -> bool:
     return access.is_platform_admin(user) or access.has_role(user, plan_id, CONTRACT_ROLES)
 
 
-def _managed_plan(request: HttpRequest):  # noqa: ANN202
+def _managed_plan(request: HttpRequest):
     """The plan the user writes contracts for (the active organization), or None."""
     org = request.org
     if org is not None and org.kind == OrgKind.PLAN and access.has_role(request.user, org, CONTRACT_ROLES):

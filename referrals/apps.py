@@ -1,12 +1,12 @@
 from django.apps import AppConfig
 
 
-def _is_provider(request) -> bool:  # noqa: ANN001
+def _is_provider(request) -> bool:
     org = getattr(request, "org", None)
     return org is not None and org.kind in ("cbo", "hub") and org.onboarding_status == "approved"
 
 
-def _logs_services(request) -> bool:  # noqa: ANN001
+def _logs_services(request) -> bool:
     """Only the roles the "Log a service" page lets in (CBO or hub admins and staff of an
     approved provider): a billing coordinator is not offered a page that would answer 404."""
     from cbo_portal import access
@@ -16,12 +16,12 @@ def _logs_services(request) -> bool:  # noqa: ANN001
     return _is_provider(request) and access.has_role(request.user, org, PROVIDER_WORKERS)
 
 
-def _is_plan(request) -> bool:  # noqa: ANN001
+def _is_plan(request) -> bool:
     org = getattr(request, "org", None)
     return org is not None and org.kind == "plan"
 
 
-def _sees_referrals(request) -> bool:  # noqa: ANN001
+def _sees_referrals(request) -> bool:
     from cbo_portal.access import is_platform_admin
 
     return _is_provider(request) or _is_plan(request) or is_platform_admin(request.user)

@@ -47,7 +47,7 @@ REFERRALS = [
 ]  # fmt: skip
 
 
-def _user(org, role: str):  # noqa: ANN001, ANN202
+def _user(org, role: str):
     """The org's first member with ``role`` (world.users is keyed by role across all orgs)."""
     membership = (
         Membership.objects.filter(organization=org, role=role).select_related("user").order_by("pk").first()
@@ -60,7 +60,7 @@ def _entry(label: str) -> ServiceCatalogEntry:
     return ServiceCatalogEntry.lookup(code, mods)
 
 
-def _member(cin: str, first: str, last: str, dob: str, *, coordinator, plan):  # noqa: ANN001, ANN202
+def _member(cin: str, first: str, last: str, dob: str, *, coordinator, plan):
     details = dict(
         first_name=first, last_name=last, dob=date.fromisoformat(dob), phone="323-555-01" + cin[6:8],
         street=f"{100 + int(cin[5:8])} E Cesar Chavez Ave", city="Los Angeles", zip="90033", county="Los Angeles",
@@ -114,7 +114,7 @@ def _as_it_happened(referral: Referral, *, received: datetime, first_service: da
 
 
 @transaction.atomic
-def seed(world) -> None:  # noqa: ANN001
+def seed(world) -> None:
     plan, cbo = world.orgs["plan"], world.orgs["cbo"]
     coordinator = _user(plan, Role.PLAN_CARE_COORDINATOR)
     admin, staff = _user(cbo, Role.CBO_ADMIN), _user(cbo, Role.CBO_STAFF)

@@ -82,7 +82,7 @@ class ReferralForm(forms.Form):
     MEMBER_FIELDS = ("first_name", "last_name", "dob", "sex", "phone", "street", "city", "zip", "county",
                      "preferred_language")  # fmt: skip
 
-    def __init__(self, *args, by_plan: bool, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, by_plan: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.by_plan = by_plan
         self.fields["service"].queryset = ServiceCatalogEntry.objects.filter(
@@ -125,7 +125,7 @@ class MemberRecordForm(forms.Form):
     preferred_language = forms.CharField(max_length=40, required=False)
     note = forms.CharField(label="What changed, and how you know", max_length=300, required=False)
 
-    def __init__(self, *args, proposing: bool, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, proposing: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not proposing:
             del self.fields["note"]
@@ -211,7 +211,7 @@ class LogServiceForm(forms.Form):
     days = forms.MultipleChoiceField(label="Or log several days (daily services)", required=False,
                                      widget=forms.CheckboxSelectMultiple)  # fmt: skip
 
-    def __init__(self, *args, referrals, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, *args, referrals, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["referral"].queryset = referrals
         today = timezone.localdate()
@@ -244,6 +244,6 @@ class UploadForm(forms.Form):
     cbo = forms.ModelChoiceField(label="Refer rows to", queryset=Organization.objects.none(), required=False,
                                  help_text="Rows with a cbo_npi column go to that CBO instead")  # fmt: skip
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["cbo"].queryset = Organization.objects.approved_providers().order_by("legal_name")

@@ -298,7 +298,7 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
     return funnel, performance
 
 
-def snapshot_figures(snapshot) -> tuple[Funnel, list[CboPerformance]]:  # noqa: ANN001
+def snapshot_figures(snapshot) -> tuple[Funnel, list[CboPerformance]]:
     """The funnel and per-CBO rows a ``NetworkSnapshot`` stored (one query for the CBOs)."""
     orgs = Organization.objects.in_bulk([f["cbo_id"] for f in snapshot.figures])
     performance = sorted(

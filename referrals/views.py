@@ -82,7 +82,7 @@ def _worker(request: HttpRequest) -> Organization | None:
 def _csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
     """A streamed CSV download (bounded memory whatever the size), formula cells neutralised."""
 
-    def lines():  # noqa: ANN202
+    def lines():
         yield header
         yield from rows
 
@@ -367,7 +367,7 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- service logging
-def _loggable(request: HttpRequest, cbo: Organization):  # noqa: ANN202
+def _loggable(request: HttpRequest, cbo: Organization):
     return (
         Referral.objects.visible_to(request.user)
         .filter(

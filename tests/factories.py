@@ -29,7 +29,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @classmethod
-    def _after_postgeneration(cls, instance, create, results=None):  # noqa: ANN001
+    def _after_postgeneration(cls, instance, create, results=None):
         if create:
             instance.save()
 

@@ -23,7 +23,7 @@ SCHEMA = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 
-def _send(client: Client, case) -> int:  # noqa: ANN001
+def _send(client: Client, case) -> int:
     query = {k: v for k, v in (case.query or {}).items() if v is not None}
     method = case.method.lower()
     kwargs: dict = {"QUERY_STRING": urlencode(query, doseq=True)} if query else {}
@@ -54,7 +54,7 @@ def test_no_operation_answers_with_a_server_error(world, persona):
         @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         @given(case=operation.as_strategy())
-        def probe(case):  # noqa: ANN001
+        def probe(case):
             nonlocal sent
             sent += 1
             status = _send(client, case)

@@ -70,7 +70,7 @@ READ_LOGS = {"cbo_portal.auditevent", "referrals.networksnapshot"}
 def routes(prefix: str = "") -> Iterator[tuple[str, str]]:
     """(path, name) of every URL pattern without arguments, under ``prefix``."""
 
-    def walk(patterns, base: str) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+    def walk(patterns, base: str) -> Iterator[tuple[str, str]]:
         for p in patterns:
             if isinstance(p, URLResolver):
                 yield from walk(p.url_patterns, base + str(p.pattern))
@@ -114,7 +114,7 @@ class Corpus:
     routes: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
 
-    def check(self, response, what: str, *, want: int | None = None, says: str | None = None) -> None:  # noqa: ANN001
+    def check(self, response, what: str, *, want: int | None = None, says: str | None = None) -> None:
         self.requests += 1
         code = response.status_code
         text = response.content.decode(errors="replace") if not getattr(response, "streaming", False) else ""
@@ -178,7 +178,7 @@ def test_pages_answer_bad_query_strings_in_words(seeded, persona, settings):
         corpus.check(client.get(path + "%00/"), f"GET {path}%00/")
     corpus.assert_clean()
     assert changed_tables(before, allowed=READ_LOGS) == {}
-    print(f"\n{persona}: {corpus.requests} GET requests over {len(corpus.routes)} pages")  # noqa: T201
+    print(f"\n{persona}: {corpus.requests} GET requests over {len(corpus.routes)} pages")
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -205,7 +205,7 @@ def test_forms_refuse_nul_control_chars_and_ids_that_are_not_numbers(seeded, per
                 corpus.check(client.post(path, data), f"POST {path} action={action} ids={value}")
     corpus.assert_clean()
     assert changed_tables(before, allowed=READ_LOGS) == {}
-    print(f"\n{persona}: {corpus.requests} POST requests over {len(corpus.routes)} pages")  # noqa: T201
+    print(f"\n{persona}: {corpus.requests} POST requests over {len(corpus.routes)} pages")
 
 
 def test_ids_that_are_not_numbers_get_a_clear_400_on_team_and_account(seeded, client):
@@ -265,7 +265,7 @@ def test_api_answers_bad_input_in_its_error_format(seeded, persona, settings):
     client.force_login(getattr(seeded, persona))
     corpus, before = Corpus(), table_counts()
 
-    def json_error(response, what: str, want: int, says: str) -> None:  # noqa: ANN001
+    def json_error(response, what: str, want: int, says: str) -> None:
         corpus.check(response, what, want=want, says=says)
         if response.status_code == want and response["Content-Type"].startswith("application/json"):
             body = response.json()
@@ -304,7 +304,7 @@ def test_api_answers_bad_input_in_its_error_format(seeded, persona, settings):
         corpus.check(client.post(path, {"name": "a\x00"}, format="multipart"), f"POST {path} multipart NUL")
     corpus.assert_clean()
     assert changed_tables(before, allowed=READ_LOGS) == {}
-    print(f"\n{persona}: {corpus.requests} API requests over {len(corpus.routes)} endpoints")  # noqa: T201
+    print(f"\n{persona}: {corpus.requests} API requests over {len(corpus.routes)} endpoints")
 
 
 def test_deeply_nested_json_to_referrals_is_a_400_not_a_500(seeded, api):
@@ -415,7 +415,7 @@ def test_any_exception_ends_a_referral_import_failed_with_its_reason(seeded, mon
     batch, _ = imports.start_import(acting_user=seeded.care_coordinator, plan=seeded.plan, cbo=seeded.cbo,
                                     upload=SimpleUploadedFile("refs.csv", content, "text/csv"))  # fmt: skip
 
-    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def boom(*args, **kwargs):
         raise KeyError("service_id")
 
     monkeypatch.setattr(imports, "_write_batch", boom)

@@ -40,7 +40,7 @@ class _Page(HTMLParser):
         self.text: list[str] = []
         self._hidden = 0
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         if tag in ("script", "style", "template"):
             self._hidden += 1
         if tag == "a":
@@ -48,11 +48,11 @@ class _Page(HTMLParser):
             if href.startswith("/"):
                 self.links.append(href.split("#")[0])
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if tag in ("script", "style", "template") and self._hidden:
             self._hidden -= 1
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         if not self._hidden:
             self.text.append(data)
 

@@ -35,7 +35,7 @@ def _install_gates(**_kwargs: object) -> None:
         commit = claims._commit
 
         @functools.wraps(commit)
-        def gated_commit(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def gated_commit(*args, **kwargs):
             result = commit(*args, **kwargs)
             _wait_at(build_gate)
             return result
@@ -46,7 +46,7 @@ def _install_gates(**_kwargs: object) -> None:
         make = export837._Builder.claims
 
         @functools.wraps(make)
-        def gated_claims(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def gated_claims(self, *args, **kwargs):
             for n, claim in enumerate(make(self, *args, **kwargs)):
                 yield claim
                 if n == 0:

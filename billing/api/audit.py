@@ -15,7 +15,7 @@ class MemberViewAuditMixin:
     audit_where: str = "API"
     audit_member_field: str = "member_id"
 
-    def audit_view(self, rows, where: str) -> None:  # noqa: ANN001
+    def audit_view(self, rows, where: str) -> None:
         record_claims_view(
             acting_user=self.request.user,  # type: ignore[attr-defined]
             claims=rows,
@@ -23,7 +23,7 @@ class MemberViewAuditMixin:
             member_field=self.audit_member_field,
         )
 
-    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
         rows = list(page) if page is not None else list(queryset)
@@ -31,7 +31,7 @@ class MemberViewAuditMixin:
         data = self.get_serializer(rows, many=True).data  # type: ignore[attr-defined]
         return self.get_paginated_response(data) if page is not None else Response(data)  # type: ignore[attr-defined]
 
-    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def retrieve(self, request, *args, **kwargs):
         obj = self.get_object()  # type: ignore[attr-defined]
         self.audit_view([obj], f"{self.audit_where} {getattr(obj, 'control_number', '') or obj.pk}")
         return Response(self.get_serializer(obj).data)  # type: ignore[attr-defined]

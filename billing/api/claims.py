@@ -95,7 +95,7 @@ class ClaimViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyMo
 
     @extend_schema(request=None, responses=ClaimSerializer)
     @action(detail=True, methods=["post"])
-    def rescrub(self, request, pk=None):  # noqa: ANN001, ANN201
+    def rescrub(self, request, pk=None):
         """Re-read the source data, re-price and scrub again (held → ready once fixed)."""
         claim = claim_services.rescrub_claim(self.get_object(), acting_user=request.user)
         self.audit_view([claim], f"{self.audit_where} {claim.control_number or claim.pk} (re-scrubbed)")
@@ -150,7 +150,7 @@ class BatchViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     ordering_fields = ["created_at", "status"]
 
     @extend_schema(request=BatchCreateSerializer, responses={201: BatchSerializer})
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = BatchCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         batch = batch_services.create_batch(acting_user=request.user, **body.validated_data)
@@ -158,7 +158,7 @@ class BatchViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnl
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request, pk=None):  # noqa: ANN001, ANN201
+    def download(self, request, pk=None):
         """The batch's file (837P or invoice CSV), for the submitter's billing coordinator."""
         batch = self.get_object()
         batch_services.check_can_download(request.user, batch)

@@ -43,7 +43,7 @@ MAX_UPLOAD = 200 * 1024 * 1024
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The X12 file as the plan sent it")
 
-    def validate_file(self, value):  # noqa: ANN001, ANN201
+    def validate_file(self, value):
         if value.size > MAX_UPLOAD:
             raise serializers.ValidationError("The file is larger than 200 MB.")
         return value
@@ -87,7 +87,7 @@ class AcknowledgementViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewse
     @extend_schema(
         request={"multipart/form-data": UploadSerializer}, responses={201: AcknowledgementSerializer}
     )
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -178,7 +178,7 @@ class RemittanceFilter(django_filters.FilterSet):
         model = Remittance
         fields = ["plan", "paid_from", "paid_to", "has_unmatched"]
 
-    def filter_unmatched(self, queryset, name, value):  # noqa: ANN001, ANN201
+    def filter_unmatched(self, queryset, name, value):
         return queryset.filter(unmatched_count__gt=0) if value else queryset.filter(unmatched_count=0)
 
 
@@ -194,17 +194,17 @@ class RemittanceViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Re
     search_fields = ["trace_number", "file_name", "payer_name"]
     ordering_fields = ["imported_at", "payment_date", "total_paid"]
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self):
         return RemittanceDetailSerializer if self.action == "retrieve" else RemittanceSerializer
 
-    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def retrieve(self, request, *args, **kwargs):
         """The detail shows each matched claim payment's claim: audited, naming their members."""
         remittance = self.get_object()
         record_claims_view(acting_user=request.user, claims=list(remittance.claims.all()),
                            member_field="claim__member_id", where=f"API remittance {remittance.trace_number}")  # fmt: skip
         return Response(self.get_serializer(remittance).data)
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
@@ -217,7 +217,7 @@ class RemittanceViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Re
         return queryset
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: RemitImportSerializer})
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -298,10 +298,10 @@ class DenialViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyM
     ordering_fields = ["adjudicated_at", "billed_amount"]
     audit_where = "API denials"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return denial_services.queue(self.request.user)
 
-    def _fix(self, request, fn):  # noqa: ANN001, ANN202
+    def _fix(self, request, fn):
         body = DenialActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         claim = fn(self.get_object(), acting_user=request.user, reason=body.validated_data.get("reason", ""))
@@ -311,13 +311,13 @@ class DenialViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyM
 
     @extend_schema(request=DenialActionSerializer, responses={201: DenialResultSerializer})
     @action(detail=True, methods=["post"])
-    def correct(self, request, pk=None):  # noqa: ANN001, ANN201
+    def correct(self, request, pk=None):
         """Correct and resubmit: returns the replacement claim."""
         return self._fix(request, denial_services.correct)
 
     @extend_schema(request=DenialActionSerializer, responses={201: DenialResultSerializer})
     @action(detail=True, methods=["post"])
-    def void(self, request, pk=None):  # noqa: ANN001, ANN201
+    def void(self, request, pk=None):
         """Void the claim: returns the frequency-8 claim (or the withdrawn claim)."""
         return self._fix(request, denial_services.void)
 
@@ -363,7 +363,7 @@ class AgingReportView(APIView):
     or action, by days since submission. The last row totals all plans."""
 
     @extend_schema(responses=AgingRowSerializer(many=True))
-    def get(self, request):  # noqa: ANN001, ANN201
+    def get(self, request):
         return Response(AgingRowSerializer(reports.aging(request.user), many=True).data)
 
 
@@ -371,7 +371,7 @@ class BilledVsPaidReportView(APIView):
     """Billed (by month submitted) and paid (by 835 payment date) for the last 12 months."""
 
     @extend_schema(responses=MonthRowSerializer(many=True))
-    def get(self, request):  # noqa: ANN001, ANN201
+    def get(self, request):
         return Response(MonthRowSerializer(reports.billed_vs_paid(request.user), many=True).data)
 
 
@@ -379,7 +379,7 @@ class DenialRateReportView(APIView):
     """Share of decided claims now denied, and every denial or cut reason (CARC) in words."""
 
     @extend_schema(responses=DenialRateSerializer)
-    def get(self, request):  # noqa: ANN001, ANN201
+    def get(self, request):
         return Response(DenialRateSerializer(reports.denial_rate(request.user)).data)
 
 

@@ -24,7 +24,7 @@ class ControlNumberCounter(models.Model):
 
 
 class PlanChannelQuerySet(models.QuerySet):
-    def visible_to(self, user) -> PlanChannelQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> PlanChannelQuerySet:
         from billing.scope import PLAN_BILLING_ROLES
         from cbo_portal.access import is_platform_admin, org_ids_with_roles
 
@@ -93,7 +93,7 @@ class PlanChannel(models.Model):
 
 
 class BatchQuerySet(models.QuerySet):
-    def visible_to(self, user) -> BatchQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> BatchQuerySet:
         """The submitter's admins and billing coordinators (and its hub's), the receiving plan's
         billing roles once the batch is sent, platform admins."""
         q = billing_scope_q(user, provider="submitter", submitter=None, plan=None)
@@ -172,7 +172,7 @@ class BatchStatusChange(models.Model):
 
 
 class AcknowledgementQuerySet(models.QuerySet):
-    def visible_to(self, user) -> AcknowledgementQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> AcknowledgementQuerySet:
         return self.filter(batch__in=Batch.objects.visible_to(user))
 
 
@@ -216,7 +216,7 @@ class Acknowledgement(models.Model):
 
 
 class UnreadFileQuerySet(models.QuerySet):
-    def visible_to(self, user) -> UnreadFileQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> UnreadFileQuerySet:
         """Platform admins and the plan's billing roles see every one; a provider's billing staff
         see those from plans they have sent batches to."""
         q = billing_scope_q(user, provider="submitter", submitter=None, plan=None)

@@ -11,7 +11,7 @@ from billing.choices import BuildStatus
 
 
 class ClaimBuildQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ClaimBuildQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> ClaimBuildQuerySet:
         """A build is the page of the person who started it (platform admins see every one)."""
         from cbo_portal.access import is_platform_admin
 

@@ -18,7 +18,7 @@ SENT_STATUSES = [
 
 
 class ClaimQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ClaimQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> ClaimQuerySet:
         """The billing provider's (and its hub's) admins and billing coordinators see its claims;
         the submitter sees what it submits; the plan sees claims once they are sent to it."""
         provider_side = billing_scope_q(user, provider="billing_provider", submitter="submitter", plan=None)
@@ -142,7 +142,7 @@ class Claim(models.Model):
         return f"Claim {self.control_number}"
 
     @property
-    def balance(self):  # noqa: ANN201
+    def balance(self):
         """What is still open: billed − paid − patient responsibility − adjustments is derived by
         the reports; this is the simple billed − paid figure shown on lists."""
         return self.billed_amount - self.paid_amount

@@ -11,7 +11,7 @@ from billing.scope import billing_scope_q
 
 
 class RemittanceQuerySet(models.QuerySet):
-    def visible_to(self, user) -> RemittanceQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> RemittanceQuerySet:
         """The payee's (and its hub's) admins and billing coordinators, the paying plan's billing
         roles, platform admins."""
         q = billing_scope_q(user, provider="payee", submitter=None, plan="plan")
@@ -70,7 +70,7 @@ class Remittance(models.Model):
 
 
 class RemittanceClaimQuerySet(models.QuerySet):
-    def visible_to(self, user) -> RemittanceClaimQuerySet:  # noqa: ANN001
+    def visible_to(self, user) -> RemittanceClaimQuerySet:
         return self.filter(remittance__in=Remittance.objects.visible_to(user))
 
 

@@ -67,12 +67,12 @@ class AckImportError(ValidationError):
     """An acknowledgement that cannot be imported. Nothing was changed."""
 
 
-class _AlreadyImported(Exception):  # noqa: N818 - a signal, not an error
+class _AlreadyImported(Exception):
     def __init__(self, ack: Acknowledgement) -> None:
         self.ack = ack
 
 
-def import_ack(data: bytes, *, file_name: str, acting_user=None) -> Acknowledgement:  # noqa: ANN001
+def import_ack(data: bytes, *, file_name: str, acting_user=None) -> Acknowledgement:
     """Import one 999, 277CA or TA1 file (rules above) and return its ``Acknowledgement`` (with an
     ``already_imported`` attribute)."""
     scope = uploader_scope(acting_user)
@@ -118,7 +118,7 @@ def import_ack(data: bytes, *, file_name: str, acting_user=None) -> Acknowledgem
 # --------------------------------------------------------------------------- shared steps
 
 
-def _batches_for(user) -> object:  # noqa: ANN001
+def _batches_for(user) -> object:
     batches = Batch.objects.select_for_update(of=("self",)).filter(status__in=ANSWERABLE_BATCH_STATUSES)
     if user is not None:  # a person imports only for batches they send
         batches = batches.filter(billing_scope_q(user, provider="submitter", submitter=None, plan=None))
@@ -132,13 +132,13 @@ def _once(batch: Batch, digest: str) -> None:
         raise _AlreadyImported(found)
 
 
-def _prove_sent(batch: Batch, kind: str, name: str, actor) -> Batch:  # noqa: ANN001
+def _prove_sent(batch: Batch, kind: str, name: str, actor) -> Batch:
     if batch.status in UNSENT_WRITTEN_STATUSES:
         return mark_sent_by_answer(batch, answer=f"{kind} {name}", acting_user=actor)
     return batch
 
 
-def _save(kind: str, batch: Batch | None, data: bytes, digest: str, name: str, actor, *, accepted: int,  # noqa: ANN001
+def _save(kind: str, batch: Batch | None, data: bytes, digest: str, name: str, actor, *, accepted: int,
           rejected: int, results: list[dict], warnings: list[str], summary: str) -> Acknowledgement:  # fmt: skip
     ack = Acknowledgement(
         batch=batch, kind=kind, file_name=name, sha256=digest, accepted_sets=accepted, rejected_sets=rejected,
@@ -154,7 +154,7 @@ def _save(kind: str, batch: Batch | None, data: bytes, digest: str, name: str, a
 
 
 def _reject_with_reasons(claims: list[tuple[int, str, str]], head: str, reasons: dict[str, list[str]],
-                         general: list[str], actor) -> int:  # noqa: ANN001  # fmt: skip
+                         general: list[str], actor) -> int:  # fmt: skip
     """Move claims (id, control number, status) to rejected: each history row is ``head — detail |
     detail`` with the reasons that concern that claim (``rejection_errors`` reads it back)."""
     by_status: dict[str, list[int]] = defaultdict(list)
@@ -174,7 +174,7 @@ def _reject_with_reasons(claims: list[tuple[int, str, str]], head: str, reasons:
 # --------------------------------------------------------------------------- 999
 
 
-def _find_batch(group: ack999.Ack999, name: str, user) -> Batch:  # noqa: ANN001
+def _find_batch(group: ack999.Ack999, name: str, user) -> Batch:
     number = group.group_control_number
     if not (number.isascii() and number.isdigit()):  # "²".isdigit() is true; int("²") fails
         raise AckImportError(
@@ -215,7 +215,7 @@ def _find_batch(group: ack999.Ack999, name: str, user) -> Batch:  # noqa: ANN001
 
 def _apply_999(
     groups: list[ack999.Ack999], data: bytes, digest: str, name: str, actor, user
-) -> Acknowledgement:  # noqa: ANN001
+) -> Acknowledgement:
     results: list[dict] = []
     warnings: list[str] = []
     accepted_sets = rejected_sets = 0
@@ -272,7 +272,7 @@ def _apply_999(
     )  # fmt: skip
 
 
-def _reject_999(claims: list[tuple[int, str, str]], item: ack999.SetAck, name: str, actor) -> None:  # noqa: ANN001
+def _reject_999(claims: list[tuple[int, str, str]], item: ack999.SetAck, name: str, actor) -> None:
     """The set's submitted claims → rejected; each claim's history carries the set's verdict and
     the errors that concern it (errors naming another claim are left out of its reason)."""
     if not claims:
@@ -290,7 +290,7 @@ def _reject_999(claims: list[tuple[int, str, str]], item: ack999.SetAck, name: s
 
 def _apply_277ca(
     sets: list[ack277.Ack277], data: bytes, digest: str, name: str, actor, user
-) -> Acknowledgement:  # noqa: ANN001, C901
+) -> Acknowledgement:
     verdicts = [c for s in sets for c in s.claims]
     numbers = {v.control_number for v in verdicts}
     payer_numbers = {v.payer_claim_number for v in verdicts if v.payer_claim_number}
@@ -388,7 +388,7 @@ def _apply_277ca(
 # --------------------------------------------------------------------------- TA1
 
 
-def _apply_ta1(items: list[ack277.Ta1], data: bytes, digest: str, name: str, actor, user) -> Acknowledgement:  # noqa: ANN001
+def _apply_ta1(items: list[ack277.Ta1], data: bytes, digest: str, name: str, actor, user) -> Acknowledgement:
     results: list[dict] = []
     first: Batch | None = None
     accepted = rejected = 0

@@ -67,13 +67,13 @@ from contracts.money import ZERO
 log = logging.getLogger(__name__)
 
 
-def _require_submitter_role(acting_user, submitter: Organization) -> None:  # noqa: ANN001
+def _require_submitter_role(acting_user, submitter: Organization) -> None:
     if acting_user is None:
         return
     access.require_role(acting_user, submitter, PROVIDER_BILLING_ROLES, action=f"send {submitter}'s claims")
 
 
-def ready_groups(acting_user=None) -> list[dict]:  # noqa: ANN001
+def ready_groups(acting_user=None) -> list[dict]:
     """(submitter, plan, format) groups with ready claims not yet in a batch, with counts and
     totals: what "create batch" would send. Scoped to the user's submitters."""
     qs = Claim.objects.filter(status=ClaimStatus.READY, batch__isnull=True)
@@ -109,7 +109,7 @@ def _in_sets(submitter_id: int, ids: list[int], *, x12: bool) -> list[tuple[list
 
 @transaction.atomic
 def create_batch(
-    *, submitter: Organization, plan: Organization, acting_user, claim_format: str = ClaimFormat.X12_837P,  # noqa: ANN001
+    *, submitter: Organization, plan: Organization, acting_user, claim_format: str = ClaimFormat.X12_837P,
     dispatch: bool = True,
 ) -> Batch:  # fmt: skip
     """A batch of every ready claim ``submitter`` has for ``plan`` in ``claim_format`` that no
@@ -155,7 +155,7 @@ def create_batch(
     return batch
 
 
-def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organization | None = None,  # noqa: ANN001
+def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organization | None = None,
                    plan: Organization | None = None) -> list[Batch]:  # fmt: skip
     """One batch per (submitter, plan, format) that has ready claims (the nightly run and the
     "create batches" button)."""
@@ -183,7 +183,7 @@ class BatchFiller:
     batch's counts are settled when the build ends (``settle_batches``) and when its file is
     written."""
 
-    def __init__(self, acting_user, run: uuid.UUID | None = None) -> None:  # noqa: ANN001
+    def __init__(self, acting_user, run: uuid.UUID | None = None) -> None:
         self.acting_user = acting_user
         self.run = run or uuid.uuid4()
         self.open: dict[tuple[int, int, str], int] = {}
@@ -306,7 +306,7 @@ def _contract_of(batch: Batch) -> Contract:
     return claim.contract
 
 
-def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
+def _progress(batch_id: int, every: float = 0.5):
     """Record how far the file got, at most every ``every`` seconds (each report is a commit;
     a progress bar needs no more than two a second). Each report adds the claims written since
     the last one."""
@@ -321,7 +321,7 @@ def _progress(batch_id: int, every: float = 0.5):  # noqa: ANN202
     return report
 
 
-def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:  # noqa: ANN001
+def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:
     """Write the batch's file in this process and move it building → ready (see the module
     docstring). Returns the batch as it is now; a batch past ``building`` is returned untouched."""
     batch = Batch.objects.select_related("submitter", "plan").get(pk=getattr(batch, "pk", batch))
@@ -346,7 +346,7 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
     )
 
 
-def _store(batch: Batch, placed: list[tuple[int, str]], path: Path, *, isa: int | None, gs: int | None,  # noqa: ANN001
+def _store(batch: Batch, placed: list[tuple[int, str]], path: Path, *, isa: int | None, gs: int | None,
            suffix: str, acting_user) -> Batch | None:  # fmt: skip
     """In one transaction, if the batch is still building and holds exactly the ``placed``
     claims written to ``path``: store the file (Django storage, with its SHA-256) and move the
@@ -472,7 +472,7 @@ def write_part(
             "set_count": len(written.sets), "claims": len(placed), "digest": _digest(placed)}  # fmt: skip
 
 
-def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, acting_user=None) -> Batch:  # noqa: ANN001
+def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, acting_user=None) -> Batch:
     """Put the parts ``write_part`` wrote together into the batch's file and store it (building →
     ready), if the batch is still building and holds exactly the claims the parts wrote; if its
     claims changed meanwhile, write the file again in this process (``write_batch_file``). The
@@ -512,7 +512,7 @@ def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, 
             default_storage.delete(part["name"])
 
 
-def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN001
+def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:
     """Send a ready batch (ready → submitting → submitted). For SFTP channels the file is
     uploaded; for download channels this records that the coordinator sent it by hand. Resumes a
     batch left ``submitting`` by a crash (the upload is idempotent)."""
@@ -544,7 +544,7 @@ def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:  # noqa: ANN
         return _record_sent(locked, acting_user=acting_user, reason=f"File {how}", remote=remote)
 
 
-def _record_sent(locked: Batch, *, acting_user, reason: str, remote: str = "") -> Batch:  # noqa: ANN001
+def _record_sent(locked: Batch, *, acting_user, reason: str, remote: str = "") -> Batch:
     """submitting → submitted for a locked batch, its in_batch claims → submitted."""
     ids = list(Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).values_list("pk", flat=True))
     for start in range(0, len(ids), 10000):
@@ -558,7 +558,7 @@ def _record_sent(locked: Batch, *, acting_user, reason: str, remote: str = "") -
 UNSENT_WRITTEN_STATUSES = (BatchStatus.READY, BatchStatus.SUBMITTING)
 
 
-def answerable_unsent_batches(scope_user=None) -> models.QuerySet:  # noqa: ANN001
+def answerable_unsent_batches(scope_user=None) -> models.QuerySet:
     """Batches with a written file not yet marked sent (those an answer could prove sent), limited
     to the ones ``scope_user`` submits when given."""
     from billing.scope import billing_scope_q
@@ -572,7 +572,7 @@ def answerable_unsent_batches(scope_user=None) -> models.QuerySet:  # noqa: ANN0
 
 
 @transaction.atomic
-def mark_sent_by_answer(batch: Batch, *, answer: str, acting_user=None) -> Batch:  # noqa: ANN001
+def mark_sent_by_answer(batch: Batch, *, answer: str, acting_user=None) -> Batch:
     """The plan answered ``batch`` (``answer`` names the 999/277CA/835 file), so it was sent:
     ready → submitting → submitted (claims in_batch → submitted), with history saying which file
     told us. A batch already sent is returned as it is."""
@@ -585,7 +585,7 @@ def mark_sent_by_answer(batch: Batch, *, answer: str, acting_user=None) -> Batch
     return _record_sent(locked, acting_user=acting_user, reason=reason)
 
 
-def mark_answered_batches(claim_numbers, *, answer: str, acting_user=None, scope=None) -> list[Batch]:  # noqa: ANN001
+def mark_answered_batches(claim_numbers, *, answer: str, acting_user=None, scope=None) -> list[Batch]:
     """Mark sent every written-but-unsent batch holding an in_batch claim with one of
     ``claim_numbers`` (a set, or a callable giving it: it is only called when such batches exist,
     since reading the numbers may cost a pass over a large file)."""
@@ -630,7 +630,7 @@ def fail_batch(batch_id: int, error: str) -> Batch:
 
 
 @transaction.atomic
-def retry_batch(batch: Batch, *, acting_user) -> Batch:  # noqa: ANN001
+def retry_batch(batch: Batch, *, acting_user) -> Batch:
     """A failed batch resumes where it stopped: building without a file, ready with one."""
     _require_submitter_role(acting_user, batch.submitter)
     to = BatchStatus.READY if batch.file_name else BatchStatus.BUILDING
@@ -650,7 +650,7 @@ def unfinished_batch_ids() -> list[int]:
     )
 
 
-def check_can_download(acting_user, batch: Batch) -> None:  # noqa: ANN001
+def check_can_download(acting_user, batch: Batch) -> None:
     if not access.is_platform_admin(acting_user) and not access.has_role(
         acting_user, batch.submitter, PROVIDER_BILLING_ROLES
     ):

@@ -32,7 +32,7 @@ BUILD_TRANSITIONS: dict[str, tuple[str, ...]] = {
 UNFINISHED = (S.QUEUED, S.RUNNING)
 
 
-def start_build(*, acting_user) -> ClaimBuild | None:  # noqa: ANN001
+def start_build(*, acting_user) -> ClaimBuild | None:
     """Queue a build of every service ``acting_user`` may bill and return it; their unfinished
     build if they have one; None when there is nothing to bill."""
     require_builder(acting_user)

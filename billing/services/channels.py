@@ -86,7 +86,7 @@ def record_unread(channel: PlanChannel, name: str, data: bytes, reason: str) -> 
     return row
 
 
-def pick_up(channel: PlanChannel, *, import_ack=None, import_remittance=None) -> Pickup:  # noqa: ANN001
+def pick_up(channel: PlanChannel, *, import_ack=None, import_remittance=None) -> Pickup:
     """Fetch every file from the plan's outbound folder, import it (835, 999, 277CA or TA1) and
     archive it; a file it cannot read is recorded and left in place."""
     if import_ack is None:
@@ -110,7 +110,7 @@ def pick_up(channel: PlanChannel, *, import_ack=None, import_remittance=None) ->
                 continue
             try:
                 importer(data, file_name=remote.name, acting_user=None)
-            except Exception as exc:  # noqa: BLE001 - leave the file for the next run, report why
+            except Exception as exc:
                 log.warning("import of %s from %s failed: %s", remote.name, channel.plan, exc)
                 message = " ".join(exc.messages) if hasattr(exc, "messages") else str(exc)
                 record_unread(channel, remote.name, data, f"{kind} not imported: {message}"[:2000])

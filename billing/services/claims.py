@@ -163,14 +163,14 @@ class MemoBook:
         self._coverage: dict = {}
         self._price: dict = {}
 
-    def coverage(self, service: ServiceCatalogEntry, *, on: date, county: County | None = None):  # noqa: ANN201
+    def coverage(self, service: ServiceCatalogEntry, *, on: date, county: County | None = None):
         key = (service.id, on, county and county.id)
         found = self._coverage.get(key)
         if found is None:
             found = self._coverage[key] = self.book.coverage(service, on=on, county=county)
         return found
 
-    def price(self, service: ServiceCatalogEntry, units, *, on: date, county: County | None = None):  # noqa: ANN001, ANN201
+    def price(self, service: ServiceCatalogEntry, units, *, on: date, county: County | None = None):
         key = (service.id, units, on, county and county.id)
         found = self._price.get(key)
         if found is None:
@@ -273,7 +273,7 @@ def submitter_for(provider: Organization) -> Organization:
     return provider.hub if provider.hub_id else provider
 
 
-def billable_deliveries(acting_user=None, *, cbo: Organization | None = None, plan: Organization | None = None,  # noqa: ANN001
+def billable_deliveries(acting_user=None, *, cbo: Organization | None = None, plan: Organization | None = None,
                         delivery_ids: Iterable[int] | None = None) -> QuerySet:  # fmt: skip
     """Billable deliveries the user may bill (own CBO or, for a hub, its member CBOs)."""
     qs = ServiceDelivery.objects.billable()
@@ -338,7 +338,7 @@ def _make_lines(
     return lines
 
 
-def _contract_for(rows: Sequence[Row], cache: _Cache, county: County | None):  # noqa: ANN202
+def _contract_for(rows: Sequence[Row], cache: _Cache, county: County | None):
     """The contract the claim bills under: the one covering its first service; failing that the
     provider's (or hub's) contract with the plan, so the claim can be held with the reason."""
     book = cache.book(rows[0].cbo_id, rows[0].plan_id)
@@ -360,7 +360,7 @@ def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
 
 def _new_claim(
     rows: list[Row], cache: _Cache, members: dict, dx_by_referral: dict, acting_user
-) -> tuple[ClaimDraft, list[LineDraft]] | None:  # noqa: ANN001
+) -> tuple[ClaimDraft, list[LineDraft]] | None:
     first = rows[0]
     provider = cache.org(first.cbo_id)
     member_county = members.get(first.member_id)
@@ -407,7 +407,7 @@ def _reserve_numbers(pairs: Iterable[tuple]) -> dict[int, list[str]]:
 
 def _save(
     pairs: list[tuple], *, acting_user, reason: str, numbers: dict[int, list[str]] | None = None
-) -> BuildResult:  # noqa: ANN001
+) -> BuildResult:
     """Number scrubbed claims, insert them — held, ready or in a batch, as the scrubber and the
     filler decided — and their lines, and record each claim's history rows; in bulk, in the
     caller's transaction. ``numbers``: control numbers reserved beforehand (a chunk takes them
@@ -457,7 +457,7 @@ class _Chunk:
     skipped: list[str]
 
 
-def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None) -> _Chunk:  # noqa: ANN001
+def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None) -> _Chunk:
     """Group, price and scrub a chunk of deliveries (database reads only)."""
     cache.load_orgs({r.cbo_id for r in rows} | {r.plan_id for r in rows})
     dx_by_referral = dict(
@@ -491,7 +491,7 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None)
     return _Chunk(rows, pairs, skipped)
 
 
-def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  # noqa: ANN001
+def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,
             filler: BatchFiller | None = None, on_chunk: ChunkHook | None = None) -> BuildResult:  # fmt: skip
     """Save a prepared chunk: reserve its control numbers (and ST02s), then in one transaction
     lock its deliveries (``skip_locked``), put the ready claims in batches (with a ``filler``),
@@ -538,7 +538,7 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,  #
         return result
 
 
-def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN001
+def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:
     """Stamp the deliveries billed: interactive builds through referrals' ``mark_billed``, which
     re-checks and audits each row; big runs, whose rows this transaction already locked and
     checked billable, through its set-based ``mark_billed_many``."""
@@ -548,7 +548,7 @@ def _mark_billed(delivery_ids: list[int], *, acting_user) -> None:  # noqa: ANN0
         mark_billed_many(delivery_ids)
 
 
-def require_builder(acting_user) -> None:  # noqa: ANN001
+def require_builder(acting_user) -> None:
     """Claims are built by a CBO's or hub's billing coordinators and admins (and platform admins;
     ``None`` is the nightly run)."""
     if acting_user is not None and not (
@@ -564,7 +564,7 @@ ChunkHook = Callable[[BuildResult, int], None]
 
 def build_claims(
     *,
-    acting_user,  # noqa: ANN001
+    acting_user,
     cbo: Organization | None = None,
     plan: Organization | None = None,
     delivery_ids: Iterable[int] | None = None,
@@ -679,7 +679,7 @@ def _refreshed(claim: Claim, cache: _Cache) -> tuple[list[Row], list[ClaimLine],
 
 
 @transaction.atomic
-def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Claim:  # noqa: ANN001
+def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Claim:
     """Re-read the claim's source data (deliveries, referral diagnoses, authorization, contract
     rates), re-price its lines and scrub it again: errors → held, otherwise → ready. Only claims
     the plan has not received (draft, held, ready, rejected) can be re-scrubbed. A rejected claim
@@ -722,7 +722,7 @@ def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Cl
     return transition_claim(claim, target, acting_user=acting_user, reason=reason)
 
 
-def rescrub_held(*, acting_user=None, claims: QuerySet | None = None) -> int:  # noqa: ANN001
+def rescrub_held(*, acting_user=None, claims: QuerySet | None = None) -> int:
     """Re-scrub every held claim (the nightly run, after source data was fixed). Returns how
     many became ready."""
     qs = claims if claims is not None else Claim.objects.filter(status=ClaimStatus.HELD)
@@ -733,7 +733,7 @@ def rescrub_held(*, acting_user=None, claims: QuerySet | None = None) -> int:  #
     return cleared
 
 
-def require_biller(acting_user, claim: Claim) -> None:  # noqa: ANN001
+def require_biller(acting_user, claim: Claim) -> None:
     """Billing writes are for the provider's, its hub's or the submitter's billing coordinators
     and admins (``None`` = a system task)."""
     if acting_user is None or access.is_platform_admin(acting_user):
@@ -789,7 +789,7 @@ def preview_correction(claim: Claim) -> CorrectionPreview:
 
 
 @transaction.atomic
-def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
+def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:
     """Replace an adjudicated claim (paid, partially paid or denied) with a frequency-7 claim that
     carries the plan's claim number (REF*F8). Its lines bill the same deliveries, re-priced and
     re-scrubbed from the current source data; the original becomes ``corrected`` (its lines stop
@@ -830,7 +830,7 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # n
 
 
 @transaction.atomic
-def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:  # noqa: ANN001
+def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:
     """Void a claim and, when ``rebill`` (the same service is to be billed again on a new claim),
     free its deliveries for billing again; otherwise they stay marked billed, so no build bills
     them again (logged by mistake, or not owed).

@@ -48,7 +48,7 @@ class Reason:
         return f"{self.group}-{self.carc}"
 
 
-def queue(user) -> QuerySet[Claim]:  # noqa: ANN001
+def queue(user) -> QuerySet[Claim]:
     """Denied and short-paid claims the user may see, oldest decision first, with what the
     reasons need prefetched (constant number of queries)."""
     latest = RemittanceClaim.objects.exclude(status_code="22").select_related("remittance").order_by("-pk")
@@ -97,7 +97,7 @@ def payer_claim_number(claim: Claim) -> str:
     return claim.payer_claim_number or (decisions[0].payer_claim_number if decisions else "")
 
 
-def can_fix(user, claim: Claim) -> bool:  # noqa: ANN001
+def can_fix(user, claim: Claim) -> bool:
     """The provider side's billers (or its hub's, or the submitter's) and platform admins."""
     if access.is_platform_admin(user):
         return True
@@ -106,7 +106,7 @@ def can_fix(user, claim: Claim) -> bool:  # noqa: ANN001
     return bool({claim.billing_provider_id, claim.submitter_id, provider.hub_id} & orgs)
 
 
-def _claims_service():  # noqa: ANN202
+def _claims_service():
     try:
         from billing.services import claims as claim_services
     except ImportError as exc:  # the claims part is built alongside this one
@@ -114,7 +114,7 @@ def _claims_service():  # noqa: ANN202
     return claim_services
 
 
-def correct(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: ANN001
+def correct(claim: Claim, *, acting_user, reason: str = "") -> Claim:
     """Correct and resubmit: a frequency-7 replacement with the plan's claim number. Returns the
     replacement claim."""
     if not can_fix(acting_user, claim):
@@ -126,7 +126,7 @@ def correct(claim: Claim, *, acting_user, reason: str = "") -> Claim:  # noqa: A
     return _claims_service().correct_claim(claim, acting_user=acting_user, reason=reason)
 
 
-def void(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:  # noqa: ANN001
+def void(claim: Claim, *, acting_user, reason: str = "", rebill: bool = True) -> Claim:
     """Void: a frequency-8 claim telling the plan to cancel its claim; ``rebill`` says whether the
     same service goes back to billing. Returns the void claim."""
     if not can_fix(acting_user, claim):

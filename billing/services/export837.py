@@ -148,7 +148,7 @@ def _fetch_orm(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
     return rows, raw
 
 
-def _sql(queryset) -> str:  # noqa: ANN001
+def _sql(queryset) -> str:
     """The ORM's SQL for ``queryset`` with the id array left as the one placeholder."""
     sql, _params = queryset.query.sql_with_params()
     return sql
@@ -254,7 +254,7 @@ def join_837(
     contract: Contract,
     batch_label: str,
     created: dt.datetime,
-    options: EnvelopeOptions = EnvelopeOptions(),  # noqa: B008 - frozen
+    options: EnvelopeOptions = EnvelopeOptions(),
 ) -> tuple[int, int, str]:
     """One 837P interchange to ``out``: ISA/GS with fresh ISA13 and GS06 for ``submitter``, then
     ``body(out)``, which writes the transaction sets (``write_sets``, whole or in parts) and

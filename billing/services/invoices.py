@@ -39,7 +39,7 @@ def sha256_of(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def _lines(claim_ids: Sequence[int]):  # noqa: ANN202
+def _lines(claim_ids: Sequence[int]):
     return (
         ClaimLine.objects.filter(claim_id__in=claim_ids)
         .select_related("claim__billing_provider", "claim__member", "claim__plan", "claim__authorization")
@@ -78,7 +78,7 @@ class InvoicePage:
     invoice_date: date | None = None
 
 
-def invoice_pages(claims) -> list[InvoicePage]:  # noqa: ANN001
+def invoice_pages(claims) -> list[InvoicePage]:
     """Group ``claims`` (a queryset) into one page per billing provider, plan and month."""
     pages: dict[tuple, InvoicePage] = {}
     qs = claims.select_related("plan", "billing_provider", "member", "authorization").prefetch_related(

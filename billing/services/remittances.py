@@ -231,7 +231,7 @@ class _Context:
     skipping: bool = False  # the current set is a payment already posted
 
 
-def uploader_scope(acting_user) -> Q | None:  # noqa: ANN001
+def uploader_scope(acting_user) -> Q | None:
     """Which claims a file brought by ``acting_user`` may post to: ``None`` (all) for system
     pickups and platform admins; the claims the user bills for (as provider, its hub or submitter)
     for provider billing staff. Anyone else (plans, staff who only log services) may not import."""
@@ -244,7 +244,7 @@ def uploader_scope(acting_user) -> Q | None:  # noqa: ANN001
     return billing_scope_q(acting_user, provider="billing_provider", submitter="submitter", plan=None)
 
 
-def import_remittance(data: bytes, *, file_name: str, acting_user=None, _retry: bool = True) -> ImportResult:  # noqa: ANN001
+def import_remittance(data: bytes, *, file_name: str, acting_user=None, _retry: bool = True) -> ImportResult:
     """Import one 835 file (see the module docstring for the rules). Returns the summary; raises
     ``RemittanceImportError`` (a ``ValidationError``) for a file that cannot be imported or that is
     not addressed to the uploader, in which case nothing was changed. A user posts only to claims
@@ -457,7 +457,7 @@ class _Pipeline:
     def __enter__(self) -> _Pipeline:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.drain()
 
@@ -562,7 +562,7 @@ class _Cents(dict):
         return rounded
 
 
-def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context) -> _ChunkWrites:  # noqa: C901, PLR0912, PLR0915 - one pass reads best
+def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context) -> _ChunkWrites:
     """Pick the claim each CLP01 means, match every SVC to a line, add up what each claim and line
     is paid, and make the rows. No database here, except off PostgreSQL, where the
     ``RemittanceClaim`` rows go in now to learn their ids."""
@@ -697,7 +697,7 @@ def _write_chunk(writes: _ChunkWrites, check_sql: list[str]) -> None:
                 cursor.execute(sql)
 
 
-def _actor(user):  # noqa: ANN001, ANN202
+def _actor(user):
     return user if getattr(user, "is_authenticated", False) else None
 
 
@@ -762,7 +762,7 @@ def summarize(rows: list[Remittance]) -> ImportResult:
     )  # fmt: skip
 
 
-def resolve_unmatched(item: RemittanceClaim, *, acting_user, note: str) -> RemittanceClaim:  # noqa: ANN001
+def resolve_unmatched(item: RemittanceClaim, *, acting_user, note: str) -> RemittanceClaim:
     """Take an unmatched 835 claim off the work queue with a note saying what was done (called
     the plan, posted by hand, not ours, ...). A note is required; a matched or already resolved row
     is refused."""

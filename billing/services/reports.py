@@ -50,7 +50,7 @@ class AgingRow:
         return money(sum(self.buckets.values(), ZERO))
 
 
-def aging(user, *, today: dt.date | None = None) -> list[AgingRow]:  # noqa: ANN001
+def aging(user, *, today: dt.date | None = None) -> list[AgingRow]:
     """A/R aging by plan (definition above), plans by name, and a total row last (plan_id None)."""
     now = (
         timezone.now() if today is None else timezone.make_aware(dt.datetime.combine(today, dt.time(23, 59)))
@@ -93,7 +93,7 @@ class MonthRow:
         return int(self.paid * 100 / self.billed) if self.billed else 0
 
 
-def billed_vs_paid(user, *, months: int = 12, today: dt.date | None = None) -> list[MonthRow]:  # noqa: ANN001
+def billed_vs_paid(user, *, months: int = 12, today: dt.date | None = None) -> list[MonthRow]:
     """The last ``months`` months (oldest first), billed and paid as defined above."""
     today = today or timezone.localdate()
     first = today.replace(day=1)
@@ -145,7 +145,7 @@ class DenialRate:
         )
 
 
-def denial_rate(user) -> DenialRate:  # noqa: ANN001
+def denial_rate(user) -> DenialRate:
     """Denial rate and its reasons (definition above)."""
     claims = Claim.objects.visible_to(user)
     latest = RemittanceClaim.objects.filter(claim=OuterRef("pk")).exclude(status_code="22").order_by("-pk")

@@ -69,7 +69,7 @@ BATCH_TRANSITIONS: dict[str, tuple[str, ...]] = {
 @transaction.atomic
 def transition_claim(
     claim: Claim, to: str, *, acting_user=None, reason: str = "", audit_it: bool = True
-) -> Claim:  # noqa: ANN001
+) -> Claim:
     """Move one claim to ``to`` under a row lock, record history (and audit), or raise
     IllegalTransition. ``acting_user`` is None for system steps (999/835 intake, tasks)."""
     locked = Claim.objects.select_for_update().get(pk=claim.pk)
@@ -100,7 +100,7 @@ def transition_claim(
 
 def transition_claims_bulk(
     claim_ids: Iterable[int], frm: str, to: str, *, acting_user=None, reason: str = "", **fields: object
-) -> int:  # noqa: ANN001
+) -> int:
     """Move many claims that are all in ``frm`` to ``to`` in one statement (batch export and
     999 intake touch thousands at once), setting any other ``fields`` in the same UPDATE (a batch
     takes its claims and numbers their transaction set as they move). Must run inside a
@@ -117,7 +117,7 @@ def transition_claims_bulk(
 
 def record_claim_history(
     claim_ids: Iterable[int], frm: str, to: str, *, acting_user=None, reason: str = ""
-) -> None:  # noqa: ANN001
+) -> None:
     """One history row per claim for a bulk move ``frm`` → ``to`` (checked against the map),
     written by COPY on PostgreSQL. For callers that already put the claims in ``to`` in the same
     statement that wrote them (the builder inserts scrubbed claims as held or ready; a batch
@@ -168,7 +168,7 @@ RETURNING claim_id
 """
 
 
-def adjudicate_claims(rows: list[Adjudication], *, acting_user, reason: str, now: datetime) -> None:  # noqa: ANN001
+def adjudicate_claims(rows: list[Adjudication], *, acting_user, reason: str, now: datetime) -> None:
     """Write each adjudicated claim's totals, ``adjudicated_at`` and new status, with a history
     row per move. A claim whose status changed since it was read (a 999 landing meanwhile) is
     locked, re-read and moved from its current status when that move is allowed; otherwise only
@@ -198,7 +198,7 @@ def adjudicate_claims(rows: list[Adjudication], *, acting_user, reason: str, now
     )  # fmt: skip
 
 
-def _move_adjudicated(rows: list[Adjudication], actor, reason: str, now: datetime) -> set[int]:  # noqa: ANN001
+def _move_adjudicated(rows: list[Adjudication], actor, reason: str, now: datetime) -> set[int]:
     """One statement on PostgreSQL (``_ADJUDICATE_SQL``); the ORM elsewhere. Returns the ids moved."""
     if not rows:
         return set()
@@ -233,7 +233,7 @@ def _move_adjudicated(rows: list[Adjudication], actor, reason: str, now: datetim
 
 
 @transaction.atomic
-def transition_batch(batch: Batch, to: str, *, acting_user=None, reason: str = "", **fields) -> Batch:  # noqa: ANN001, ANN003
+def transition_batch(batch: Batch, to: str, *, acting_user=None, reason: str = "", **fields) -> Batch:
     """Move a batch to ``to`` under a row lock (setting any extra ``fields`` in the same write)
     and record history, or raise IllegalTransition."""
     locked = Batch.objects.select_for_update().get(pk=batch.pk)

@@ -13,7 +13,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("billing/includes/sandbox_offer.html", takes_context=True)
-def plan_sandbox_offer(context: template.Context, batch) -> dict:  # noqa: ANN001
+def plan_sandbox_offer(context: template.Context, batch) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)
     shown = user is not None and sandbox.offered(user, batch)

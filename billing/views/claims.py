@@ -35,7 +35,7 @@ from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visi
 from cbo_portal.words import count
 
 
-def _is_biller(user) -> bool:  # noqa: ANN001
+def _is_biller(user) -> bool:
     return access.is_platform_admin(user) or bool(access.org_ids_with_roles(user, PROVIDER_BILLING_ROLES))
 
 
@@ -52,7 +52,7 @@ def _month(value: str) -> date | None:
 BILLER_DEFAULT_STATUSES = (ClaimStatus.READY, ClaimStatus.HELD, ClaimStatus.REJECTED)
 
 
-def _filtered_claims(request: HttpRequest):  # noqa: ANN202
+def _filtered_claims(request: HttpRequest):
     claims = Claim.objects.visible_to(request.user).for_list()
     status = request.GET.get("status", "")
     if status in ClaimStatus.values:
@@ -110,7 +110,7 @@ def _awaiting_approval(request: HttpRequest) -> bool:
     return org is not None and org.is_provider and not org.is_approved
 
 
-def _billable_count(user) -> int:  # noqa: ANN001
+def _billable_count(user) -> int:
     if not _is_biller(user):
         return 0
     return claim_services.billable_deliveries(user).count()
@@ -213,7 +213,7 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })  # fmt: skip
 
 
-def _can_bill(user, claim: Claim) -> bool:  # noqa: ANN001
+def _can_bill(user, claim: Claim) -> bool:
     try:
         claim_services.require_biller(user, claim)
     except SERVICE_ERRORS:

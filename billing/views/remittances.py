@@ -39,11 +39,11 @@ from contracts.models.contracts import human_date
 PAGE_SIZE = 25
 
 
-def _is_biller(user) -> bool:  # noqa: ANN001
+def _is_biller(user) -> bool:
     return access.is_platform_admin(user) or bool(access.org_ids_with_roles(user, PROVIDER_BILLING_ROLES))
 
 
-def _csv(name: str, header: list[str], rows) -> HttpResponse:  # noqa: ANN001
+def _csv(name: str, header: list[str], rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csvsafe.writer(response)
@@ -52,7 +52,7 @@ def _csv(name: str, header: list[str], rows) -> HttpResponse:  # noqa: ANN001
     return response
 
 
-def _page(request: HttpRequest, queryset):  # noqa: ANN001, ANN202
+def _page(request: HttpRequest, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 

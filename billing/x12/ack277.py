@@ -136,7 +136,7 @@ def _stc(seg: list[str], component: str) -> list[StatusReason]:
     return out
 
 
-def parse_277ca(source: str | IO[str]) -> list[Ack277]:  # noqa: C901, PLR0912, PLR0915 - one loop state machine
+def parse_277ca(source: str | IO[str]) -> list[Ack277]:
     """Parse a 277CA into one ``Ack277`` per ST/SE (rules above)."""
     reader = SegmentReader(source)
     trailers = TrailerCounts()

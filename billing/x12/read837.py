@@ -95,7 +95,7 @@ def _date(value: str, n: int, what: str) -> dt.date:
     return parse_date(value, segment_number=n, segment_id="DTP", what=what)
 
 
-def read_837(source: str | IO[str]) -> Sent837:  # noqa: C901, PLR0912 - one pass over the segments
+def read_837(source: str | IO[str]) -> Sent837:
     """The facts of an 837P an answer names (module docstring). Raises ``X12ParseError``."""
     reader = SegmentReader(source)
     isa: list[str] = []

@@ -296,7 +296,7 @@ class _Parser:
         return out
 
     # -- the state machine
-    def events(self) -> Iterator[Event835]:  # noqa: C901 - one loop state machine reads best in one place
+    def events(self) -> Iterator[Event835]:
         state = "start"  # start, interchange, group, header, payer, payee, detail, claim, service, trailer
         header: dict[str, object] = {}
         claim: dict[str, object] | None = None

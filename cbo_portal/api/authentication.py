@@ -28,7 +28,7 @@ class TwoFactorEnrolmentRequired(exceptions.PermissionDenied):
     default_code = "two_factor_enrolment_required"
 
 
-def refuse_unenrolled(user) -> None:  # noqa: ANN001
+def refuse_unenrolled(user) -> None:
     """403 for a user whose role needs two-factor sign-in and whose grace period is over."""
     if two_factor.enrolment(user).overdue:
         raise TwoFactorEnrolmentRequired()
@@ -38,7 +38,7 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
     """Session authentication that does not count a half-signed-in session (password only, with
     an authenticator app the user has not yet answered) as signed in."""
 
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request):
         result = super().authenticate(request)
         if result is None:
             return None
@@ -51,7 +51,7 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
 class PersonalTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header.startswith(self.keyword + " "):
             return None
@@ -80,7 +80,7 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         request._request.org = token.organization
         return token.user, token
 
-    def authenticate_header(self, request) -> str:  # noqa: ANN001
+    def authenticate_header(self, request) -> str:
         return self.keyword
 
 
@@ -88,7 +88,7 @@ class PersonalTokenScheme(OpenApiAuthenticationExtension):
     target_class = PersonalTokenAuthentication
     name = "personalToken"
 
-    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",

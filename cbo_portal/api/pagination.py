@@ -11,7 +11,7 @@ API_COUNT_CAP = 10_000
 
 
 class _ApiPaginator(BoundedPaginator):
-    def __init__(self, object_list, per_page, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, object_list, per_page, *args, **kwargs) -> None:
         super().__init__(object_list, per_page, *args, cap=API_COUNT_CAP, **kwargs)
 
 
@@ -25,7 +25,7 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 500
     django_paginator_class = _ApiPaginator
 
-    def get_paginated_response(self, data) -> Response:  # noqa: ANN001
+    def get_paginated_response(self, data) -> Response:
         response = super().get_paginated_response(data)
         response.data["count_capped"] = self.page.paginator.capped
         return response

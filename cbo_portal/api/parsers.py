@@ -73,7 +73,7 @@ class JSONParser(parsers.JSONParser):
 
     max_depth = MAX_DEPTH
 
-    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201
+    def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read() if limit is None else stream.read(limit + 1)
@@ -98,7 +98,7 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
-def _check_form(data, what: str) -> None:  # noqa: ANN001
+def _check_form(data, what: str) -> None:
     if found := querydict_problem(data, what):
         raise ParseError(found[1])
 
@@ -106,7 +106,7 @@ def _check_form(data, what: str) -> None:  # noqa: ANN001
 class FormParser(parsers.FormParser):
     """DRF's urlencoded parser with the control-character rule."""
 
-    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201
+    def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
         _check_form(data, "form field")
         return data
@@ -116,7 +116,7 @@ class MultiPartParser(parsers.MultiPartParser):
     """DRF's multipart parser with the control-character rule for the fields (files are left to
     the parser of each file type)."""
 
-    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201
+    def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
         _check_form(result.data, "form field")
         return result

@@ -45,25 +45,25 @@ class OrganizationViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.
 
     @extend_schema(responses=s.ChecklistItemSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def checklist(self, request, pk=None):  # noqa: ANN001, ANN201
+    def checklist(self, request, pk=None):
         items = onboarding.checklist(self.get_object())
         return Response(s.ChecklistItemSerializer(items, many=True).data)
 
     @extend_schema(request=None, responses=s.OrganizationSerializer)
     @action(detail=True, methods=["post"])
-    def submit(self, request, pk=None):  # noqa: ANN001, ANN201
+    def submit(self, request, pk=None):
         org = onboarding.submit(self.get_object(), acting_user=request.user)
         return Response(self.get_serializer(org).data)
 
     @extend_schema(request=None, responses=s.OrganizationSerializer)
     @action(detail=True, methods=["post"], url_path="start-review")
-    def start_review(self, request, pk=None):  # noqa: ANN001, ANN201
+    def start_review(self, request, pk=None):
         org = onboarding.start_review(self.get_object(), acting_user=request.user)
         return Response(self.get_serializer(org).data)
 
     @extend_schema(request=s.DecisionSerializer, responses=s.OrganizationSerializer)
     @action(detail=True, methods=["post"])
-    def decide(self, request, pk=None):  # noqa: ANN001, ANN201
+    def decide(self, request, pk=None):
         org, data = self.object_and_body(s.DecisionSerializer)
         org = onboarding.decide(org, acting_user=request.user, **data)
         return Response(self.get_serializer(org).data)
@@ -156,7 +156,7 @@ class ApiTokenViewSet(
     queryset = ApiToken.objects.select_related("organization")
     serializer_class = s.ApiTokenSerializer
 
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         refusal = two_factor.token_creation_refusal(
             request._request, token_authenticated=isinstance(request.auth, ApiToken)
         )
@@ -177,7 +177,7 @@ class MeView(APIView):
     """The signed-in user and their memberships."""
 
     @extend_schema(responses=s.MembershipSerializer(many=True))
-    def get(self, request):  # noqa: ANN001, ANN201
+    def get(self, request):
         user = get_user_model().objects.get(pk=request.user.pk)
         mships = s.MembershipSerializer(access.memberships(request.user), many=True).data
         return Response({**s.UserSerializer(user).data, "memberships": mships,

@@ -23,7 +23,7 @@ class AuditEventQuerySet(models.QuerySet):
             return self.all()
         return self.filter(organization_id__in=admin_org_ids(user))
 
-    def update(self, **kwargs):  # noqa: ANN003
+    def update(self, **kwargs):
         raise AuditImmutableError("Audit entries cannot be changed.")
 
     def delete(self):
@@ -65,10 +65,10 @@ class AuditEvent(models.Model):
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_id}"
         )
 
-    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AuditImmutableError("Audit entries cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def delete(self, *args, **kwargs):
         raise AuditImmutableError("Audit entries cannot be deleted.")

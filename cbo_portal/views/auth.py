@@ -29,12 +29,12 @@ class PortalPasswordChangeView(PasswordChangeView):
     template_name = "registration/portal_password_change.html"
     success_url = reverse_lazy("account")
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.user.is_authenticated and needs_second_factor(request):
             return redirect(f"/login/verify/?next={request.get_full_path()}")
         return super().dispatch(request, *args, **kwargs)
 
-    def form_valid(self, form):  # noqa: ANN001, ANN201
+    def form_valid(self, form):
         response = super().form_valid(form)
         messages.success(self.request, "Your password is changed.")
         return response
@@ -44,7 +44,7 @@ class PortalLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-    def form_valid(self, form):  # noqa: ANN001, ANN201
+    def form_valid(self, form):
         response = super().form_valid(form)
         if needs_second_factor(self.request):
             return redirect(f"/login/verify/?next={self.get_success_url()}")

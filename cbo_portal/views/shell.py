@@ -13,14 +13,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from cbo_portal.statemachine import IllegalTransition
-from cbo_portal.two_factor import needs_second_factor  # noqa: F401  (the rule lives in two_factor)
+from cbo_portal.two_factor import needs_second_factor
 
 
 def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed in (and through two-factor when the user has set it up)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if needs_second_factor(request):
@@ -30,7 +30,7 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
-def get_visible(queryset: QuerySet, user, **lookup):  # noqa: ANN001, ANN003, ANN201
+def get_visible(queryset: QuerySet, user, **lookup):
     """The object if the user may see it; otherwise 404 (never a 403 that confirms it exists)."""
     try:
         return queryset.visible_to(user).get(**lookup)

@@ -18,7 +18,7 @@ class CatalogFilter(filters.FilterSet):
         model = ServiceCatalogEntry
         fields = ["code", "service", "category"]
 
-    def filter_in_effect(self, queryset: QuerySet, name: str, value) -> QuerySet:  # noqa: ANN001
+    def filter_in_effect(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset.in_effect(value)
 
 
@@ -32,7 +32,7 @@ class ContractFilter(filters.FilterSet):
         model = Contract
         fields = ["status", "plan", "cbo", "county"]
 
-    def filter_in_force(self, queryset: QuerySet, name: str, value) -> QuerySet:  # noqa: ANN001
+    def filter_in_force(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset.filter(start_date__lte=value).filter(
             (Q(end_date__isnull=True) | Q(end_date__gte=value))
             & (Q(termination_date__isnull=True) | Q(termination_date__gt=value))

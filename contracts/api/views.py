@@ -50,7 +50,7 @@ class CatalogViewSet(
 
     @extend_schema(request=s.RetireSerializer, responses=s.CatalogEntrySerializer)
     @action(detail=True, methods=["post"])
-    def retire(self, request, pk=None):  # noqa: ANN001, ANN201
+    def retire(self, request, pk=None):
         obj, data = self.object_and_body(s.RetireSerializer)
         entry = catalog_services.retire_entry(obj, acting_user=request.user, **data)
         return Response(self.get_serializer(entry).data)
@@ -69,10 +69,10 @@ class ContractViewSet(
     ordering_fields = ["number", "start_date", "end_date", "status"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self):
         return s.ContractDetailSerializer if self.action == "retrieve" else s.ContractSerializer
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
@@ -104,28 +104,28 @@ class ContractViewSet(
             serializer.instance, acting_user=self.request.user, changes=data, counties=counties
         )
 
-    def _fresh(self, contract: Contract):  # noqa: ANN202
+    def _fresh(self, contract: Contract):
         return s.ContractDetailSerializer(
             self.get_queryset().get(pk=contract.pk), context=self.get_serializer_context()
         )
 
     @extend_schema(request=s.ActivateSerializer, responses=s.ContractDetailSerializer)
     @action(detail=True, methods=["post"])
-    def activate(self, request, pk=None):  # noqa: ANN001, ANN201
+    def activate(self, request, pk=None):
         obj, data = self.object_and_body(s.ActivateSerializer)
         contract = contract_services.activate(obj, acting_user=request.user, **data)
         return Response(self._fresh(contract).data)
 
     @extend_schema(request=s.TerminateSerializer, responses=s.ContractDetailSerializer)
     @action(detail=True, methods=["post"])
-    def terminate(self, request, pk=None):  # noqa: ANN001, ANN201
+    def terminate(self, request, pk=None):
         obj, data = self.object_and_body(s.TerminateSerializer)
         contract = contract_services.terminate(obj, acting_user=request.user, **data)
         return Response(self._fresh(contract).data)
 
     @extend_schema(request=s.AmendSerializer, responses={201: s.AmendmentSerializer})
     @action(detail=True, methods=["post"])
-    def amend(self, request, pk=None):  # noqa: ANN001, ANN201
+    def amend(self, request, pk=None):
         obj, data = self.object_and_body(s.AmendSerializer)
         changes = []
         for item in data["changes"]:
@@ -147,7 +147,7 @@ class ContractViewSet(
         url_path="signed-document",
         parser_classes=[MultiPartParser, FormParser],
     )
-    def signed_document(self, request, pk=None):  # noqa: ANN001, ANN201
+    def signed_document(self, request, pk=None):
         obj, data = self.object_and_body(s.DocumentUploadSerializer)
         contract = contract_services.upload_signed_document(
             obj, acting_user=request.user, upload=data["file"]
@@ -156,7 +156,7 @@ class ContractViewSet(
 
     @extend_schema(request=None, responses=s.UtilizationSerializer)
     @action(detail=True, methods=["get"])
-    def utilization(self, request, pk=None):  # noqa: ANN001, ANN201
+    def utilization(self, request, pk=None):
         return Response(s.UtilizationSerializer(usage.as_data(usage.utilization(self.get_object()))).data)
 
 

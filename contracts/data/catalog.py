@@ -32,7 +32,7 @@ def _row(
     optional=(),
     start=CALAIM_START,
     **caps,
-):  # noqa: ANN001, ANN003, ANN202
+):
     return {
         "code": code, "modifiers": list(modifiers), "optional_modifiers": list(optional), "name": name,
         "service": service, "category": category, "default_unit": unit, "default_authorization": authorization,
@@ -210,7 +210,7 @@ def _key(modifiers: list[str]) -> str:
     return ",".join(sorted({m.upper() for m in modifiers}))
 
 
-def load_catalog(entry_model) -> int:  # noqa: ANN001
+def load_catalog(entry_model) -> int:
     """Create the catalog entries that are missing, by (code, modifiers); returns how many.
     ``entry_model`` is the historical model in a migration, or ServiceCatalogEntry."""
     from datetime import date
@@ -232,7 +232,7 @@ def load_catalog(entry_model) -> int:  # noqa: ANN001
     return created
 
 
-def unload_catalog(entry_model, used_ids: set[int]) -> None:  # noqa: ANN001
+def unload_catalog(entry_model, used_ids: set[int]) -> None:
     for row in CATALOG:
         entry_model.objects.filter(code=row["code"], modifier_key=_key(row["modifiers"])).exclude(
             pk__in=used_ids

@@ -137,7 +137,7 @@ class ServiceCatalogEntry(models.Model):
     def __str__(self) -> str:
         return self.display
 
-    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs) -> None:
         self.code = normalize_code(self.code)
         self.modifiers = list(normalize_modifiers(self.modifiers))
         self.optional_modifiers = list(normalize_modifiers(self.optional_modifiers))

@@ -38,7 +38,7 @@ from referrals.services import members as member_svc
 from referrals.services import referrals as ref_svc
 
 
-def _org(request, pk: int | None, kind: tuple[str, ...], field: str) -> Organization:  # noqa: ANN001
+def _org(request, pk: int | None, kind: tuple[str, ...], field: str) -> Organization:
     """The organization named in the body, or the caller's active one when it is of ``kind``."""
     if pk is not None:
         org = Organization.objects.filter(pk=pk, kind__in=kind).first()
@@ -61,7 +61,7 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
     ordering_fields = ["last_name", "cin"]
     http_method_names = ["get", "patch", "post", "head", "options"]
 
-    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
         rows = response.data["results"] if isinstance(response.data, dict) else response.data
         member_svc.record_view(
@@ -69,13 +69,13 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
         )
         return response
 
-    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def retrieve(self, request, *args, **kwargs):
         member = self.get_object()
         member_svc.record_view(acting_user=request.user, members=[member], where="API member record")
         return Response(self.get_serializer(member).data)
 
     @extend_schema(request=s.MemberChangeSerializer, responses=s.MemberSerializer)
-    def partial_update(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def partial_update(self, request, *args, **kwargs):
         """The member's plan changes the record (audited per member); anyone else is refused."""
         member, data = self.object_and_body(s.MemberChangeSerializer)
         plan = member_svc.editing_plan(request.user, member)
@@ -88,7 +88,7 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
 
     @extend_schema(request=s.CorrectionProposalSerializer, responses={201: s.MemberCorrectionSerializer})
     @action(detail=True, methods=["post"])
-    def corrections(self, request, pk=None):  # noqa: ANN001, ANN201
+    def corrections(self, request, pk=None):
         """A CBO serving the member proposes a correction for the member's plan to decide."""
         member, data = self.object_and_body(s.CorrectionProposalSerializer)
         org = member_svc.proposing_provider(request.user, member, getattr(request, "org", None))
@@ -115,12 +115,12 @@ class MemberCorrectionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet)
 
     @extend_schema(request=s.CorrectionDecisionSerializer, responses=s.MemberCorrectionSerializer)
     @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):  # noqa: ANN001, ANN201
+    def accept(self, request, pk=None):
         return self._decide(True)
 
     @extend_schema(request=s.CorrectionDecisionSerializer, responses=s.MemberCorrectionSerializer)
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):  # noqa: ANN001, ANN201
+    def reject(self, request, pk=None):
         return self._decide(False)
 
 
@@ -134,10 +134,10 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
     ordering_fields = ["created_at", "respond_by", "status"]
     http_method_names = ["get", "post", "head", "options"]
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self):
         return s.ReferralDetailSerializer if self.action == "retrieve" else s.ReferralSerializer
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
@@ -145,14 +145,14 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
             )
         return queryset
 
-    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
         rows = response.data["results"] if isinstance(response.data, dict) else response.data
         member_svc.record_view(acting_user=request.user, members=[r["member"]["id"] for r in rows],
                                where="API referral list")  # fmt: skip
         return response
 
-    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def retrieve(self, request, *args, **kwargs):
         referral = self.get_object()
         member_svc.record_view(acting_user=request.user, members=[referral.member_id],
                                where=f"API referral {referral.number}")  # fmt: skip
@@ -163,7 +163,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         return Response(s.ReferralDetailSerializer(fresh).data, status=code)
 
     @extend_schema(request=s.ReferralCreateSerializer, responses={201: s.ReferralDetailSerializer})
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = s.ReferralCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
@@ -182,52 +182,52 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
     @extend_schema(request=None, responses=s.ReferralDetailSerializer)
     @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):  # noqa: ANN001, ANN201
+    def accept(self, request, pk=None):
         obj, _ = self.object_and_body(s.EmptySerializer)
         return self._out(ref_svc.accept(obj, acting_user=request.user))
 
     @extend_schema(request=s.DeclineSerializer, responses=s.ReferralDetailSerializer)
     @action(detail=True, methods=["post"])
-    def decline(self, request, pk=None):  # noqa: ANN001, ANN201
+    def decline(self, request, pk=None):
         obj, data = self.object_and_body(s.DeclineSerializer)
         return self._out(ref_svc.decline(obj, acting_user=request.user, **data))
 
     @extend_schema(request=None, responses=s.ReferralDetailSerializer)
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):  # noqa: ANN001, ANN201
+    def approve(self, request, pk=None):
         """The plan approves a CBO's self/community referral."""
         obj, _ = self.object_and_body(s.EmptySerializer)
         return self._out(ref_svc.approve_community_referral(obj, acting_user=request.user))
 
     @extend_schema(request=s.CompleteSerializer, responses=s.ReferralDetailSerializer)
     @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):  # noqa: ANN001, ANN201
+    def complete(self, request, pk=None):
         obj, data = self.object_and_body(s.CompleteSerializer)
         return self._out(ref_svc.complete(obj, acting_user=request.user, **data))
 
     @extend_schema(request=s.CloseSerializer, responses=s.ReferralDetailSerializer)
     @action(detail=True, methods=["post"])
-    def close(self, request, pk=None):  # noqa: ANN001, ANN201
+    def close(self, request, pk=None):
         obj, data = self.object_and_body(s.CloseSerializer)
         return self._out(ref_svc.close(obj, acting_user=request.user, **data))
 
     @extend_schema(request=s.OutreachInputSerializer, responses={201: s.OutreachAttemptSerializer})
     @action(detail=True, methods=["post"])
-    def outreach(self, request, pk=None):  # noqa: ANN001, ANN201
+    def outreach(self, request, pk=None):
         obj, data = self.object_and_body(s.OutreachInputSerializer)
         attempt = ref_svc.record_outreach(obj, acting_user=request.user, **data)
         return Response(s.OutreachAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.AuthorizeSerializer, responses={201: s.AuthorizationSerializer})
     @action(detail=True, methods=["post"])
-    def authorize(self, request, pk=None):  # noqa: ANN001, ANN201
+    def authorize(self, request, pk=None):
         obj, data = self.object_and_body(s.AuthorizeSerializer)
         auth = auth_svc.authorize(obj, acting_user=request.user, **data)
         return Response(s.AuthorizationSerializer(auth).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RequestAuthorizationSerializer, responses={201: s.AuthorizationSerializer})
     @action(detail=True, methods=["post"], url_path="request-authorization")
-    def request_authorization(self, request, pk=None):  # noqa: ANN001, ANN201
+    def request_authorization(self, request, pk=None):
         obj, data = self.object_and_body(s.RequestAuthorizationSerializer)
         extends_id = data.pop("extends", None)
         extends = None
@@ -240,7 +240,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
     @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.ReturnRowSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="return-file", pagination_class=None)
-    def return_file(self, request):  # noqa: ANN001, ANN201
+    def return_file(self, request):
         """The monthly return file to plans: referral status, date of the status update and the
         loop-closure reason (the page offers the same rows as CSV)."""
         query = s.ReturnFileQuerySerializer(data=request.query_params)
@@ -255,7 +255,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
     @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.OutreachRowSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="outreach-tracker", pagination_class=None)
-    def outreach_tracker(self, request):  # noqa: ANN001, ANN201
+    def outreach_tracker(self, request):
         """The outreach tracker file: every attempt to reach a referred member in the month."""
         query = s.ReturnFileQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -269,7 +269,7 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
                                where=f"API outreach tracker for {year}-{month:02d}")  # fmt: skip
         return Response(s.OutreachRowSerializer(rows, many=True).data)
 
-    def _plan_scope(self, plan_id: int | None):  # noqa: ANN202
+    def _plan_scope(self, plan_id: int | None):
         referrals = Referral.objects.visible_to(self.request.user)
         return referrals.filter(plan_id=plan_id) if plan_id else referrals
 
@@ -280,14 +280,14 @@ class _AuditedMemberReads:
 
     audit_where = "API"
 
-    def list(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)  # type: ignore[misc]
         rows = response.data["results"] if isinstance(response.data, dict) else response.data
         ids = self.get_queryset().filter(pk__in=[r["id"] for r in rows]).values_list("member_id", flat=True)  # type: ignore[attr-defined]
         member_svc.record_view(acting_user=request.user, members=ids, where=f"{self.audit_where} list")
         return response
 
-    def retrieve(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def retrieve(self, request, *args, **kwargs):
         obj = self.get_object()  # type: ignore[attr-defined]
         member_svc.record_view(
             acting_user=request.user, members=[obj.member_id], where=f"{self.audit_where} {obj.pk}"
@@ -307,13 +307,13 @@ class AuthorizationViewSet(_AuditedMemberReads, ScopedViewSetMixin, viewsets.Rea
 
     @extend_schema(request=s.DecideSerializer, responses=s.AuthorizationSerializer)
     @action(detail=True, methods=["post"])
-    def decide(self, request, pk=None):  # noqa: ANN001, ANN201
+    def decide(self, request, pk=None):
         obj, data = self.object_and_body(s.DecideSerializer)
         auth = auth_svc.decide(obj, acting_user=request.user, **data)
         return Response(s.AuthorizationSerializer(self.get_queryset().get(pk=auth.pk)).data)
 
 
-def _referral_in_scope(request, pk: int) -> Referral:  # noqa: ANN001
+def _referral_in_scope(request, pk: int) -> Referral:
     referral = Referral.objects.visible_to(request.user).filter(pk=pk).first()
     if referral is None:
         raise s.serializers.ValidationError({"referral": "No such referral."})
@@ -342,7 +342,7 @@ class ServiceDeliveryViewSet(
         return Response(s.DeliverySerializer(self.get_queryset().get(pk=delivery.pk)).data, status=code)
 
     @extend_schema(request=s.DeliveryInputSerializer, responses={201: s.DeliverySerializer})
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = s.DeliveryInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
@@ -351,14 +351,14 @@ class ServiceDeliveryViewSet(
         return self._out(delivery, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.DeliveryEditSerializer, responses=s.DeliverySerializer)
-    def partial_update(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def partial_update(self, request, *args, **kwargs):
         obj, data = self.object_and_body(s.DeliveryEditSerializer)
         delivery = delivery_svc.edit_delivery(obj, acting_user=request.user, changes=dict(data))
         return self._out(delivery)
 
     @extend_schema(request=s.DeliverySeriesSerializer, responses={201: s.DeliverySerializer(many=True)})
     @action(detail=False, methods=["post"])
-    def series(self, request):  # noqa: ANN001, ANN201
+    def series(self, request):
         """Bulk entry for daily services: one entry per date, all or none."""
         body = s.DeliverySeriesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -370,13 +370,13 @@ class ServiceDeliveryViewSet(
 
     @extend_schema(request=s.VoidSerializer, responses=s.DeliverySerializer)
     @action(detail=True, methods=["post"])
-    def void(self, request, pk=None):  # noqa: ANN001, ANN201
+    def void(self, request, pk=None):
         obj, data = self.object_and_body(s.VoidSerializer)
         return self._out(delivery_svc.void_delivery(obj, acting_user=request.user, **data))
 
     @extend_schema(request=s.CorrectSerializer, responses={201: s.DeliverySerializer})
     @action(detail=True, methods=["post"])
-    def correct(self, request, pk=None):  # noqa: ANN001, ANN201
+    def correct(self, request, pk=None):
         """Void the entry (billed or not) and log the corrected one in its place."""
         obj, data = self.object_and_body(s.CorrectSerializer)
         data = dict(data)
@@ -402,10 +402,10 @@ class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewset
     filterset_fields = ["status"]
     http_method_names = ["get", "post", "head", "options"]
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self):
         return s.ReferralImportDetailSerializer if self.action == "retrieve" else s.ReferralImportSerializer
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         queryset = super().get_queryset()
         return queryset.prefetch_related("row_errors") if self.action == "retrieve" else queryset
 
@@ -413,7 +413,7 @@ class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewset
         request={"multipart/form-data": s.ReferralFileUploadSerializer},
         responses={201: s.ReferralImportSerializer},
     )
-    def create(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def create(self, request, *args, **kwargs):
         body = s.ReferralFileUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         plan = _org(request, None, (OrgKind.PLAN,), "plan")
@@ -427,7 +427,7 @@ class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewset
 
     @extend_schema(request=None, responses=s.ReferralImportSerializer)
     @action(detail=True, methods=["post"], url_path="import-valid")
-    def import_valid(self, request, pk=None):  # noqa: ANN001, ANN201
+    def import_valid(self, request, pk=None):
         obj, _ = self.object_and_body(s.EmptySerializer)
         batch = import_svc.import_valid_rows(obj, acting_user=request.user)
         batch.refresh_from_db()

@@ -109,7 +109,7 @@ class Authorization(models.Model):
     def is_usable(self) -> bool:
         return self.status in USABLE_AUTHORIZATION
 
-    def covers(self, day) -> bool:  # noqa: ANN001
+    def covers(self, day) -> bool:
         return self.start_date <= day <= self.end_date
 
     def clean(self) -> None:

@@ -125,7 +125,7 @@ class ServiceDelivery(models.Model):
         return f"{self.service_id} for {self.member_id} on {self.service_date}"
 
     @property
-    def last_day(self):  # noqa: ANN201
+    def last_day(self):
         return self.end_date or self.service_date
 
     @property

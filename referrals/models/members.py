@@ -146,7 +146,7 @@ class EnrollmentQuerySet(models.QuerySet):
     def visible_to(self, user) -> EnrollmentQuerySet:
         return self.filter(member__in=Member.objects.visible_to(user))
 
-    def on(self, day) -> EnrollmentQuerySet:  # noqa: ANN001
+    def on(self, day) -> EnrollmentQuerySet:
         return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
 
 
@@ -179,7 +179,7 @@ class Enrollment(models.Model):
         if self.end_date and self.start_date and self.end_date < self.start_date:
             raise ValidationError({"end_date": "An enrollment cannot end before it starts."})
 
-    def covers(self, day) -> bool:  # noqa: ANN001
+    def covers(self, day) -> bool:
         return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
 

@@ -40,7 +40,7 @@ class ReferralQuerySet(models.QuerySet):
     def awaiting_response(self) -> ReferralQuerySet:
         return self.filter(status__in=AWAITING_RESPONSE)
 
-    def overdue(self, now=None) -> ReferralQuerySet:  # noqa: ANN001
+    def overdue(self, now=None) -> ReferralQuerySet:
         return self.filter(status__in=AWAITING_RESPONSE, respond_by__lt=now or timezone.now())
 
 
@@ -146,7 +146,7 @@ class Referral(models.Model):
         return self.status == ReferralStatus.PENDING_REVIEW and self.submitted_member is not None
 
     @property
-    def shown_member(self):  # noqa: ANN201
+    def shown_member(self):
         """The member as this referral may show them (see ``member_hidden``)."""
         if self.member_hidden:
             from referrals.models.members import SubmittedMember
@@ -171,7 +171,7 @@ class Referral(models.Model):
         return self.status in LOOP_CLOSED
 
     @property
-    def earliest_service_date(self):  # noqa: ANN201
+    def earliest_service_date(self):
         """Justice-involved members may be served up to 90 days before their expected release."""
         if self.population == PopulationOfFocus.JUSTICE_INVOLVED and self.expected_release_date:
             return self.expected_release_date - timedelta(days=PRE_RELEASE_DAYS)

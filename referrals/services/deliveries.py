@@ -125,7 +125,7 @@ def _coverage(referral: Referral, service: ServiceCatalogEntry, day: date) -> Ra
     return found.version
 
 
-def _period_units(base, start: date, end: date, exclude_pk: int | None) -> Decimal:  # noqa: ANN001
+def _period_units(base, start: date, end: date, exclude_pk: int | None) -> Decimal:
     qs = base.filter(service_date__range=(start, end))
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
@@ -300,7 +300,7 @@ def _validate(
     return version, auth
 
 
-def _resolve_staff(acting_user, staff, referral: Referral):  # noqa: ANN001, ANN202
+def _resolve_staff(acting_user, staff, referral: Referral):
     staff = staff or acting_user
     if staff != acting_user and not can_act_for_provider(staff, referral.cbo, PROVIDER_WORKERS):
         raise ValidationError({"staff": f"{staff} does not work for {referral.cbo}."})
@@ -318,7 +318,7 @@ def log_service(
     minutes: int | None = None,
     end_date: date | None = None,
     note: str = "",
-    staff=None,  # noqa: ANN001
+    staff=None,
     service: ServiceCatalogEntry | None = None,
     authorization: Authorization | None = None,
     replaces: ServiceDelivery | None = None,
@@ -364,7 +364,7 @@ def log_series(
     units: Decimal | int | str | None = None,
     minutes: int | None = None,
     note: str = "",
-    staff=None,  # noqa: ANN001
+    staff=None,
 ) -> list[ServiceDelivery]:
     """Bulk entry for daily services (e.g. meals delivered Monday to Friday): one entry per date,
     all or none. Errors name the day they belong to."""
@@ -392,7 +392,7 @@ def _lock_delivery(delivery: ServiceDelivery) -> ServiceDelivery:
     )
 
 
-def _require_editor(acting_user, delivery: ServiceDelivery, action: str) -> None:  # noqa: ANN001
+def _require_editor(acting_user, delivery: ServiceDelivery, action: str) -> None:
     require_provider_role(acting_user, delivery.cbo, PROVIDER_WORKERS, action=action)
 
 
@@ -504,7 +504,7 @@ def correct_delivery(
     return voided, replacement
 
 
-def _billing_scope(acting_user, deliveries: Iterable[ServiceDelivery]) -> None:  # noqa: ANN001
+def _billing_scope(acting_user, deliveries: Iterable[ServiceDelivery]) -> None:
     if acting_user is None:  # billing's own system tasks
         return
     for cbo in {d.cbo for d in deliveries}:
@@ -571,7 +571,7 @@ def mark_unbilled(delivery_ids: Iterable[int], *, acting_user) -> list[ServiceDe
     return rows
 
 
-def staff_choices(cbo) -> list:  # noqa: ANN001
+def staff_choices(cbo) -> list:
     """People who may be named as the staff member on an entry for ``cbo``."""
     User = get_user_model()
     return list(

@@ -409,7 +409,7 @@ def import_valid_rows(batch: ReferralImport, *, acting_user) -> ReferralImport:
 
 # ---------------------------------------------------------------------------- processing
 @contextmanager
-def progress_writer(batch: ReferralImport):  # noqa: ANN201
+def progress_writer(batch: ReferralImport):
     """Write progress where the polling page can see it. On PostgreSQL through a second
     connection (autocommit), since the import runs in one long transaction; elsewhere (SQLite,
     which allows one writer) progress is written only between the phases."""
@@ -581,7 +581,7 @@ def _json_codes(codes: list[str]) -> str:
     return '["' + '", "'.join(codes) + '"]' if codes else "[]"
 
 
-def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:  # noqa: ANN001
+def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:
     """``qs`` where ``field`` is one of ``values`` (``among``), as ``values_list(*out)``."""
     return list(qs.order_by().filter(among(field, values)).values_list(*out))
 

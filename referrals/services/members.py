@@ -42,7 +42,7 @@ MEMBER_FIELDS = [
 MEMBER_EDITORS = (*PLAN_REFERRERS, Role.PLAN_CONTRACT_MANAGER)
 
 
-def _may_write_members(user) -> bool:  # noqa: ANN001
+def _may_write_members(user) -> bool:
     roles = set(PLAN_REFERRERS) | set(PROVIDER_WORKERS) | {Role.PLATFORM_ADMIN}
     return access.is_platform_admin(user) or bool(access.org_ids_with_roles(user, roles))
 
@@ -91,7 +91,7 @@ def plans_enrolled_on(member: Member, on: date) -> set[int]:
     return set(Enrollment.objects.filter(member=member).on(on).values_list("plan_id", flat=True))
 
 
-def _record_new(*, acting_user, cin: str, details: dict[str, Any], organization: Organization) -> Member:  # noqa: ANN001
+def _record_new(*, acting_user, cin: str, details: dict[str, Any], organization: Organization) -> Member:
     member = Member(cin=cin, **details)
     member.full_clean(validate_unique=False, validate_constraints=False)
     member.save()
@@ -222,7 +222,7 @@ def serves(organization: Organization, member: Member) -> bool:
     )
 
 
-def editing_plan(user, member: Member) -> Organization | None:  # noqa: ANN001
+def editing_plan(user, member: Member) -> Organization | None:
     """The plan through which ``user`` may change the member's record: one the member is enrolled
     with today, where the user has an editing role."""
     for plan_id in sorted(plans_enrolled_on(member, timezone.localdate())):
@@ -231,7 +231,7 @@ def editing_plan(user, member: Member) -> Organization | None:  # noqa: ANN001
     return None
 
 
-def proposing_provider(user, member: Member, active: Organization | None) -> Organization | None:  # noqa: ANN001
+def proposing_provider(user, member: Member, active: Organization | None) -> Organization | None:
     """The CBO or hub (the user's active one first) through which ``user`` may propose corrections."""
     candidates = [active] if active is not None else []
     candidates += [m.organization for m in access.memberships(user) if m.organization != active]
@@ -303,7 +303,7 @@ def decide_correction(
     return correction
 
 
-def record_changes(member: Member):  # noqa: ANN201
+def record_changes(member: Member):
     """The audit rows of changes to the member's record and of proposed corrections, newest first:
     shown on the member's page to every organization that may see the member."""
     from cbo_portal.models import AuditEvent

@@ -154,7 +154,7 @@ def record_community_referral(
                    service=service, source=source, status=S.PENDING_REVIEW, **fields)  # fmt: skip
 
 
-def _create(*, acting_user, plan, cbo, member, member_details, service, source, status, **fields) -> Referral:  # noqa: ANN001
+def _create(*, acting_user, plan, cbo, member, member_details, service, source, status, **fields) -> Referral:
     unknown = set(fields) - set(REFERRAL_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown referral fields: {', '.join(sorted(unknown))}")
@@ -265,7 +265,7 @@ def approve_community_referral(referral: Referral, *, acting_user) -> Referral:
     return referral
 
 
-def _propose_submitted_details(referral: Referral, *, acting_user) -> None:  # noqa: ANN001
+def _propose_submitted_details(referral: Referral, *, acting_user) -> None:
     """Details the CBO typed that differ from the member's record become a correction it proposed,
     for the plan to accept or reject on the member's page (they never change the record alone)."""
     details = {k: v for k, v in (referral.submitted_member or {}).items() if k in member_svc.MEMBER_FIELDS}
@@ -402,7 +402,7 @@ def mark_service_started(referral: Referral, *, acting_user, service_date: date)
         referral.save(update_fields=fields)
 
 
-def can_edit_diagnoses(user, referral: Referral) -> bool:  # noqa: ANN001
+def can_edit_diagnoses(user, referral: Referral) -> bool:
     """The referring plan's care coordinators and admins, and the CBO's (or its hub's) admins, staff
     and billing coordinators: the CBO screens for social needs, and its claims carry these codes."""
     return can_act_for_provider(

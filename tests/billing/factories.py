@@ -41,7 +41,7 @@ def billing_ready(org: Organization) -> Organization:
     return org
 
 
-def setup_billing(world, *, plan=None, terms: dict | None = None, number: str | None = None,  # noqa: ANN001
+def setup_billing(world, *, plan=None, terms: dict | None = None, number: str | None = None,
                   claim_format: str = "837p", timely_filing_days: int = 180) -> Contract:  # fmt: skip
     """An active contract between the plan and world.cbo with the plan's 837P settings, a
     download channel, and billing-ready organizations (hub included)."""
@@ -59,25 +59,25 @@ def setup_billing(world, *, plan=None, terms: dict | None = None, number: str | 
     return c
 
 
-def new_member(world, plan=None, **fields) -> Member:  # noqa: ANN001, ANN003
+def new_member(world, plan=None, **fields) -> Member:
     m = MemberFactory(**fields)
     enroll(m, plan or world.plan)
     return m
 
 
 def delivery(
-    world,  # noqa: ANN001
+    world,
     *,
     member: Member | None = None,
     label: str = "H0043-U6",
     day: date | None = None,
     end: date | None = None,
     units: Decimal | str | int = 1,
-    ref=None,  # noqa: ANN001
-    auth=None,  # noqa: ANN001
+    ref=None,
+    auth=None,
     pos: str = "12",
-    staff=None,  # noqa: ANN001
-    plan=None,  # noqa: ANN001
+    staff=None,
+    plan=None,
     dx: list[str] | None = None,
 ) -> ServiceDelivery:
     """A logged delivery of ``label`` by world.cbo (a referral is made when none is given)."""
@@ -99,7 +99,7 @@ def delivery(
     )  # fmt: skip
 
 
-def authorized_delivery(world, *, units_approved: int = 100, **kwargs) -> ServiceDelivery:  # noqa: ANN001, ANN003
+def authorized_delivery(world, *, units_approved: int = 100, **kwargs) -> ServiceDelivery:
     """A T2041-U6 delivery under an approved authorization."""
     member = kwargs.pop("member", None) or new_member(world)
     ref = referral(world, member=member, label="T2041-U6", diagnosis_codes=DX)

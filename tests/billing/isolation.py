@@ -12,19 +12,19 @@ from billing.services.claims import build_claims
 from tests.billing.factories import delivery, setup_billing
 
 
-def _claim(w) -> Claim:  # noqa: ANN001
+def _claim(w) -> Claim:
     setup_billing(w)
     delivery(w)
     build_claims(acting_user=w.cbo_billing)
     return Claim.objects.get()
 
 
-def claim(w):  # noqa: ANN001, ANN201
+def claim(w):
     people = {w.cbo_admin, w.cbo_billing, w.hub_billing, w.platform_admin}
     return _claim(w), people, people
 
 
-def batch(w):  # noqa: ANN001, ANN201
+def batch(w):
     _claim(w)
     b = write_batch_file(
         create_batch(submitter=w.hub, plan=w.plan, acting_user=w.hub_billing, dispatch=False)

@@ -30,7 +30,7 @@ PAYER = PayerDetails(address=Address("1055 W 7th St", "Los Angeles", "CA", "9001
                      contact_phone="2135550100", ein="951111111")  # fmt: skip
 
 
-def _contract(plan, cbo, user) -> Contract:  # noqa: ANN001
+def _contract(plan, cbo, user) -> Contract:
     found = Contract.objects.filter(plan=plan, cbo=cbo).first()
     if found:
         return found
@@ -54,7 +54,7 @@ _counter = {"n": 0}
 
 
 def submitted_claim(
-    world, *, charges: Sequence[str] = ("125.00",), provider=None, plan=None, control: str | None = None,  # noqa: ANN001
+    world, *, charges: Sequence[str] = ("125.00",), provider=None, plan=None, control: str | None = None,
     status: str = ClaimStatus.SUBMITTED, batch: Batch | None = None, set_control: str = "0001",
     submitted_days_ago: int = 10,
 ) -> Claim:  # fmt: skip
@@ -95,7 +95,7 @@ def submitted_claim(
 
 def sent_batch(
     world, *, group_control: int = 501, sets: dict[str, int] | None = None, provider=None
-) -> Batch:  # noqa: ANN001
+) -> Batch:
     """A submitted batch with ``sets`` = {ST02: number of claims}."""
     provider = provider or world.cbo
     batch = Batch.objects.create(submitter=provider, plan=world.plan, status=BatchStatus.SUBMITTED,
@@ -139,7 +139,7 @@ def adj(group: str, carc: str, amount: str) -> Adjustment:
     return Adjustment(group, carc, Decimal(amount))
 
 
-def remittance_835(world, claims: Sequence[ClaimPayment] | Iterator[ClaimPayment], plbs: Sequence[ProviderAdjustment] = (), *,  # noqa: ANN001
+def remittance_835(world, claims: Sequence[ClaimPayment] | Iterator[ClaimPayment], plbs: Sequence[ProviderAdjustment] = (), *,
                    total: Decimal | None = None, trace: str = "EFT000123", control: int = 7, npi: str | None = None,
                    check_balance: bool = True, payer_id: str | None = None) -> bytes:  # fmt: skip
     """An 835 from world.plan to world.cbo (payee NPI = the CBO's)."""
@@ -179,7 +179,7 @@ def ack_999(batch: Batch, *, sets: Sequence[str], rejected: dict[str, Sequence[a
 # --------------------------------------------------------------------------- bulk (benchmark)
 
 
-def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: int = 1, prefix: str = "B",  # noqa: ANN001
+def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: int = 1, prefix: str = "B",
                           charge: Decimal = Decimal("125.50"), progress=None) -> None:  # fmt: skip
     """``count`` submitted claims (``<prefix><n:07d>``, lines ``<prefix><n>-<i>``) of ``provider``
     to ``plan``, all with ``bulk_create``. Members come from a pool of 1,000 (one referral each);

@@ -19,7 +19,7 @@ from tests.billing.x12_fixtures import with_bom
 pytestmark = pytest.mark.django_db
 
 
-def _upload(client, name: str, data: bytes):  # noqa: ANN001, ANN202
+def _upload(client, name: str, data: bytes):
     return client.post("/billing/remittances/upload/", {"file": SimpleUploadedFile(name, data), "kind": "auto"},
                        follow=True)  # fmt: skip
 

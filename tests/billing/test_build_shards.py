@@ -85,7 +85,7 @@ def test_a_file_the_writer_cannot_make_fails_with_its_reason_and_stores_nothing(
     [batch_id] = build_claims(acting_user=world.cbo_billing, into_batches=True).batch_ids
     batch = Batch.objects.get(pk=batch_id)
 
-    def broken(self, org_id):  # noqa: ANN001, ANN202
+    def broken(self, org_id):
         raise X12InputError("billing provider NPI 1234567890 fails the check digit")
 
     monkeypatch.setattr(export837._Builder, "provider", broken)

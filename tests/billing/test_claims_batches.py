@@ -21,7 +21,7 @@ from billing.x12.common import Envelope
 from tests.billing.factories import delivery, last_month, new_member, setup_billing
 
 
-def sftp_channel(plan, server, root: Path) -> PlanChannel:  # noqa: ANN001
+def sftp_channel(plan, server, root: Path) -> PlanChannel:
     for name in ("in", "out", "archive"):
         (root / name).mkdir(parents=True, exist_ok=True)
     channel, _ = PlanChannel.objects.update_or_create(plan=plan, defaults=dict(
@@ -142,7 +142,7 @@ def _in_threads(*targets) -> list:
     def run(i, fn):
         try:
             results[i] = fn()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -55,7 +55,7 @@ def _sent_by(batch: Batch, answer: str) -> bool:
     ).exists()
 
 
-def _pay_all(sent: File837):  # noqa: ANN202
+def _pay_all(sent: File837):
     """Full pay for all claims but the first, which is paid $80 a line (CO-45)."""
     claims = sorted(sent.claims.values(), key=lambda c: c.control_number)
     return [payment(claims[0], "1", lambda ln: Decimal("80.00"), carc="45")] + [

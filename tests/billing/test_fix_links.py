@@ -29,7 +29,7 @@ def _links(html: str) -> dict[str, str]:
             re.findall(r'<a class="btn btn-small" href="([^"]+)" data-testid="fix-link">([^<]+?) →</a>', html)}  # fmt: skip
 
 
-def _held_claim(bw, **delivery_kwargs) -> Claim:  # noqa: ANN001, ANN003
+def _held_claim(bw, **delivery_kwargs) -> Claim:
     delivery(bw, **delivery_kwargs)
     build_claims(acting_user=bw.cbo_billing)
     claim = Claim.objects.get()

@@ -18,7 +18,7 @@ from tests.billing.remit_factories import adj, clp, line_pay, remittance_835, su
 pytestmark = pytest.mark.django_db
 
 
-def one_view(user, fetch) -> tuple:  # noqa: ANN001
+def one_view(user, fetch) -> tuple:
     """The response of ``fetch()`` and the one VIEW row it wrote for ``user``."""
     before = list(AuditEvent.objects.filter(action=AuditAction.VIEW, actor=user).values_list("pk", flat=True))
     response = fetch()

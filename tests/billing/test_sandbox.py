@@ -207,7 +207,7 @@ def test_pressing_again_posts_nothing_twice(world, batch, demo):
     assert result.already_imported and counts() == before
 
 
-def _offer(user, batch: Batch) -> str:  # noqa: ANN001
+def _offer(user, batch: Batch) -> str:
     """What the batch page's ``{% plan_sandbox_offer %}`` shows ``user``."""
     from django.template import Context, Template
     from django.test import RequestFactory

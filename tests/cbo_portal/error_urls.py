@@ -6,11 +6,11 @@ from django.urls import path
 from cbo_portal.urls import urlpatterns as project_urls
 
 
-def boom(request):  # noqa: ANN001, ANN201
+def boom(request):
     raise RuntimeError("a bug")
 
 
-def refused(request):  # noqa: ANN001, ANN201
+def refused(request):
     raise PermissionDenied("Only CBO admins may change the team.")
 
 

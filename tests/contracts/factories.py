@@ -66,7 +66,7 @@ class ContractFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(UserFactory)
 
     @factory.post_generation
-    def counties(self, create, extracted, **kwargs):  # noqa: ANN001, ANN003
+    def counties(self, create, extracted, **kwargs):
         from cbo_portal.models import County
 
         if create:
@@ -82,7 +82,7 @@ class RateLineFactory(factory.django.DjangoModelFactory):
     created_by = factory.SelfAttribute("contract.created_by")
 
     @factory.post_generation
-    def rate(self, create, extracted, **kwargs):  # noqa: ANN001, ANN003
+    def rate(self, create, extracted, **kwargs):
         if create:
             RateLineVersion.objects.create(
                 rate_line=self, effective_from=self.contract.start_date, unit=self.service.default_unit,
@@ -106,7 +106,7 @@ def draft_contract(
     return contract
 
 
-def active_contract(plan, cbo, manager, **kwargs) -> Contract:  # noqa: ANN003
+def active_contract(plan, cbo, manager, **kwargs) -> Contract:
     """An active contract made through the services (see ``draft_contract``)."""
     kwargs.setdefault("rates", {"H0043-U6": "95.00"})
     return contract_services.activate(draft_contract(plan, cbo, manager, **kwargs), acting_user=manager)

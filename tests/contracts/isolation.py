@@ -17,7 +17,7 @@ PERSONAS = (
 )  # fmt: skip
 
 
-def contract_insiders(world) -> set:  # noqa: ANN001
+def contract_insiders(world) -> set:
     """Who sees a contract between world.plan and world.cbo: the plan's people, the CBO's, the hub
     that bills for the CBO, and platform admins."""
     names = ("plan_admin", "contract_manager", "care_coordinator", "cbo_admin", "cbo_staff", "cbo_billing",
@@ -25,25 +25,25 @@ def contract_insiders(world) -> set:  # noqa: ANN001
     return {getattr(world, n) for n in names}
 
 
-def _contract(world):  # noqa: ANN001, ANN202
+def _contract(world):
     ensure_reference_data()
     return active_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95.00"})
 
 
-def make_catalog_entry(world):  # noqa: ANN001, ANN201
+def make_catalog_entry(world):
     ensure_reference_data()
     return ServiceCatalogEntry.lookup("H0043", ["U6"]), {getattr(world, n) for n in PERSONAS}
 
 
-def make_contract(world):  # noqa: ANN001, ANN201
+def make_contract(world):
     return _contract(world), contract_insiders(world)
 
 
-def make_rate_line(world):  # noqa: ANN001, ANN201
+def make_rate_line(world):
     return _contract(world).rate_lines.get(), contract_insiders(world)
 
 
-def make_amendment(world):  # noqa: ANN001, ANN201
+def make_amendment(world):
     contract = _contract(world)
     amendment = amend(
         contract, acting_user=world.contract_manager, effective_from=date(2026, 7, 1), reason="Rate increase",

@@ -15,11 +15,11 @@ from tests.factories import OrganizationFactory
 LIST = reverse("contract-list")
 
 
-def url(contract, action=None):  # noqa: ANN001, ANN201
+def url(contract, action=None):
     return reverse(f"contract-{action}" if action else "contract-detail", args=[contract.pk])
 
 
-def new_contract(world, **overrides):  # noqa: ANN001, ANN003, ANN201
+def new_contract(world, **overrides):
     return {"cbo": world.cbo.pk, "number": "PCHP-2026-01", "start_date": "2026-01-01", "end_date": "2026-12-31",
             "counties": ["Los Angeles"], "receiver_id": "PCHPCLEAR", **overrides}  # fmt: skip
 
@@ -137,7 +137,7 @@ def test_filters(world, api):
                    counties=("Orange",))  # fmt: skip
     client = api.as_user(world.contract_manager)
 
-    def numbers(**params):  # noqa: ANN003, ANN202
+    def numbers(**params):
         return sorted(r["number"] for r in client.get(LIST, params).json()["results"])
 
     assert numbers() == ["A", "B"]

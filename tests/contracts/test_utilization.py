@@ -27,7 +27,7 @@ def billing(contract):
     """A stand-in for billing's provider: member A's deposits reach $4,200 of the $5,000 cap."""
     deposits, meals = service("H0044-U2").pk, service("S5170-U6").pk
 
-    def provider(contracts, *, start=None, end=None):  # noqa: ANN001, ANN202
+    def provider(contracts, *, start=None, end=None):
         assert [c.pk for c in contracts] == [contract.pk]
         row = usage.UsageRow
         return [

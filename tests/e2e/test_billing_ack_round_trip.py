@@ -40,7 +40,7 @@ def shot(page: Page, name: str) -> None:
     screenshot(page, f"ack-trip-{name}")
 
 
-def plan_277ca(world, sent: File837, *, rejected: dict[str, tuple[str, str, str]]) -> bytes:  # noqa: ANN001
+def plan_277ca(world, sent: File837, *, rejected: dict[str, tuple[str, str, str]]) -> bytes:
     """The plan's 277CA about every claim of ``sent``: accepted into adjudication (A2:20, with the
     plan's claim number) unless ``rejected`` maps the member's CIN to (category, status, entity)."""
     verdicts = []

@@ -124,7 +124,7 @@ def plan_999(sent: File837) -> bytes:
     return ack999.render_999(env, [request], group_control_number=72).encode()
 
 
-def plan_835(world, claims: list[ClaimPayment]) -> bytes:  # noqa: ANN001
+def plan_835(world, claims: list[ClaimPayment]) -> bytes:
     """The plan's payment (today) to the CBO (payee NPI) for ``claims``."""
     paid_on = timezone.localdate()
     header = Remittance(
@@ -137,7 +137,7 @@ def plan_835(world, claims: list[ClaimPayment]) -> bytes:  # noqa: ANN001
     return render_835(env, header, PAYER, newline=True).encode()
 
 
-def payment(claim: Claim837, status: str, pay_line, carc: str | None = None) -> ClaimPayment:  # noqa: ANN001
+def payment(claim: Claim837, status: str, pay_line, carc: str | None = None) -> ClaimPayment:
     """A CLP for ``claim`` paying each line ``pay_line(line)``; the rest is adjusted CO-<carc>."""
     services = []
     for ln in claim.lines:

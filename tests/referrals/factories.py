@@ -42,7 +42,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
     preferred_language = "Spanish"
 
 
-def enroll(member: Member, plan, start: date = LONG_AGO, end: date | None = None) -> Enrollment:  # noqa: ANN001
+def enroll(member: Member, plan, start: date = LONG_AGO, end: date | None = None) -> Enrollment:
     return Enrollment.objects.create(member=member, plan=plan, start_date=start, end_date=end)
 
 
@@ -59,7 +59,7 @@ DEFAULT_TERMS = {
 }
 
 
-def contract(plan, cbo, *, user, terms: dict | None = None, start: date = LONG_AGO, end: date | None = None,  # noqa: ANN001
+def contract(plan, cbo, *, user, terms: dict | None = None, start: date = LONG_AGO, end: date | None = None,
              counties=("Los Angeles",), number: str | None = None) -> Contract:  # fmt: skip
     """An active contract with one rate line (and version) per service label in ``terms``."""
     c = Contract.objects.create(
@@ -75,7 +75,7 @@ def contract(plan, cbo, *, user, terms: dict | None = None, start: date = LONG_A
 
 
 @contextmanager
-def covered_for_the_referral(world, label: str):  # noqa: ANN001, ANN201
+def covered_for_the_referral(world, label: str):
     """A plan refers a member only for a service the CBO is contracted for on the day. Tests about
     what happens later (logging, billing, a contract that no longer covers the service) need the
     referral whatever today's contracts say, so when none covers ``label`` a contract covering it
@@ -92,7 +92,7 @@ def covered_for_the_referral(world, label: str):  # noqa: ANN001, ANN201
         stand_in.delete()
 
 
-def referral(world, *, member: Member | None = None, label: str = "T2041-U6", accept: bool = True, **fields):  # noqa: ANN001, ANN003
+def referral(world, *, member: Member | None = None, label: str = "T2041-U6", accept: bool = True, **fields):
     """A referral from world.plan to world.cbo (accepted unless told otherwise)."""
     member = member or MemberFactory()
     with covered_for_the_referral(world, label):
@@ -105,7 +105,7 @@ def referral(world, *, member: Member | None = None, label: str = "T2041-U6", ac
     return r
 
 
-def authorization(world, ref, *, units: int = 10, number: str | None = None, start: date | None = None,  # noqa: ANN001
+def authorization(world, ref, *, units: int = 10, number: str | None = None, start: date | None = None,
                   end: date | None = None):  # fmt: skip
     today = timezone.localdate()
     return auth_svc.authorize(ref, acting_user=world.care_coordinator, number=number or f"AUTH-{ref.pk}-{units}",
@@ -113,7 +113,7 @@ def authorization(world, ref, *, units: int = 10, number: str | None = None, sta
                               end_date=end or today + timedelta(days=60))  # fmt: skip
 
 
-def contracted(world, *, plan=None, cbo=None, labels=("T2041-U6", "S5170-U6")) -> Contract:  # noqa: ANN001
+def contracted(world, *, plan=None, cbo=None, labels=("T2041-U6", "S5170-U6")) -> Contract:
     """An active contract in every county for ``labels`` between ``plan`` and ``cbo`` (world's by
     default): what a plan needs before it refers a member there."""
     ensure_reference_data()
@@ -121,7 +121,7 @@ def contracted(world, *, plan=None, cbo=None, labels=("T2041-U6", "S5170-U6")) -
                     terms={label: DEFAULT_TERMS[label] for label in labels}, counties=())  # fmt: skip
 
 
-def covered_world(world):  # noqa: ANN001
+def covered_world(world):
     """world with an active contract between world.plan and world.cbo (reloading the reference
     data a transactional test before may have flushed)."""
     ensure_reference_data()

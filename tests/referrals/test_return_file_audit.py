@@ -16,7 +16,7 @@ from tests.referrals.factories import authorization, referral
 pytestmark = pytest.mark.django_db
 
 
-def _views(user):  # noqa: ANN001, ANN202
+def _views(user):
     return AuditEvent.objects.filter(action=AuditAction.VIEW, actor=user)
 
 

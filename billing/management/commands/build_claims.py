@@ -13,11 +13,11 @@ from cbo_portal.words import count
 class Command(BaseCommand):
     help = "Build claims from logged, unbilled services (all providers, or one with --cbo)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--cbo", type=int, help="Only this provider's services (organization id)")
         parser.add_argument("--plan", type=int, help="Only services for this plan (organization id)")
 
-    def handle(self, *args, cbo: int | None = None, plan: int | None = None, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, cbo: int | None = None, plan: int | None = None, **options) -> None:
         result = build_claims(
             acting_user=None, cbo=Organization.objects.get(pk=cbo) if cbo else None,
             plan=Organization.objects.get(pk=plan) if plan else None, keep_ids=False,

@@ -15,11 +15,11 @@ from cbo_portal.models import Organization
 class Command(BaseCommand):
     help = "Write 837P / invoice files for every ready claim into --out (one file per batch)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--out", required=True, help="Folder to write the files to")
         parser.add_argument("--plan", type=int, help="Only this plan (organization id)")
 
-    def handle(self, *args, out: str, plan: int | None = None, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, out: str, plan: int | None = None, **options) -> None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         try:

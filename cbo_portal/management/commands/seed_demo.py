@@ -19,10 +19,10 @@ LATER_APPS = ("contracts", "referrals", "billing")
 class Command(BaseCommand):
     help = "Load demo organizations, users (one per role) and demo data for each app. Safe to run twice."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--password", help="Password for the demo users (required when DEBUG is off)")
 
-    def handle(self, *args, password: str | None = None, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, password: str | None = None, **options) -> None:
         if password is None:
             if not settings.DEBUG:
                 raise CommandError(
