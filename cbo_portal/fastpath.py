@@ -1,6 +1,6 @@
 """The PostgreSQL fast path for bulk work (claim builds, 835 intake, referral imports), in one place.
 
-Rule (architecture rule 17): every PostgreSQL-only speed-up sits behind the one vendor check,
+Rule: every PostgreSQL-only speed-up sits behind the one vendor check,
 ``on_postgresql()``, and each has a plain fallback that any database runs with the same result:
 
 * ``copy_rows`` / ``copy_lines`` insert with ``COPY … FROM STDIN`` (psycopg 3), several times

@@ -13,7 +13,7 @@ class Sex(models.TextChoices):
 
 
 class PlaceOfService(models.TextChoices):
-    """CMS place-of-service codes CBOs use (domain.md §2)."""
+    """CMS place-of-service codes CBOs use."""
 
     HOMELESS_SHELTER = "04", "04 · Homeless shelter"
     HOME = "12", "12 · Home"

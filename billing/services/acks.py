@@ -1,6 +1,6 @@
 """Acknowledgement intake: 999, 277CA and TA1 files that answer one of our batches.
 
-Rules (domain.md §3 step 7; architecture rule 21):
+Rules:
 
 * ``import_ack`` tells the three apart (``billing.x12.common.answer_kind``): a 999 (GS01 FA), a
   277CA (GS01 HN, 005010X214) or a TA1 (an interchange acknowledgement). An 835 or anything else

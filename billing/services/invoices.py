@@ -1,7 +1,7 @@
 """Invoices for plans that take them instead of 837P (``contract.claim_format == "invoice"``).
 
 DHCS requires plans to accept invoices from CBOs that cannot send 837P; the plan converts them to
-encounters, so an invoice carries the same core facts as a claim (domain.md §3 step 6): member
+encounters, so an invoice carries the same core facts as a claim: member
 name, date of birth and CIN; provider name, NPI, TIN and address; dates of service; code and
 modifiers; units; charge; authorization number; invoice number (the claim control number) and
 invoice date. One CSV row per service line; a printable page per plan and month.

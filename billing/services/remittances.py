@@ -1,13 +1,13 @@
 """835 intake and reconciliation: post a plan's remittance advice against our claims.
 
-Rules (domain.md §3 step 8, §6):
+Rules:
 
 * A payment is posted once. Its identity is the payment, not the file: payer + TRN02 trace number +
   payment date + amount (``billing.x12.remit835.payment_key``). The same payment again, in any
   envelope (new ISA13), with any line breaks or delimiters, is reported as already posted and
   changes nothing (``ImportResult.already_imported``, or ``already_posted`` for the sets of a file
   that were); the stored raw file keeps its own SHA-256.
-* A file answers to whom it addresses (architecture rule 21): a person may import an 835 only for
+* A file answers to whom it addresses: a person may import an 835 only for
   the payee it names (N1*PE NPI, else its TIN), that payee's hub, or the submitter of the claims it
   pays. Anyone else gets a clear refusal before anything is written, so a wrong organization's
   attempt neither stores the file nor blocks the payee's own import. System pickups and platform

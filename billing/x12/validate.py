@@ -1,6 +1,6 @@
 """Validate X12 text with pyx12 (an independent validator of the implementation guides).
 
-Usage rule (see testing-notes.md): use pyx12's Python API, not ``x12valid`` (its exit status does
+Usage rule: use pyx12's Python API, not ``x12valid`` (its exit status does
 not reflect the result and it writes a ``.997`` next to the input). pyx12 reports problems in the
 JSON tree it writes (``errors`` lists on nodes, ISA/GS/ST level errors) and in the 999 it produces
 (IK3/IK4/IK5/AK9). ``validate_x12`` gathers both into readable strings; a file is clean only when

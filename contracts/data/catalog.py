@@ -1,11 +1,11 @@
-"""The CalAIM service catalog as data (domain.md §2), loaded by migration 0002.
+"""The CalAIM service catalog as data, loaded by migration 0002.
 
 Each row is one (HCPCS code, modifiers) pair. Units, authorization modes and limits are the
 commonly cited defaults, not rules: each plan's contract sets its own, and platform admins edit
 the catalog. ``optional`` lists modifiers that may accompany the code without making it a
 different service (GQ: delivered by telephone or video).
 
-Uncertain: domain.md lists Nursing Facility Transition/Diversion to Assisted Living as
+Uncertain: the coding guidance lists Nursing Facility Transition/Diversion to Assisted Living as
 "T2038 / H2022, U4 / U5", while T2038-U5 is Community Transition Services; we encode T2038-U4,
 H2022-U4 and H2022-U5 for assisted living. The S9977 medically supportive food sub-types are
 named by modifier only, as their plan-specific names vary.

@@ -1,4 +1,4 @@
-"""The CalAIM service catalog: every service of domain.md §2 with its code and modifiers, and lookup."""
+"""The CalAIM service catalog: every CalAIM service with its code and modifiers, and lookup."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contracts.choices import AuthorizationMode, ServiceCategory, Unit
 from contracts.models import ServiceCatalogEntry, UnknownService
 from contracts.services import catalog as catalog_services
 
-# domain.md §2, row by row: the service, and every (code, modifiers) pair it lists.
+# The catalog, row by row: the service, and every (code, modifiers) pair it lists.
 DOMAIN_TABLE = {
     CalAIMService.ECM: [("G9008", ["U1"]), ("G9012", ["U2"]), ("G9012", ["U8"])],
     CalAIMService.HOUSING_NAVIGATION: [("H0043", ["U6"]), ("H2016", ["U6"])],
