@@ -18,11 +18,11 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import fixlinks
-from billing.api.claims import progress_percent
 from billing.audit import record_claims_view
 from billing.choices import BatchFormat, BatchStatus, BuildStatus, ClaimStatus, DeliveryMethod
 from billing.models import Batch, Claim, ClaimBuild, ClaimStatusChange, PlanChannel
 from billing.scope import PROVIDER_BILLING_ROLES
+from billing.selectors import progress_percent
 from billing.services import acks as ack_services
 from billing.services import batches as batch_services
 from billing.services import builds as build_services

@@ -21,13 +21,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from billing import selectors as reports
 from billing.audit import record_claims_view
 from billing.models import Acknowledgement, Adjustment, Claim, Payment, Remittance, RemittanceClaim
 from billing.scope import PROVIDER_BILLING_ROLES
 from billing.services import acks as ack_services
 from billing.services import denials as denial_services
 from billing.services import remittances as remit_services
-from billing.services import reports
 from billing.x12 import carc as codes
 from billing.x12.common import answer_kind
 from cbo_portal import access, csvsafe

@@ -1,4 +1,4 @@
-"""Billing reports (read-only selectors shared by the pages, the CSV exports and the API).
+"""Billing's reads shared by the pages, the CSV exports and the API: the reports and a batch's progress.
 
 Every report starts from ``Claim.visible_to(user)`` so a plan sees only its claims and a CBO only
 its own. Definitions (one place):
@@ -24,8 +24,8 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from billing.choices import ClaimStatus
-from billing.models import Adjustment, Claim, Payment, RemittanceClaim
+from billing.choices import BatchStatus, ClaimStatus
+from billing.models import Adjustment, Batch, Claim, Payment, RemittanceClaim
 from billing.x12 import carc as codes
 from contracts.money import money
 
@@ -170,3 +170,10 @@ def denial_rate(user) -> DenialRate:
         rows.append(DenialReasonRow(item["carc"], info.description, info.advice, item["claims"],
                                     money(item["amount"] or ZERO), share))  # fmt: skip
     return DenialRate(decided=decided, denied=denied, reasons=rows)
+
+
+def progress_percent(batch: Batch) -> int:
+    """How far a building batch's file is written (100 once it is past building)."""
+    if batch.status != BatchStatus.BUILDING:
+        return 100
+    return int(100 * batch.progress_done / batch.progress_total) if batch.progress_total else 0
