@@ -9,7 +9,7 @@ export DJANGO_SETTINGS_MODULE := cbo_portal.settings
 .PHONY: install run test lint typecheck check services chromium sshd worker clean
 
 # Modules mypy checks (with django-stubs) in `make test`.
-TYPED := billing/x12 billing/services/states.py cbo_portal/fastpath.py
+TYPED := billing/x12 billing/services/states.py billing/selectors.py cbo_portal/fastpath.py
 
 install: $(STAMP)  ## Create .venv with everything run and test need (no-op when up to date)
 

@@ -20,7 +20,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -35,7 +46,7 @@ AR_STATUSES = (
 )  # fmt: skip
 BUCKETS = (("0_30", "0–30 days", 0, 30), ("31_60", "31–60 days", 31, 60), ("61_90", "61–90 days", 61, 90),
            ("90_plus", "90+ days", 91, None))  # fmt: skip
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+MONEY: DecimalField = DecimalField(max_digits=14, decimal_places=2)
 
 
 @dataclass
@@ -59,7 +70,7 @@ def aging(user, *, today: dt.date | None = None) -> list[AgingRow]:
         F("billed_amount") - F("paid_amount") - F("patient_responsibility"), output_field=MONEY
     )
     claims = Claim.objects.visible_to(user).filter(status__in=AR_STATUSES, submitted_at__isnull=False)
-    aggregates = {"claims": Count("pk")}
+    aggregates: dict[str, Func] = {"claims": Count("pk")}
     for key, _label, low, high in BUCKETS:
         newest = now - dt.timedelta(days=low)
         window = Q(submitted_at__lte=newest)
