@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from cbo_portal import identifiers
 from cbo_portal.words import field_names
+from referrals import rules
 from referrals.choices import CorrectionStatus, Sex
+from referrals.rules import MEMBER_LENGTHS
 
 
 class MemberQuerySet(models.QuerySet):
@@ -56,19 +57,19 @@ class Member(models.Model):
     it is audited by the page or endpoint that shows it."""
 
     cin = models.CharField("CIN", max_length=9, unique=True)
-    first_name = models.CharField(max_length=80)
-    last_name = models.CharField(max_length=80)
+    first_name = models.CharField(max_length=MEMBER_LENGTHS["first_name"])
+    last_name = models.CharField(max_length=MEMBER_LENGTHS["last_name"])
     dob = models.DateField("date of birth")
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
-    phone = models.CharField(max_length=20, blank=True)
-    street = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=80, blank=True)
-    state = models.CharField(max_length=2, default="CA", blank=True)
-    zip = models.CharField("ZIP code", max_length=10, blank=True)
+    phone = models.CharField(max_length=MEMBER_LENGTHS["phone"], blank=True)
+    street = models.CharField(max_length=MEMBER_LENGTHS["street"], blank=True)
+    city = models.CharField(max_length=MEMBER_LENGTHS["city"], blank=True)
+    state = models.CharField(max_length=MEMBER_LENGTHS["state"], default="CA", blank=True)
+    zip = models.CharField("ZIP code", max_length=MEMBER_LENGTHS["zip"], blank=True)
     county = models.ForeignKey(
         "cbo_portal.County", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    preferred_language = models.CharField(max_length=40, blank=True)
+    preferred_language = models.CharField(max_length=MEMBER_LENGTHS["preferred_language"], blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,18 +87,11 @@ class Member(models.Model):
         return f"{self.first_name} {self.last_name}"
 
     def clean(self) -> None:
-        self.cin = (self.cin or "").strip().upper()
-        errors: dict[str, str] = {}
-        if problem := identifiers.cin_problem(self.cin):
-            errors["cin"] = problem
-        if not (self.first_name or "").strip():
-            errors["first_name"] = "Enter the member's first name."
-        if not (self.last_name or "").strip():
-            errors["last_name"] = "Enter the member's last name."
         from django.utils import timezone
 
-        if self.dob and self.dob > timezone.localdate():
-            errors["dob"] = "The date of birth cannot be in the future."
+        self.cin = (self.cin or "").strip().upper()
+        errors = rules.member_problems(cin=self.cin, first_name=self.first_name or "", last_name=self.last_name or "",
+                                       dob=self.dob, today=timezone.localdate(), lengths=False)  # fmt: skip
         if errors:
             raise ValidationError(errors)
 

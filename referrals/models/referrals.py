@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from cbo_portal import identifiers
+from referrals import rules
 from referrals.choices import (
     AWAITING_RESPONSE,
     LOOP_CLOSED,
@@ -69,7 +69,9 @@ class Referral(models.Model):
         "contracts.ServiceCatalogEntry", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     source = models.CharField(max_length=10, choices=ReferralSource.choices, default=ReferralSource.PLAN)
-    plan_reference = models.CharField(max_length=40, blank=True, help_text="The plan's own referral id")
+    plan_reference = models.CharField(
+        max_length=rules.PLAN_REFERENCE_LENGTH, blank=True, help_text="The plan's own referral id"
+    )
     reason = models.TextField(blank=True)
     diagnosis_codes = models.JSONField(default=list, blank=True, help_text="ICD-10-CM codes, e.g. Z59.01")
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.ROUTINE)
@@ -180,9 +182,8 @@ class Referral(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         codes = [c.strip().upper() for c in (self.diagnosis_codes or []) if c and c.strip()]
-        bad = [p for c in codes if (p := identifiers.icd10_problem(c))]
-        if bad:
-            errors["diagnosis_codes"] = bad[0]
+        if problem := rules.diagnosis_problem(codes):
+            errors["diagnosis_codes"] = problem
         self.diagnosis_codes = codes
         if self.population == PopulationOfFocus.JUSTICE_INVOLVED:
             if not self.expected_release_date:

@@ -32,7 +32,6 @@ from django.core.files.base import File
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from cbo_portal import identifiers
 from cbo_portal.choices import AuditAction
 from cbo_portal.fastpath import (
     NULL,
@@ -51,6 +50,7 @@ from cbo_portal.services import audit
 from cbo_portal.words import count
 from contracts.models import ServiceCatalogEntry, UnknownService
 from contracts.selectors import RateBook
+from referrals import rules
 from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
 from referrals.models import (
     Enrollment,
@@ -122,6 +122,10 @@ def normalize_header(name: str) -> str:
     return ALIASES.get(key, key)
 
 
+# The file's column for a member field whose name differs.
+COLUMN_OF = {"preferred_language": "language"}
+
+
 class CleanRow(NamedTuple):
     """One checked row, as it waits in the spool between the passes (a tuple: cheap to pickle)."""
 
@@ -189,22 +193,24 @@ class RowChecker:
         errors: list[tuple[str, str]] = []
         get = row.get
         cin = (get("cin") or "").strip().upper()
-        if problem := identifiers.cin_problem(cin):
-            errors.append(("cin", f"“{cin}”: {problem}" if cin else "The CIN is missing."))
         first, last = (get("first_name") or "").strip(), (get("last_name") or "").strip()
-        if not first:
-            errors.append(("first_name", "The first name is missing."))
-        if not last:
-            errors.append(("last_name", "The last name is missing."))
+        text = {
+            "street": (get("street") or "").strip(), "city": (get("city") or "").strip(),
+            "state": ((get("state") or "").strip() or "CA").upper(), "zip": (get("zip") or "").strip(),
+            "phone": (get("phone") or "").strip(), "preferred_language": (get("language") or "").strip(),
+        }  # fmt: skip
         dob = None
         raw_dob = (get("dob") or "").strip()
         try:
             dob = parse_date(raw_dob)
-            if dob > self.today or dob.year < 1900:
-                errors.append(("dob", f"“{raw_dob}” is not a possible date of birth."))
         except ValueError:
             errors.append(("dob", f"“{raw_dob}” is not a date; use YYYY-MM-DD or MM/DD/YYYY." if raw_dob
                            else "The date of birth is missing."))  # fmt: skip
+        for field, problem in rules.member_problems(cin=cin, first_name=first, last_name=last, dob=dob,
+                                                    today=self.today, **text).items():  # fmt: skip
+            if field == "cin" and cin:
+                problem = f"“{cin}”: {problem}"
+            errors.append((COLUMN_OF.get(field, field), problem))
         service_text = (get("service") or "").strip()
         if get("modifiers"):
             service_text = f"{service_text}-{get('modifiers')}"
@@ -222,16 +228,14 @@ class RowChecker:
         if county_text and county_id is None:
             errors.append(("county", f"“{get('county')}” is not a California county."))
         diagnosis = [c.upper() for c in _SPLIT_DX.split((get("diagnosis") or "").strip()) if c]
-        for code in diagnosis:
-            if problem := identifiers.icd10_problem(code):
-                errors.append(("diagnosis", problem))
-                break
+        if problem := rules.diagnosis_problem(diagnosis):
+            errors.append(("diagnosis", problem))
         ref = (get("plan_reference") or "").strip()
         if not ref:
             errors.append(("plan_reference", "The plan reference is missing (it keeps re-uploads from "
                            "creating the referral twice)."))  # fmt: skip
-        elif len(ref) > 40:
-            errors.append(("plan_reference", "The plan reference is longer than 40 characters."))
+        elif problem := rules.plan_reference_problem(ref):
+            errors.append(("plan_reference", problem))
         npi = (get("cbo_npi") or "").strip()
         cbo_id = self.batch.cbo_id
         if npi:
@@ -255,10 +259,9 @@ class RowChecker:
         if errors:
             return None, errors
         return CleanRow(
-            line=line, cin=cin, first_name=first[:80], last_name=last[:80], dob=dob, sex=sex,
-            street=(get("street") or "").strip()[:200], city=(get("city") or "").strip()[:80],
-            state=((get("state") or "").strip() or "CA")[:2].upper(), zip=(get("zip") or "").strip()[:10],
-            phone=(get("phone") or "").strip()[:20], county_id=county_id, language=(get("language") or "").strip()[:40],
+            line=line, cin=cin, first_name=first, last_name=last, dob=dob, sex=sex, street=text["street"],
+            city=text["city"], state=text["state"], zip=text["zip"], phone=text["phone"], county_id=county_id,
+            language=text["preferred_language"],
             service_id=service, diagnosis=diagnosis, priority=priority, plan_reference=ref, cbo_id=cbo_id,
             reason=(get("reason") or "").strip(), enrollment_start=start,
         ), []  # fmt: skip

@@ -1,11 +1,14 @@
 """Bulk referral files: every bad row reported with its line, column and reason; nothing
 half-imported; the same file (or the same rows) never creates anything twice."""
 
+import datetime as dt
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from referrals.models import (
     Enrollment,
@@ -124,6 +127,35 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(world, django_capture
     batch.refresh_from_db()
     assert batch.status == "done" and batch.created_count == 1 and "6 bad rows left out" in batch.message
     assert list(Referral.objects.values_list("plan_reference", flat=True)) == ["PR-1"]
+
+
+def test_a_value_too_long_for_its_field_is_refused_never_cut(world, django_capture_on_commit_callbacks):
+    """The importer and the member form say the same: a 201-character street, a future birth date."""
+    from referrals import rules
+
+    long_street = ("1 " + "Avenida de los Árboles " * 9).strip()
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    content = (
+        HEADER + row(1, street=long_street) + row(2, zip="90012-12345") + row(3, dob=tomorrow)
+    ).encode()
+    batch, _ = run(world, content, django_capture_on_commit_callbacks)
+    found = {(line, col): msg for line, col, msg in errors(batch)}
+    assert batch.status == "invalid" and set(found) == {(2, "street"), (3, "zip"), (4, "dob")}
+    assert found[(2, "street")] == f"The street is {len(long_street)} characters; at most 200 fit."
+    assert found[(3, "zip")] == "The ZIP code is 11 characters; at most 10 fit."
+    member = Member(cin="90000003A", first_name="Ana", last_name="Lopez", dob=dt.date.fromisoformat(tomorrow))
+    with pytest.raises(ValidationError) as refused:
+        member.full_clean()
+    assert (
+        refused.value.message_dict["dob"]
+        == [found[(4, "dob")]]
+        == [
+            rules.member_problems(
+                cin="90000003A", first_name="A", last_name="L", dob=member.dob, today=timezone.localdate()
+            )["dob"]
+        ]
+    )
+    assert not Member.objects.exists()
 
 
 @pytest.mark.parametrize(
