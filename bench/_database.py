@@ -13,8 +13,12 @@ def prepare_database() -> None:
 
     settings = connections["default"].settings_dict
     if "postgresql" in settings["ENGINE"]:
-        params = {"host": settings.get("HOST"), "port": settings.get("PORT"),
-                  "user": settings.get("USER"), "password": settings.get("PASSWORD")}  # fmt: skip
+        params = {
+            "host": settings.get("HOST"),
+            "port": settings.get("PORT"),
+            "user": settings.get("USER"),
+            "password": settings.get("PASSWORD"),
+        }
         params = {k: v for k, v in params.items() if v}
         try:
             psycopg.connect(dbname=settings["NAME"], **params).close()

@@ -66,20 +66,33 @@ def fixtures():
     from tests.referrals.factories import contract
 
     plan, _ = Organization.objects.update_or_create(
-        legal_name="Benchmark Health Plan", kind=OrgKind.PLAN,
+        legal_name="Benchmark Health Plan",
+        kind=OrgKind.PLAN,
         defaults={"onboarding_status": OnboardingStatus.APPROVED, "payer_id": "BENCH1"},
-    )  # fmt: skip
+    )
     cbo, _ = Organization.objects.update_or_create(
-        legal_name="Benchmark Claims Collective", kind=OrgKind.CBO,
-        defaults={"onboarding_status": OnboardingStatus.APPROVED, "npi": "1245319599", "tin": "951234567",
-                  "taxonomy_code": "251S00000X", "service_street": "100 Main St", "service_city": "Los Angeles",
-                  "service_zip": "90012-1234", "contact_name": "Bench Biller", "phone": "2135550100"},
-    )  # fmt: skip
-    user, _ = get_user_model().objects.get_or_create(username="bench@claims.example",
-                                                     defaults={"email": "bench@claims.example"})  # fmt: skip
+        legal_name="Benchmark Claims Collective",
+        kind=OrgKind.CBO,
+        defaults={
+            "onboarding_status": OnboardingStatus.APPROVED,
+            "npi": "1245319599",
+            "tin": "951234567",
+            "taxonomy_code": "251S00000X",
+            "service_street": "100 Main St",
+            "service_city": "Los Angeles",
+            "service_zip": "90012-1234",
+            "contact_name": "Bench Biller",
+            "phone": "2135550100",
+        },
+    )
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench@claims.example", defaults={"email": "bench@claims.example"}
+    )
     if not Contract.objects.filter(plan=plan, cbo=cbo).exists():
-        terms = {"H0043-U6": {"unit": "day", "rate": "95.00", "authorization": "none"},
-                 "S5170-U6": {"unit": "meal", "rate": "12.50", "authorization": "none", "units_per_day": 2}}  # fmt: skip
+        terms = {
+            "H0043-U6": {"unit": "day", "rate": "95.00", "authorization": "none"},
+            "S5170-U6": {"unit": "meal", "rate": "12.50", "authorization": "none", "units_per_day": 2},
+        }
         c = contract(plan, cbo, user=user, terms=terms, counties=["Los Angeles"], number="BENCH-CLAIMS-1")
         Contract.objects.filter(pk=c.pk).update(
             payer_id="BENCH1", receiver_id="BENCHRCV", submitter_id="BENCHSUB"
@@ -141,7 +154,6 @@ def cleanup(plan: Organization, cbo: Organization) -> None:
         )
         cur.execute("DELETE FROM referrals_member WHERE id IN (SELECT member_id FROM bench_members)")
         cur.execute("DROP TABLE bench_members")
-    # fmt: skip
 
 
 def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:
@@ -152,10 +164,22 @@ def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:
     county = County.objects.get(name="Los Angeles")
     members_n = size // 2
     made = Member.objects.bulk_create(
-        [Member(cin=f"{CIN_PREFIX}{i:06d}A", first_name=f"Ana{i % 97}", last_name=f"Reyes{i % 991}", dob=date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
-                sex="FM"[i % 2], street=f"{i} Main St", city="Los Angeles", zip="90012", county=county)
-         for i in range(members_n)], batch_size=5000,
-    )  # fmt: skip
+        [
+            Member(
+                cin=f"{CIN_PREFIX}{i:06d}A",
+                first_name=f"Ana{i % 97}",
+                last_name=f"Reyes{i % 991}",
+                dob=date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
+                sex="FM"[i % 2],
+                street=f"{i} Main St",
+                city="Los Angeles",
+                zip="90012",
+                county=county,
+            )
+            for i in range(members_n)
+        ],
+        batch_size=5000,
+    )
     ids = [m.pk for m in made]
     Enrollment.objects.bulk_create(
         [Enrollment(member_id=m, plan=plan, start_date=date(2020, 1, 1)) for m in ids], batch_size=5000
@@ -164,9 +188,20 @@ def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:
     meals = ServiceCatalogEntry.lookup("S5170", ["U6"])
     now = timezone.now()
     Referral.objects.bulk_create(
-        [Referral(plan=plan, cbo=cbo, member_id=m, service=service, diagnosis_codes=["Z59.01", "Z59.41"],
-                  status="accepted", created_at=now) for m in ids], batch_size=5000,
-    )  # fmt: skip
+        [
+            Referral(
+                plan=plan,
+                cbo=cbo,
+                member_id=m,
+                service=service,
+                diagnosis_codes=["Z59.01", "Z59.41"],
+                status="accepted",
+                created_at=now,
+            )
+            for m in ids
+        ],
+        batch_size=5000,
+    )
     refs = dict(Referral.objects.filter(cbo=cbo).values_list("member_id", "pk"))
     first = timezone.localdate().replace(day=1)
     months = [
@@ -176,13 +211,35 @@ def make_data(size: int, plan: Organization, cbo: Organization, user) -> int:
     rows = []
     for n, m in enumerate(ids):
         for k, month in enumerate(months):
-            rows.append(ServiceDelivery(member_id=m, cbo=cbo, plan=plan, referral_id=refs[m], service=service,
-                                        service_date=month + timedelta(days=2), units=Decimal(1), place_of_service="12",
-                                        staff=user, created_by=user))  # fmt: skip
+            rows.append(
+                ServiceDelivery(
+                    member_id=m,
+                    cbo=cbo,
+                    plan=plan,
+                    referral_id=refs[m],
+                    service=service,
+                    service_date=month + timedelta(days=2),
+                    units=Decimal(1),
+                    place_of_service="12",
+                    staff=user,
+                    created_by=user,
+                )
+            )
             if (n + k) % 2 == 0:
-                rows.append(ServiceDelivery(member_id=m, cbo=cbo, plan=plan, referral_id=refs[m], service=meals,
-                                            service_date=month + timedelta(days=9), units=Decimal(2), place_of_service="12",
-                                            staff=user, created_by=user))  # fmt: skip
+                rows.append(
+                    ServiceDelivery(
+                        member_id=m,
+                        cbo=cbo,
+                        plan=plan,
+                        referral_id=refs[m],
+                        service=meals,
+                        service_date=month + timedelta(days=9),
+                        units=Decimal(2),
+                        place_of_service="12",
+                        staff=user,
+                        created_by=user,
+                    )
+                )
         if len(rows) >= 20000:
             ServiceDelivery.objects.bulk_create(rows, batch_size=5000)
             rows = []
@@ -270,7 +327,7 @@ def start_workers(count: int, queue: str) -> list[subprocess.Popen]:
             ],
             env=env,
             cwd=Path(__file__).resolve().parent.parent,
-        )  # fmt: skip
+        )
         for name in names
     ]
     deadline = time.monotonic() + 120
@@ -315,8 +372,14 @@ def timed_run(workers_n: int, cbo: Organization, shards: int) -> dict:
     failed = [b.error for b in files if b.status != BatchStatus.READY]
     if failed:
         sys.exit(f"a batch failed: {failed[0]}")
-    return {"summary": summary, "build_s": built - start, "write_s": end - built, "elapsed": end - start,
-            "peak_mb": peak, "files": files}  # fmt: skip
+    return {
+        "summary": summary,
+        "build_s": built - start,
+        "write_s": end - built,
+        "elapsed": end - start,
+        "peak_mb": peak,
+        "files": files,
+    }
 
 
 def setup(size: int) -> None:
@@ -376,12 +439,16 @@ def main() -> None:
         seconds = sorted(s["seconds"] for s in summary["shards"])
         size_mb = sum(b.file.size for b in run["files"]) / 1e6
         lines = sum(s["lines"] for s in summary["shards"])
-        print(f"workers={workers_n}: {claims / run['elapsed']:,.0f} claims/s end to end ({run['elapsed']:.1f} s: "
-              f"{claims} claims, {lines} lines; {summary['ready']} ready, {summary['held']} held; shards built in "
-              f"{run['build_s']:.1f} s, {len(run['files'])} 837P file(s) of {size_mb:.1f} MB written in "
-              f"{run['write_s']:.1f} s)")  # fmt: skip
-        print(f"  shards per worker: {dict(sorted(by_worker.items()))}; seconds per shard: "
-              f"{', '.join(f'{t:.1f}' for t in seconds)}")  # fmt: skip
+        print(
+            f"workers={workers_n}: {claims / run['elapsed']:,.0f} claims/s end to end ({run['elapsed']:.1f} s: "
+            f"{claims} claims, {lines} lines; {summary['ready']} ready, {summary['held']} held; shards built in "
+            f"{run['build_s']:.1f} s, {len(run['files'])} 837P file(s) of {size_mb:.1f} MB written in "
+            f"{run['write_s']:.1f} s)"
+        )
+        print(
+            f"  shards per worker: {dict(sorted(by_worker.items()))}; seconds per shard: "
+            f"{', '.join(f'{t:.1f}' for t in seconds)}"
+        )
         print(
             f"  peak memory {run['peak_mb']:.0f} MB (resident, the bench and its workers summed, every 50 ms)"
         )

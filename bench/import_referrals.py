@@ -45,13 +45,15 @@ def fixtures():
     from django.contrib.auth import get_user_model
 
     plan, _ = Organization.objects.get_or_create(
-        legal_name="Benchmark Health Plan", kind=OrgKind.PLAN,
+        legal_name="Benchmark Health Plan",
+        kind=OrgKind.PLAN,
         defaults={"onboarding_status": OnboardingStatus.APPROVED, "payer_id": "BENCH1"},
-    )  # fmt: skip
+    )
     cbo, _ = Organization.objects.get_or_create(
-        legal_name="Benchmark Community Services", kind=OrgKind.CBO,
+        legal_name="Benchmark Community Services",
+        kind=OrgKind.CBO,
         defaults={"onboarding_status": OnboardingStatus.APPROVED, "npi": "1245319599"},
-    )  # fmt: skip
+    )
     user, _ = get_user_model().objects.get_or_create(
         username="bench@plan.example", defaults={"email": "bench@plan.example"}
     )
@@ -63,8 +65,14 @@ def fixtures():
     if not Contract.objects.filter(plan=plan, cbo=cbo).exists():
         from tests.referrals.factories import contract
 
-        contract(plan, cbo, user=user, terms={s: {"unit": "service", "rate": "10.00", "authorization": "prior"}
-                                             for s in SERVICES}, counties=COUNTIES, number="BENCH-1")  # fmt: skip
+        contract(
+            plan,
+            cbo,
+            user=user,
+            terms={s: {"unit": "service", "rate": "10.00", "authorization": "prior"} for s in SERVICES},
+            counties=COUNTIES,
+            number="BENCH-1",
+        )
     return plan, cbo, user
 
 

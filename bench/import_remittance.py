@@ -53,10 +53,18 @@ def fixtures(tag: str):
     from tests.contracts.factories import ensure_reference_data
 
     ensure_reference_data()
-    plan = Organization.objects.create(legal_name=f"Bench Plan {tag}", kind=OrgKind.PLAN, payer_id=f"B{tag[:8]}",
-                                       onboarding_status=OnboardingStatus.APPROVED)  # fmt: skip
-    cbo = Organization.objects.create(legal_name=f"Bench CBO {tag}", kind=OrgKind.CBO, npi=_npi(),
-                                      onboarding_status=OnboardingStatus.APPROVED)  # fmt: skip
+    plan = Organization.objects.create(
+        legal_name=f"Bench Plan {tag}",
+        kind=OrgKind.PLAN,
+        payer_id=f"B{tag[:8]}",
+        onboarding_status=OnboardingStatus.APPROVED,
+    )
+    cbo = Organization.objects.create(
+        legal_name=f"Bench CBO {tag}",
+        kind=OrgKind.CBO,
+        npi=_npi(),
+        onboarding_status=OnboardingStatus.APPROVED,
+    )
     user = get_user_model().objects.create(
         username=f"bench-{tag}@example.org", email=f"bench-{tag}@example.org"
     )
@@ -74,7 +82,7 @@ def cleanup(cbo, plan) -> None:
         ProviderAdjustment,
         Remittance,
         RemittanceClaim,
-    )  # fmt: skip
+    )
     from referrals.models import Referral, ServiceDelivery
 
     with transaction.atomic():
@@ -159,12 +167,23 @@ def main() -> None:
         path = Path(tmp) / "bench.835"
         payments = list(bulk_claim_payments(size, lines_per_claim=args.lines, prefix="B"))
         header = Remittance(
-            handling_code="I", total_paid=sum((p.paid for p in payments), 0), payment_method="CHK", payment_date=PAID_ON,
-            trace_number=f"BENCH{tag}", payer_name=plan.legal_name, payer_id=plan.payer_id, payee_name=cbo.legal_name,
+            handling_code="I",
+            total_paid=sum((p.paid for p in payments), 0),
+            payment_method="CHK",
+            payment_date=PAID_ON,
+            trace_number=f"BENCH{tag}",
+            payer_name=plan.legal_name,
+            payer_id=plan.payer_id,
+            payee_name=cbo.legal_name,
             payee_npi=cbo.npi,
-        )  # fmt: skip
-        env = Envelope(sender_id="BENCHPLAN", receiver_id="BENCHCBO", interchange_control_number=1,
-                       created=__import__("datetime").datetime(2025, 4, 10, 9, 0), usage="T")  # fmt: skip
+        )
+        env = Envelope(
+            sender_id="BENCHPLAN",
+            receiver_id="BENCHCBO",
+            interchange_control_number=1,
+            created=__import__("datetime").datetime(2025, 4, 10, 9, 0),
+            usage="T",
+        )
         with path.open("w") as out:
             write_835(out, env, header, PAYER, claims=iter(payments))
         del payments

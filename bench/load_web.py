@@ -52,8 +52,11 @@ def main() -> None:
     python = sys.executable
     bin_dir = Path(python).parent
     # Seed (or reuse) the data; time no URL.
-    subprocess.run([python, str(ROOT / "bench/referral_lists.py"), "--size", str(args.size), "--only=__none__"],
-                   check=True, cwd=ROOT)  # fmt: skip
+    subprocess.run(
+        [python, str(ROOT / "bench/referral_lists.py"), "--size", str(args.size), "--only=__none__"],
+        check=True,
+        cwd=ROOT,
+    )
 
     import django
 
@@ -70,18 +73,33 @@ def main() -> None:
 
     port = free_port()
     env = {
-        **os.environ, "DJANGO_DEBUG": "false", "SECRET_KEY": "bench-" + os.urandom(16).hex(),
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "TWO_FACTOR_ENFORCED": "false",
-        "LOG_LEVEL": "WARNING", "AXES_FAILURE_LIMIT": "1000",
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "SECRET_KEY": "bench-" + os.urandom(16).hex(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "TWO_FACTOR_ENFORCED": "false",
+        "LOG_LEVEL": "WARNING",
+        "AXES_FAILURE_LIMIT": "1000",
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-media-")),
-    }  # fmt: skip
+    }
     subprocess.run(
         [python, "manage.py", "collectstatic", "--no-input", "-v", "0"], check=True, cwd=ROOT, env=env
     )
     server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "cbo_portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            str(bin_dir / "gunicorn"),
+            "cbo_portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -90,14 +108,38 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         out = Path(tempfile.mkdtemp(prefix="bench-locust-")) / "run"
-        locust_env = {**env, "BENCH_USERS": ",".join(u.username for u in users.values()),
-                      "BENCH_PASSWORD": PASSWORD, "BENCH_URLS": "|".join(URLS)}  # fmt: skip
+        locust_env = {
+            **env,
+            "BENCH_USERS": ",".join(u.username for u in users.values()),
+            "BENCH_PASSWORD": PASSWORD,
+            "BENCH_URLS": "|".join(URLS),
+        }
         subprocess.run(
-            [str(bin_dir / "locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless", "--only-summary",
-             "-u", str(args.users), "-r", str(min(args.users, 10)), "-t", f"{args.seconds}s", "--reset-stats",
-             "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--loglevel", "WARNING"],
-            check=False, cwd=ROOT, env=locust_env, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(bin_dir / "locust"),
+                "-f",
+                str(ROOT / "bench/locustfile.py"),
+                "--headless",
+                "--only-summary",
+                "-u",
+                str(args.users),
+                "-r",
+                str(min(args.users, 10)),
+                "-t",
+                f"{args.seconds}s",
+                "--reset-stats",
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "--csv",
+                str(out),
+                "--loglevel",
+                "WARNING",
+            ],
+            check=False,
+            cwd=ROOT,
+            env=locust_env,
+            stdout=subprocess.DEVNULL,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -117,8 +159,10 @@ def report(path: Path, args: argparse.Namespace) -> None:
             f"{r['Name']:46} {r['Request Count']:>8} {r['Failure Count']:>6} {r['50%']:>6} {r['95%']:>6} {r['99%']:>6}"
         )
     assert total is not None
-    print(f"overall: p50 {total['50%']} ms, p95 {total['95%']} ms, p99 {total['99%']} ms, "
-          f"{float(total['Requests/s']):.1f} req/s, {total['Failure Count']} errors")  # fmt: skip
+    print(
+        f"overall: p50 {total['50%']} ms, p95 {total['95%']} ms, p99 {total['99%']} ms, "
+        f"{float(total['Requests/s']):.1f} req/s, {total['Failure Count']} errors"
+    )
 
 
 if __name__ == "__main__":

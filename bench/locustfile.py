@@ -28,9 +28,12 @@ class PortalUser(HttpUser):
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         csrf = page.cookies.get("csrftoken")
         response = self.client.post(
-            "/login/", data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
-            headers={"Cookie": f"csrftoken={csrf}"}, allow_redirects=False, name="sign in",
-        )  # fmt: skip
+            "/login/",
+            data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+            headers={"Cookie": f"csrftoken={csrf}"},
+            allow_redirects=False,
+            name="sign in",
+        )
         session = response.cookies.get("sessionid")
         if response.status_code != 302 or not session:
             raise RuntimeError(f"sign-in as {username} failed: HTTP {response.status_code}")

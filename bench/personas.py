@@ -13,13 +13,27 @@ CIN = f"{CIN_PREFIX}{1234:07d}A"
 # The mix the load test draws from, and the DB-time table: lists with filters, the worklist,
 # member search, the API lists.
 URLS = [
-    "/referrals/", "/referrals/?status=received", "/referrals/?status=overdue", f"/referrals/?q={CIN}",
-    "/referrals/?q=Reyes17", "/worklist/", "/worklist/?period=all", "/members/?q=Reyes170", f"/members/?q={CIN}",
-    "/members/?q=Ana4", "/authorizations/", "/authorizations/?status=requested", "/api/v1/referrals/",
-    "/api/v1/referrals/?status=received", "/api/v1/referrals/?priority=urgent", "/api/v1/referrals/?overdue=true",
-    f"/api/v1/referrals/?search={CIN}", "/api/v1/referrals/?page=50", "/api/v1/authorizations/",
+    "/referrals/",
+    "/referrals/?status=received",
+    "/referrals/?status=overdue",
+    f"/referrals/?q={CIN}",
+    "/referrals/?q=Reyes17",
+    "/worklist/",
+    "/worklist/?period=all",
+    "/members/?q=Reyes170",
+    f"/members/?q={CIN}",
+    "/members/?q=Ana4",
+    "/authorizations/",
+    "/authorizations/?status=requested",
+    "/api/v1/referrals/",
+    "/api/v1/referrals/?status=received",
+    "/api/v1/referrals/?priority=urgent",
+    "/api/v1/referrals/?overdue=true",
+    f"/api/v1/referrals/?search={CIN}",
+    "/api/v1/referrals/?page=50",
+    "/api/v1/authorizations/",
     "/api/v1/service-deliveries/",
-]  # fmt: skip
+]
 
 
 def personas() -> dict:

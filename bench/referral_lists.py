@@ -48,8 +48,15 @@ CIN_PREFIX = "6"  # members made here: CIN 6nnnnnnnA
 PLANS, CBOS = 2, 50
 CHUNK = 50_000
 # (status, share in thousandths): most referrals are done with, a tenth still wait for an answer.
-STATUS_MIX = [("received", 100), ("pending_review", 20), ("accepted", 150), ("in_progress", 200),
-              ("declined", 80), ("completed", 300), ("closed", 150)]  # fmt: skip
+STATUS_MIX = [
+    ("received", 100),
+    ("pending_review", 20),
+    ("accepted", 150),
+    ("in_progress", 200),
+    ("declined", 80),
+    ("completed", 300),
+    ("closed", 150),
+]
 
 
 def status_of(i: int) -> str:
@@ -103,20 +110,69 @@ def seed(size: int, plans: list[Organization], cbos: list[Organization], staff: 
     written = 0
     members_n = (size + 1) // 2
     for start in range(0, members_n, CHUNK):
-        rows = [(f"{CIN_PREFIX}{i:07d}A", f"Ana{i % 97}", f"Reyes{i % 991}", today.replace(year=1950 + i % 50),
-                 "FM"[i % 2], f"{i} Main St", "Los Angeles", "90012") for i in range(start, min(start + CHUNK, members_n))]  # fmt: skip
+        rows = [
+            (
+                f"{CIN_PREFIX}{i:07d}A",
+                f"Ana{i % 97}",
+                f"Reyes{i % 991}",
+                today.replace(year=1950 + i % 50),
+                "FM"[i % 2],
+                f"{i} Main St",
+                "Los Angeles",
+                "90012",
+            )
+            for i in range(start, min(start + CHUNK, members_n))
+        ]
         written += len(rows)
         copy_rows(Member, ("cin", "first_name", "last_name", "dob", "sex", "street", "city", "zip"), rows)
     with connection.cursor() as cur:
         cur.execute("SELECT cin, id FROM referrals_member WHERE cin LIKE %s", [CIN_PREFIX + "%"])
         member_ids = {int(cin[1:8]): pk for cin, pk in cur.fetchall()}
-    ref_fields = ("plan_id", "cbo_id", "member_id", "service_id", "source", "plan_reference", "priority", "status",
-                  "status_changed_at", "respond_by", "responded_at", "created_at", "created_by_id")  # fmt: skip
-    auth_fields = ("referral_id", "plan_id", "cbo_id", "member_id", "service_id", "number", "kind", "status",
-                   "units_requested", "units_approved", "units_used", "start_date", "end_date", "created_at",
-                   "requested_by_id")  # fmt: skip
-    delivery_fields = ("member_id", "cbo_id", "plan_id", "referral_id", "authorization_id", "service_id",
-                       "service_date", "units", "place_of_service", "staff_id", "created_by_id")  # fmt: skip
+    ref_fields = (
+        "plan_id",
+        "cbo_id",
+        "member_id",
+        "service_id",
+        "source",
+        "plan_reference",
+        "priority",
+        "status",
+        "status_changed_at",
+        "respond_by",
+        "responded_at",
+        "created_at",
+        "created_by_id",
+    )
+    auth_fields = (
+        "referral_id",
+        "plan_id",
+        "cbo_id",
+        "member_id",
+        "service_id",
+        "number",
+        "kind",
+        "status",
+        "units_requested",
+        "units_approved",
+        "units_used",
+        "start_date",
+        "end_date",
+        "created_at",
+        "requested_by_id",
+    )
+    delivery_fields = (
+        "member_id",
+        "cbo_id",
+        "plan_id",
+        "referral_id",
+        "authorization_id",
+        "service_id",
+        "service_date",
+        "units",
+        "place_of_service",
+        "staff_id",
+        "created_by_id",
+    )
     for start in range(0, size, CHUNK):
         stop = min(start + CHUNK, size)
         ids = reserve_ids(Referral, stop - start)
@@ -125,26 +181,73 @@ def seed(size: int, plans: list[Organization], cbos: list[Organization], staff: 
         for pk, i in zip(ids, range(start, stop), strict=True):
             plan, cbo, status = plans[i % PLANS].pk, cbos[(i // PLANS) % CBOS].pk, status_of(i)
             # received ones are recent (a few days, some past their deadline); the rest spread over 2 years
-            age = timedelta(minutes=(i * 37) % (6 * 24 * 60)) if status == "received" else timedelta(
-                minutes=(i * 37) % (730 * 24 * 60))  # fmt: skip
+            age = (
+                timedelta(minutes=(i * 37) % (6 * 24 * 60))
+                if status == "received"
+                else timedelta(minutes=(i * 37) % (730 * 24 * 60))
+            )
             created = now - age - timedelta(seconds=size - i)
             urgent = i % 10 == 0
             respond_by = created + timedelta(days=1 if urgent else 3)
             member, service = member_ids[i // 2], services[i % len(services)]
-            refs.append((plan, cbo, member, service, "plan", f"BL-{i}", "urgent" if urgent else "routine", status,
-                         created, respond_by, None if status == "received" else created + timedelta(hours=5),
-                         created, creator))  # fmt: skip
+            refs.append(
+                (
+                    plan,
+                    cbo,
+                    member,
+                    service,
+                    "plan",
+                    f"BL-{i}",
+                    "urgent" if urgent else "routine",
+                    status,
+                    created,
+                    respond_by,
+                    None if status == "received" else created + timedelta(hours=5),
+                    created,
+                    creator,
+                )
+            )
             if i % 3 != 2 and status not in ("received", "pending_review", "declined"):
                 auth_status = "requested" if i % 11 == 0 else "approved"
                 auth = next(auth_ids)
                 begins = created.date()
-                auths.append((auth, pk, plan, cbo, member, service, "" if auth_status == "requested" else f"A{i}", "prior",
-                              auth_status, Decimal("10"), None if auth_status == "requested" else Decimal("10"),
-                              Decimal(i % 10), begins, begins + timedelta(days=90 + i % 120), created, creator))  # fmt: skip
+                auths.append(
+                    (
+                        auth,
+                        pk,
+                        plan,
+                        cbo,
+                        member,
+                        service,
+                        "" if auth_status == "requested" else f"A{i}",
+                        "prior",
+                        auth_status,
+                        Decimal("10"),
+                        None if auth_status == "requested" else Decimal("10"),
+                        Decimal(i % 10),
+                        begins,
+                        begins + timedelta(days=90 + i % 120),
+                        created,
+                        creator,
+                    )
+                )
                 if i % 3 == 0 and auth_status == "approved":
                     day = min(begins + timedelta(days=i % 30), today)
-                    deliveries.append((member, cbo, plan, pk, auth, service, day, Decimal("1"), "12",
-                                       staff[cbo], staff[cbo]))  # fmt: skip
+                    deliveries.append(
+                        (
+                            member,
+                            cbo,
+                            plan,
+                            pk,
+                            auth,
+                            service,
+                            day,
+                            Decimal("1"),
+                            "12",
+                            staff[cbo],
+                            staff[cbo],
+                        )
+                    )
         copy_rows(Referral, ("id", *ref_fields), [(pk, *r) for pk, r in zip(ids, refs, strict=True)])
         copy_rows(Authorization, ("id", *auth_fields), auths)
         copy_rows(ServiceDelivery, delivery_fields, deliveries)
@@ -215,20 +318,33 @@ def main() -> None:
         # what autovacuum would have done by the time the data had grown this big (visibility map
         # for index-only counts, statistics for the planner)
         with connection.cursor() as cur:
-            cur.execute("VACUUM ANALYZE referrals_member, referrals_referral, referrals_authorization, "
-                        "referrals_servicedelivery")  # fmt: skip
+            cur.execute(
+                "VACUUM ANALYZE referrals_member, referrals_referral, referrals_authorization, "
+                "referrals_servicedelivery"
+            )
     from django.contrib.auth import get_user_model
 
     staff_user = get_user_model().objects.get(pk=staff[cbos[1].pk])
     cin = f"{CIN_PREFIX}{1234:07d}A"
     personas = [("plan care coordinator", coordinator), ("CBO admin", admin), ("CBO staff", staff_user)]
     urls = [
-        "/referrals/", "/referrals/?status=received", "/referrals/?status=overdue", f"/referrals/?q={cin}",
-        "/referrals/?q=Reyes17", "/worklist/", "/worklist/?period=all", "/authorizations/", "/api/v1/referrals/",
-        "/api/v1/referrals/?status=received", "/api/v1/referrals/?priority=urgent",
-        "/api/v1/referrals/?overdue=true", f"/api/v1/referrals/?search={cin}", "/api/v1/referrals/?page=50",
-        "/api/v1/authorizations/", "/api/v1/service-deliveries/",
-    ]  # fmt: skip
+        "/referrals/",
+        "/referrals/?status=received",
+        "/referrals/?status=overdue",
+        f"/referrals/?q={cin}",
+        "/referrals/?q=Reyes17",
+        "/worklist/",
+        "/worklist/?period=all",
+        "/authorizations/",
+        "/api/v1/referrals/",
+        "/api/v1/referrals/?status=received",
+        "/api/v1/referrals/?priority=urgent",
+        "/api/v1/referrals/?overdue=true",
+        f"/api/v1/referrals/?search={cin}",
+        "/api/v1/referrals/?page=50",
+        "/api/v1/authorizations/",
+        "/api/v1/service-deliveries/",
+    ]
     print(f"{'persona':22} {'url':44} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     worst = 0.0
     for label, who in personas:

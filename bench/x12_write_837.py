@@ -50,8 +50,10 @@ def main() -> None:
                 problems = check_837(fh)
             print(f"checks: {len(problems)} problem(s)" + (f", first: {problems[0]}" if problems else ""))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{result.claim_count} claims, {result.line_count} lines, {len(result.sets)} transaction sets, "
-          f"{result.segment_count} segments, {size / 1e6:.1f} MB in {elapsed:.2f} s")  # fmt: skip
+    print(
+        f"{result.claim_count} claims, {result.line_count} lines, {len(result.sets)} transaction sets, "
+        f"{result.segment_count} segments, {size / 1e6:.1f} MB in {elapsed:.2f} s"
+    )
     print(f"{result.claim_count / elapsed:,.0f} claims/s")
     print(
         f"peak RSS {rss_mb:.0f} MB" + (f", Python heap peak {heap / 1e6:.1f} MB" if heap is not None else "")

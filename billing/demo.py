@@ -65,22 +65,48 @@ def _referral(
     story = dict(
         created_at=received, status_changed_at=started, responded_at=accepted, first_service_date=first
     )
-    referral, _ = Referral.objects.get_or_create(member=member, plan=plan, cbo=cbo, service=ecm, defaults=dict(
-        diagnosis_codes=["Z59.01", "Z59.41"] if n % 2 else ["Z59.02"], status="in_progress",
-        created_by=_user(plan, Role.PLAN_CARE_COORDINATOR), **story,
-    ))  # fmt: skip
+    referral, _ = Referral.objects.get_or_create(
+        member=member,
+        plan=plan,
+        cbo=cbo,
+        service=ecm,
+        defaults=dict(
+            diagnosis_codes=["Z59.01", "Z59.41"] if n % 2 else ["Z59.02"],
+            status="in_progress",
+            created_by=_user(plan, Role.PLAN_CARE_COORDINATOR),
+            **story,
+        ),
+    )
     Referral.objects.filter(pk=referral.pk, created_at__gt=received).update(**story)
     if not ReferralStatusChange.objects.filter(referral=referral).exists():
         coordinator, admin = _user(plan, Role.PLAN_CARE_COORDINATOR), _user(cbo, Role.CBO_ADMIN)
-        ReferralStatusChange.objects.bulk_create([
-            ReferralStatusChange(referral=referral, from_status="", to_status="received", actor=coordinator,
-                                 reason="Referred by the plan", created_at=received),
-            ReferralStatusChange(referral=referral, from_status="received", to_status="accepted", actor=admin,
-                                 created_at=accepted),
-            ReferralStatusChange(referral=referral, from_status="accepted", to_status="in_progress",
-                                 actor=_user(cbo, Role.CBO_STAFF) or admin, reason="First service logged",
-                                 created_at=started),
-        ])  # fmt: skip
+        ReferralStatusChange.objects.bulk_create(
+            [
+                ReferralStatusChange(
+                    referral=referral,
+                    from_status="",
+                    to_status="received",
+                    actor=coordinator,
+                    reason="Referred by the plan",
+                    created_at=received,
+                ),
+                ReferralStatusChange(
+                    referral=referral,
+                    from_status="received",
+                    to_status="accepted",
+                    actor=admin,
+                    created_at=accepted,
+                ),
+                ReferralStatusChange(
+                    referral=referral,
+                    from_status="accepted",
+                    to_status="in_progress",
+                    actor=_user(cbo, Role.CBO_STAFF) or admin,
+                    reason="First service logged",
+                    created_at=started,
+                ),
+            ]
+        )
     return referral
 
 
@@ -97,25 +123,48 @@ def log_services(world) -> int:
     first_day = date(today.year, 1, 1)
     made = 0
     for n, (cin, first, last, street) in enumerate(MEMBERS):
-        member, _ = Member.objects.get_or_create(cin=cin, defaults=dict(
-            first_name=first, last_name=last, dob=date(1958 + 7 * n, 1 + n, 10 + n), sex="FM"[n % 2], street=street,
-            city="Los Angeles", zip="90033", county=county, preferred_language="English",
-        ))  # fmt: skip
+        member, _ = Member.objects.get_or_create(
+            cin=cin,
+            defaults=dict(
+                first_name=first,
+                last_name=last,
+                dob=date(1958 + 7 * n, 1 + n, 10 + n),
+                sex="FM"[n % 2],
+                street=street,
+                city="Los Angeles",
+                zip="90033",
+                county=county,
+                preferred_language="English",
+            ),
+        )
         Enrollment.objects.get_or_create(member=member, plan=plan, start_date=date(today.year - 1, 1, 1))
         planned = [
             (service, day)
             for months_back, service in ((2, ecm), (1, ecm), (1, outreach))
-            if (day := max(first_day, (today.replace(day=1) - timedelta(days=31 * (months_back - 1) + 1))
-                           .replace(day=8 + n))) <= today
-        ]  # fmt: skip
+            if (
+                day := max(
+                    first_day,
+                    (today.replace(day=1) - timedelta(days=31 * (months_back - 1) + 1)).replace(day=8 + n),
+                )
+            )
+            <= today
+        ]
         referral = _referral(member, plan, cbo, ecm, n, first=min((d for _s, d in planned), default=today))
         for service, day in planned:
             if ServiceDelivery.objects.filter(member=member, service=service, service_date=day).exists():
                 continue
             ServiceDelivery.objects.create(
-                member=member, cbo=cbo, plan=plan, referral=referral, service=service, service_date=day,
-                units=Decimal(1), place_of_service="12" if service == ecm else "02", staff=staff, created_by=staff,
-            )  # fmt: skip
+                member=member,
+                cbo=cbo,
+                plan=plan,
+                referral=referral,
+                service=service,
+                service_date=day,
+                units=Decimal(1),
+                place_of_service="12" if service == ecm else "02",
+                staff=staff,
+                created_by=staff,
+            )
             made += 1
     return made
 

@@ -25,8 +25,15 @@ from referrals.services.common import PLAN_AUTHORIZERS, PROVIDER_WORKERS, can_ac
 
 MEMBER_CODES = {"member_cin", "member_cin_unusual", "member_name", "member_dob", "member_address"}
 PROFILE_CODES = {"provider_npi", "provider_tin", "provider_taxonomy", "provider_address", "provider_zip"}
-AUTH_CODES = {"auth_missing", "auth_not_approved", "auth_number", "auth_mismatch", "auth_service",
-              "auth_dates", "auth_units"}  # fmt: skip
+AUTH_CODES = {
+    "auth_missing",
+    "auth_not_approved",
+    "auth_number",
+    "auth_mismatch",
+    "auth_service",
+    "auth_dates",
+    "auth_units",
+}
 CONTRACT_CODES = {"payer_id", "x12_ids", "not_covered", "no_charge", "timely_filing", "timely_filing_soon"}
 DIAGNOSIS_CODES = {"diagnosis_missing", "diagnosis_invalid", "diagnosis_count"}
 # service_dates: a plan refusing the dates of service (277CA status 187); no scrubber hold has it.
@@ -56,10 +63,16 @@ def _reader(user, claim: Claim, active_org) -> _Reader:
         proposer = None if editing else member_svc.proposing_provider(user, member, active_org)
         owner = editing or claim.plan
     return _Reader(
-        user=user, active_org=active_org, claim=claim, member=member, member_plan=owner, editing_plan=editing, proposer=proposer,
+        user=user,
+        active_org=active_org,
+        claim=claim,
+        member=member,
+        member_plan=owner,
+        editing_plan=editing,
+        proposer=proposer,
         contract_visible=Contract.objects.visible_to(user).filter(pk=claim.contract_id).exists(),
         entries=dict(claim.lines.values_list("line_number", "delivery_id")),
-    )  # fmt: skip
+    )
 
 
 def _member(r: _Reader, problem: dict) -> dict:
@@ -75,10 +88,16 @@ def _member(r: _Reader, problem: dict) -> dict:
             }
         }
     if r.proposer is not None:
-        return {"link": {"url": url + "?open=correct#corrections",
-                         "label": f"Request the correction from {r.member_plan}"}}  # fmt: skip
-    return {"link": {"url": url, "label": f"Open the member record of {name}"},
-            "ask": f"The record is {r.member_plan}'s: ask them to correct it."}  # fmt: skip
+        return {
+            "link": {
+                "url": url + "?open=correct#corrections",
+                "label": f"Request the correction from {r.member_plan}",
+            }
+        }
+    return {
+        "link": {"url": url, "label": f"Open the member record of {name}"},
+        "ask": f"The record is {r.member_plan}'s: ask them to correct it.",
+    }
 
 
 def _profile(r: _Reader, problem: dict) -> dict:
@@ -98,8 +117,12 @@ def _authorization(r: _Reader, problem: dict) -> dict:
     claim = r.claim
     worker = can_act_for_provider(r.user, claim.billing_provider, PROVIDER_WORKERS)
     if claim.authorization_id and problem["code"] != "auth_missing":
-        out = {"link": {"url": reverse("referrals:authorization", args=[claim.authorization_id]),
-                        "label": "Open the authorization"}}  # fmt: skip
+        out = {
+            "link": {
+                "url": reverse("referrals:authorization", args=[claim.authorization_id]),
+                "label": "Open the authorization",
+            }
+        }
     elif claim.referral_id:
         label = "Request the authorization from the plan" if worker else "Open the referral's authorizations"
         query = "?open=request_auth" if worker else ""
@@ -113,17 +136,27 @@ def _authorization(r: _Reader, problem: dict) -> dict:
 
 def _contract(r: _Reader, problem: dict) -> dict:
     if r.contract_visible:
-        return {"link": {"url": reverse("contracts:detail", args=[r.claim.contract_id]),
-                         "label": f"Open contract {r.claim.contract.number}"}}  # fmt: skip
-    return {"ask": f"The contract is between {r.claim.billing_provider} and {r.claim.plan}: ask "
-                   f"{r.claim.billing_provider}'s admin or {r.claim.plan}'s contract manager."}  # fmt: skip
+        return {
+            "link": {
+                "url": reverse("contracts:detail", args=[r.claim.contract_id]),
+                "label": f"Open contract {r.claim.contract.number}",
+            }
+        }
+    return {
+        "ask": f"The contract is between {r.claim.billing_provider} and {r.claim.plan}: ask "
+        f"{r.claim.billing_provider}'s admin or {r.claim.plan}'s contract manager."
+    }
 
 
 def _diagnoses(r: _Reader, problem: dict) -> dict:
     if not r.claim.referral_id:
         return {}
-    return {"link": {"url": _referral_page(r, "#diagnoses", "?open=diagnoses"),
-                     "label": "Edit the referral's diagnosis codes"}}  # fmt: skip
+    return {
+        "link": {
+            "url": _referral_page(r, "#diagnoses", "?open=diagnoses"),
+            "label": "Edit the referral's diagnosis codes",
+        }
+    }
 
 
 def _entry(r: _Reader, problem: dict) -> dict:

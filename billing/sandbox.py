@@ -124,11 +124,18 @@ def plan_side(plan: Organization, *, payer_id: str = "") -> PlanSide:
     digits = "".join(c for c in plan.phone or "" if c.isdigit()) or "8005550100"
     tin = "".join(c for c in plan.tin or "" if c.isdigit())
     return PlanSide(
-        name=plan.legal_name, payer_id=payer_id or plan.payer_id,
-        address=Address(plan.service_street or "1 Plan Way", plan.service_city or "Sacramento",
-                        (plan.service_state or "CA").upper(), (plan.service_zip or "95814").replace("-", "")),
-        contact_name="EDI support", contact_phone=digits[-10:], ein=tin if len(tin) == 9 else "951111111",
-    )  # fmt: skip
+        name=plan.legal_name,
+        payer_id=payer_id or plan.payer_id,
+        address=Address(
+            plan.service_street or "1 Plan Way",
+            plan.service_city or "Sacramento",
+            (plan.service_state or "CA").upper(),
+            (plan.service_zip or "95814").replace("-", ""),
+        ),
+        contact_name="EDI support",
+        contact_phone=digits[-10:],
+        ein=tin if len(tin) == 9 else "951111111",
+    )
 
 
 def outcome(index: int, total: int) -> str:
@@ -169,10 +176,14 @@ def payer_claim_number(sent: Sent837, index: int) -> str:
 def _envelope(sent: Sent837, k: int, minutes: int) -> Envelope:
     """From the plan's side back to us: the 837's receiver becomes the sender."""
     return Envelope(
-        sender_id=sent.receiver_id, receiver_id=sent.sender_id, interchange_control_number=_control(sent, k),
-        created=sent.created + dt.timedelta(minutes=minutes), sender_qualifier=sent.receiver_qualifier or "ZZ",
-        receiver_qualifier=sent.sender_qualifier or "ZZ", usage="T",
-    )  # fmt: skip
+        sender_id=sent.receiver_id,
+        receiver_id=sent.sender_id,
+        interchange_control_number=_control(sent, k),
+        created=sent.created + dt.timedelta(minutes=minutes),
+        sender_qualifier=sent.receiver_qualifier or "ZZ",
+        receiver_qualifier=sent.sender_qualifier or "ZZ",
+        usage="T",
+    )
 
 
 def _service(line, decision: str, first: bool) -> ServicePayment:
@@ -180,23 +191,37 @@ def _service(line, decision: str, first: bool) -> ServicePayment:
     if decision == DENIED:
         adjustments: tuple[Adjustment, ...] = (Adjustment("CO", DENIAL_CARC, charge),)
         return ServicePayment(
-            procedure_code=line.procedure_code, modifiers=line.modifiers, charge=charge, paid=ZERO,
-            units=line.units, service_date=line.service_date, service_date_end=line.service_date_end,
-            line_control_number=line.line_control_number or None, adjustments=adjustments,
+            procedure_code=line.procedure_code,
+            modifiers=line.modifiers,
+            charge=charge,
+            paid=ZERO,
+            units=line.units,
+            service_date=line.service_date,
+            service_date_end=line.service_date_end,
+            line_control_number=line.line_control_number or None,
+            adjustments=adjustments,
             remark_codes=(DENIAL_RARC,),
-        )  # fmt: skip
+        )
     allowed, adjustments = charge, ()
     if decision == SHORT_PAID:
         allowed = money(charge * ALLOWED_SHARE)
         copay = min(COPAY, allowed) if first else ZERO
-        adjustments = tuple(a for a in (Adjustment("CO", "45", charge - allowed), Adjustment("PR", "3", copay))
-                            if a.amount)  # fmt: skip
+        adjustments = tuple(
+            a for a in (Adjustment("CO", "45", charge - allowed), Adjustment("PR", "3", copay)) if a.amount
+        )
     paid = charge - sum((a.amount for a in adjustments), ZERO)
     return ServicePayment(
-        procedure_code=line.procedure_code, modifiers=line.modifiers, charge=charge, paid=paid, units=line.units,
-        service_date=line.service_date, service_date_end=line.service_date_end,
-        line_control_number=line.line_control_number or None, adjustments=adjustments, allowed=allowed,
-    )  # fmt: skip
+        procedure_code=line.procedure_code,
+        modifiers=line.modifiers,
+        charge=charge,
+        paid=paid,
+        units=line.units,
+        service_date=line.service_date,
+        service_date_end=line.service_date_end,
+        line_control_number=line.line_control_number or None,
+        adjustments=adjustments,
+        allowed=allowed,
+    )
 
 
 def claim_payment(claim: SentClaim, decision: str, number: str) -> ClaimPayment:
@@ -206,11 +231,19 @@ def claim_payment(claim: SentClaim, decision: str, number: str) -> ClaimPayment:
     paid = sum((s.paid for s in services), ZERO)
     member_share = sum((a.amount for s in services for a in s.adjustments if a.group == "PR"), ZERO)
     return ClaimPayment(
-        patient_control_number=claim.control_number, status="4" if decision == DENIED else "1", charge=charge,
-        paid=paid, payer_claim_number=number, patient_responsibility=member_share if member_share else None,
-        facility_code=claim.place_of_service, frequency=claim.frequency, patient_last_name=claim.last_name,
-        patient_first_name=claim.first_name, patient_member_id=claim.member_id, services=services,
-    )  # fmt: skip
+        patient_control_number=claim.control_number,
+        status="4" if decision == DENIED else "1",
+        charge=charge,
+        paid=paid,
+        payer_claim_number=number,
+        patient_responsibility=member_share if member_share else None,
+        facility_code=claim.place_of_service,
+        frequency=claim.frequency,
+        patient_last_name=claim.last_name,
+        patient_first_name=claim.first_name,
+        patient_member_id=claim.member_id,
+        services=services,
+    )
 
 
 def answer_files(sent: Sent837, plan: PlanSide) -> list[AnswerFile]:
@@ -245,27 +278,44 @@ def answer_files(sent: Sent837, plan: PlanSide) -> list[AnswerFile]:
         for i, c in enumerate(sent.claims)
     ]
     first = sent.claims[0]
-    files.append(AnswerFile("277CA", f"{name}.277", render_277ca(
-        _envelope(sent, 2, AT_277), batch_reference=sent.batch_reference or str(sent.group_control_number),
-        provider_npi=first.provider_npi, provider_name=first.provider_name, verdicts=verdicts,
-        group_control_number=_control(sent, 2)).encode()))  # fmt: skip
+    files.append(
+        AnswerFile(
+            "277CA",
+            f"{name}.277",
+            render_277ca(
+                _envelope(sent, 2, AT_277),
+                batch_reference=sent.batch_reference or str(sent.group_control_number),
+                provider_npi=first.provider_npi,
+                provider_name=first.provider_name,
+                verdicts=verdicts,
+                group_control_number=_control(sent, 2),
+            ).encode(),
+        )
+    )
     payees: dict[str, list[tuple[int, SentClaim]]] = {}
     for i, c in enumerate(sent.claims):
         payees.setdefault(c.provider_npi, []).append((i, c))
-    details = PayerDetails(address=plan.address, contact_name=plan.contact_name, contact_phone=plan.contact_phone,
-                           ein=plan.ein)  # fmt: skip
+    details = PayerDetails(
+        address=plan.address, contact_name=plan.contact_name, contact_phone=plan.contact_phone, ein=plan.ein
+    )
     total = len(sent.claims)
     for k, (npi, claims) in enumerate(payees.items(), start=3):
         env = _envelope(sent, k, AT_835)
         payments = tuple(claim_payment(c, outcome(i, total), numbers[i]) for i, c in claims)
         amount = balanced_total(payments)
         remittance = Remittance(
-            handling_code="I" if amount else "H", total_paid=amount, payment_method="CHK" if amount else "NON",
-            payment_date=env.created.date(), production_date=env.created.date(),
-            trace_number=f"SBX{sent.sender_id[-4:]}-{sent.interchange_control_number}-{k - 2}", payer_name=plan.name,
-            payer_id=sent.payer_id or plan.payer_id, payee_name=claims[0][1].provider_name, payee_npi=npi,
+            handling_code="I" if amount else "H",
+            total_paid=amount,
+            payment_method="CHK" if amount else "NON",
+            payment_date=env.created.date(),
+            production_date=env.created.date(),
+            trace_number=f"SBX{sent.sender_id[-4:]}-{sent.interchange_control_number}-{k - 2}",
+            payer_name=plan.name,
+            payer_id=sent.payer_id or plan.payer_id,
+            payee_name=claims[0][1].provider_name,
+            payee_npi=npi,
             claims=payments,
-        )  # fmt: skip
+        )
         text = render_835(env, remittance, details, group_control_number=_control(sent, k), newline=True)
         files.append(AnswerFile("835", f"{name}-{npi}.835", text.encode()))
     return files
@@ -327,8 +377,16 @@ def preview(batch: Batch, *, acting_user) -> list[Decision]:
         reasons = [_words(g, r, amount) for (g, r), amount in totals.items()]
         if decision == DENIED:
             reasons.append(f"Remark {DENIAL_RARC}: {codes.rarc(DENIAL_RARC).description}")
-        out.append(Decision(claim.control_number, f"{claim.first_name} {claim.last_name}".title(), cp.charge,
-                            decision, cp.paid, tuple(reasons)))  # fmt: skip
+        out.append(
+            Decision(
+                claim.control_number,
+                f"{claim.first_name} {claim.last_name}".title(),
+                cp.charge,
+                decision,
+                cp.paid,
+                tuple(reasons),
+            )
+        )
     return out
 
 
@@ -385,9 +443,12 @@ def answer_batch(batch: Batch, *, acting_user) -> SandboxRun:
             run.deliveries.append(Delivery(f, result, result.already_imported, summary))
     if run.changed:
         audit.record(
-            actor=acting_user, action=AuditAction.CREATE, obj=batch, organization=batch.submitter,
+            actor=acting_user,
+            action=AuditAction.CREATE,
+            obj=batch,
+            organization=batch.submitter,
             summary=f"Answered batch {batch.pk} in the plan sandbox (demo mode): "
             + " ".join(d.summary for d in run.deliveries if not d.already),
             changes={"files": [d.file.file_name for d in run.deliveries if not d.already]},
-        )  # fmt: skip
+        )
     return run

@@ -42,10 +42,18 @@ from contracts.money import money
 
 ZERO = Decimal("0.00")
 AR_STATUSES = (
-    ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, ClaimStatus.REJECTED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED,
-)  # fmt: skip
-BUCKETS = (("0_30", "0–30 days", 0, 30), ("31_60", "31–60 days", 31, 60), ("61_90", "61–90 days", 61, 90),
-           ("90_plus", "90+ days", 91, None))  # fmt: skip
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.ACCEPTED,
+    ClaimStatus.REJECTED,
+    ClaimStatus.PARTIALLY_PAID,
+    ClaimStatus.DENIED,
+)
+BUCKETS = (
+    ("0_30", "0–30 days", 0, 30),
+    ("31_60", "31–60 days", 31, 60),
+    ("61_90", "61–90 days", 61, 90),
+    ("90_plus", "90+ days", 91, None),
+)
 MONEY: DecimalField = DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -82,8 +90,12 @@ def aging(user, *, today: dt.date | None = None) -> list[AgingRow]:
     for item in (
         claims.values("plan_id", "plan__legal_name").annotate(**aggregates).order_by("plan__legal_name")
     ):
-        row = AgingRow(plan_id=item["plan_id"], plan=item["plan__legal_name"], claims=item["claims"],
-                       buckets={k: money(item[k]) for k, *_ in BUCKETS})  # fmt: skip
+        row = AgingRow(
+            plan_id=item["plan_id"],
+            plan=item["plan__legal_name"],
+            claims=item["claims"],
+            buckets={k: money(item[k]) for k, *_ in BUCKETS},
+        )
         rows.append(row)
         total.claims += row.claims
         for k in row.buckets:
@@ -115,14 +127,18 @@ def billed_vs_paid(user, *, months: int = 12, today: dt.date | None = None) -> l
         r["m"].date() if isinstance(r["m"], dt.datetime) else r["m"]: r["total"]
         for r in claims.filter(submitted_at__date__gte=first, submitted_at__isnull=False)
         .annotate(m=TruncMonth("submitted_at", tzinfo=timezone.get_current_timezone()))
-        .values("m").annotate(total=Sum("billed_amount"))
-    }  # fmt: skip
+        .values("m")
+        .annotate(total=Sum("billed_amount"))
+    }
     paid = {
         r["m"]: r["total"]
-        for r in Payment.objects.filter(claim__in=claims, remittance_claim__remittance__payment_date__gte=first)
+        for r in Payment.objects.filter(
+            claim__in=claims, remittance_claim__remittance__payment_date__gte=first
+        )
         .annotate(m=TruncMonth("remittance_claim__remittance__payment_date"))
-        .values("m").annotate(total=Sum("amount"))
-    }  # fmt: skip
+        .values("m")
+        .annotate(total=Sum("amount"))
+    }
     out = []
     month = first
     while month <= today:
@@ -178,8 +194,16 @@ def denial_rate(user) -> DenialRate:
         share = (
             (Decimal(item["claims"] * 100) / decided).quantize(Decimal("0.1")) if decided else Decimal("0.0")
         )
-        rows.append(DenialReasonRow(item["carc"], info.description, info.advice, item["claims"],
-                                    money(item["amount"] or ZERO), share))  # fmt: skip
+        rows.append(
+            DenialReasonRow(
+                item["carc"],
+                info.description,
+                info.advice,
+                item["claims"],
+                money(item["amount"] or ZERO),
+                share,
+            )
+        )
     return DenialRate(decided=decided, denied=denied, reasons=rows)
 
 

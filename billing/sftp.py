@@ -135,8 +135,14 @@ class SftpSession:
                 and stat.S_ISREG(entry.st_mode)
                 and not entry.filename.startswith(".")
             ):
-                out.append(RemoteFile(entry.filename, posixpath.join(directory, entry.filename),
-                                      entry.st_size or 0, entry.st_mtime or 0))  # fmt: skip
+                out.append(
+                    RemoteFile(
+                        entry.filename,
+                        posixpath.join(directory, entry.filename),
+                        entry.st_size or 0,
+                        entry.st_mtime or 0,
+                    )
+                )
         return sorted(out, key=lambda f: f.name)
 
     def download(self, remote_path: str) -> bytes:
@@ -228,10 +234,17 @@ def connect(target: SftpTarget) -> Iterator[SftpSession]:
         raise SftpError("an SFTP target needs a private key or a password")
     try:
         client.connect(
-            target.host, port=target.port, username=target.username, pkey=pkey, password=target.password,
-            timeout=target.timeout, banner_timeout=target.timeout, auth_timeout=target.timeout,
-            look_for_keys=False, allow_agent=False,
-        )  # fmt: skip
+            target.host,
+            port=target.port,
+            username=target.username,
+            pkey=pkey,
+            password=target.password,
+            timeout=target.timeout,
+            banner_timeout=target.timeout,
+            auth_timeout=target.timeout,
+            look_for_keys=False,
+            allow_agent=False,
+        )
     except paramiko.BadHostKeyException as exc:
         client.close()
         raise SftpHostKeyError(f"host key of {target.host} changed: {exc}") from exc

@@ -138,9 +138,16 @@ def build_shard(self, run: str, index: int, count: int, user_id: int | None = No
         shard=Shard(uuid.UUID(run), index, count),
         chunk_size=settings.BILLING_BUILD_CHUNK,
     )
-    return {"shard": index, "worker": self.request.hostname or "", "claims": result.claims, "lines": result.lines,
-            "ready": result.ready, "held": result.held, "skipped": result.skipped,
-            "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+    return {
+        "shard": index,
+        "worker": self.request.hostname or "",
+        "claims": result.claims,
+        "lines": result.lines,
+        "ready": result.ready,
+        "held": result.held,
+        "skipped": result.skipped,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 @shared_task(acks_late=True)
@@ -154,9 +161,13 @@ def settle_run(shards: list[dict], run: str, user_id: int | None = None) -> dict
     for batch_id in batches.unfinished_batch_ids():
         process_batch.delay(batch_id)
     created = [b.pk for b in batches.create_batches(acting_user=_user(user_id))]
-    return {"claims": sum(s["claims"] for s in shards), "ready": sum(s["ready"] for s in shards),
-            "held": sum(s["held"] for s in shards), "batches": created,
-            "shards": [{k: s[k] for k in ("shard", "worker", "claims", "lines", "seconds")} for s in shards]}  # fmt: skip
+    return {
+        "claims": sum(s["claims"] for s in shards),
+        "ready": sum(s["ready"] for s in shards),
+        "held": sum(s["held"] for s in shards),
+        "batches": created,
+        "shards": [{k: s[k] for k in ("shard", "worker", "claims", "lines", "seconds")} for s in shards],
+    }
 
 
 @shared_task(acks_late=True)

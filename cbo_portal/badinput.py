@@ -107,8 +107,14 @@ def api_error(code: str, message: str, status: int, fields: dict | None = None) 
     return JsonResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
 
 
-def refuse(request: HttpRequest, message: str, *, status: int = 400, field: str | None = None,
-           code: str = "bad_input") -> HttpResponse:  # fmt: skip
+def refuse(
+    request: HttpRequest,
+    message: str,
+    *,
+    status: int = 400,
+    field: str | None = None,
+    code: str = "bad_input",
+) -> HttpResponse:
     """Answer a bad request in words: JSON under /api/, a page elsewhere."""
     if is_api(request):
         return api_error(code, message, status, {field: [message]} if field else None)

@@ -38,34 +38,74 @@ class DemoWorld:
 ORGS = {
     "platform": dict(kind=OrgKind.PLATFORM, legal_name="CalAIM Billing Platform"),
     "plan": dict(
-        kind=OrgKind.PLAN, legal_name="Pacific Coast Health Plan", payer_id="PCHP1", npi="1457390189",
-        tin="953456789", service_street="1055 W 7th St", service_city="Los Angeles", service_zip="90017",
-        phone="213-555-0100", contact_name="Dana Whitfield", contact_email="providers@pchp.example",
+        kind=OrgKind.PLAN,
+        legal_name="Pacific Coast Health Plan",
+        payer_id="PCHP1",
+        npi="1457390189",
+        tin="953456789",
+        service_street="1055 W 7th St",
+        service_city="Los Angeles",
+        service_zip="90017",
+        phone="213-555-0100",
+        contact_name="Dana Whitfield",
+        contact_email="providers@pchp.example",
     ),
     "plan2": dict(
-        kind=OrgKind.PLAN, legal_name="Central Valley Health Alliance", payer_id="CVHA2", npi="1184736597",
-        tin="946543210", service_street="2000 Tulare St", service_city="Fresno", service_zip="93721",
-        phone="559-555-0100", contact_name="Luis Ortega", contact_email="contracts@cvha.example",
+        kind=OrgKind.PLAN,
+        legal_name="Central Valley Health Alliance",
+        payer_id="CVHA2",
+        npi="1184736597",
+        tin="946543210",
+        service_street="2000 Tulare St",
+        service_city="Fresno",
+        service_zip="93721",
+        phone="559-555-0100",
+        contact_name="Luis Ortega",
+        contact_email="contracts@cvha.example",
     ),
     "cbo": dict(
-        kind=OrgKind.CBO, legal_name="Eastside Community Kitchen", dba="Eastside Meals", tin="954112233",
-        npi="1245319599", taxonomy_code="251S00000X", service_street="3620 E 1st St", service_city="Los Angeles",
-        service_zip="90063", phone="323-555-0142", contact_name="Maria Delgado",
+        kind=OrgKind.CBO,
+        legal_name="Eastside Community Kitchen",
+        dba="Eastside Meals",
+        tin="954112233",
+        npi="1245319599",
+        taxonomy_code="251S00000X",
+        service_street="3620 E 1st St",
+        service_city="Los Angeles",
+        service_zip="90063",
+        phone="323-555-0142",
+        contact_name="Maria Delgado",
         contact_email="maria@eastsidekitchen.example",
-        services_offered=[CalAIMService.MEDICALLY_TAILORED_MEALS, CalAIMService.ECM, CalAIMService.HOUSING_NAVIGATION],
+        services_offered=[
+            CalAIMService.MEDICALLY_TAILORED_MEALS,
+            CalAIMService.ECM,
+            CalAIMService.HOUSING_NAVIGATION,
+        ],
         onboarding_status=OnboardingStatus.APPROVED,
     ),
     "hub": dict(
-        kind=OrgKind.HUB, legal_name="Golden State Care Hub", tin="954998877", npi="1346725785",
-        taxonomy_code="251S00000X", service_street="500 Capitol Mall", service_city="Sacramento", service_zip="95814",
-        phone="916-555-0199", contact_name="Ken Ito", contact_email="billing@gscarehub.example",
-        services_offered=[CalAIMService.ECM], onboarding_status=OnboardingStatus.APPROVED,
+        kind=OrgKind.HUB,
+        legal_name="Golden State Care Hub",
+        tin="954998877",
+        npi="1346725785",
+        taxonomy_code="251S00000X",
+        service_street="500 Capitol Mall",
+        service_city="Sacramento",
+        service_zip="95814",
+        phone="916-555-0199",
+        contact_name="Ken Ito",
+        contact_email="billing@gscarehub.example",
+        services_offered=[CalAIMService.ECM],
+        onboarding_status=OnboardingStatus.APPROVED,
     ),
     "draft_cbo": dict(
-        kind=OrgKind.CBO, legal_name="Harbor Housing Navigators", tin="953334444", service_city="Long Beach",
+        kind=OrgKind.CBO,
+        legal_name="Harbor Housing Navigators",
+        tin="953334444",
+        service_city="Long Beach",
         contact_email="hello@harborhousing.example",
     ),
-}  # fmt: skip
+}
 
 USERS = [
     ("platform", Role.PLATFORM_ADMIN, "admin@platform.example", "Pat", "Admin"),
@@ -128,24 +168,41 @@ def _approved_with_papers(org: Organization, *, applicant, reviewer) -> None:
         if kind in on_file:
             continue
         label = DocumentKind(kind).label
-        data = _pdf([f"{label} (demo)", org.legal_name, f"TIN {org.tin_display}" if org.tin else "",
-                     "Sample document for the CalAIM billing demo."])  # fmt: skip
+        data = _pdf(
+            [
+                f"{label} (demo)",
+                org.legal_name,
+                f"TIN {org.tin_display}" if org.tin else "",
+                "Sample document for the CalAIM billing demo.",
+            ]
+        )
         name = (
             "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
             + f"-{org.tin or org.pk}.pdf"
         )
-        document = Document(organization=org, kind=kind, original_name=name, content_type="application/pdf",
-                            size=len(data), sha256=hashlib.sha256(data).hexdigest(), uploaded_by=applicant)  # fmt: skip
+        document = Document(
+            organization=org,
+            kind=kind,
+            original_name=name,
+            content_type="application/pdf",
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            uploaded_by=applicant,
+        )
         document.file.save(name, ContentFile(data), save=False)
         document.save()
         Document.objects.filter(pk=document.pk).update(uploaded_at=submitted - timedelta(days=2))
     if not OnboardingTransition.objects.filter(organization=org).exists():
         S = OnboardingStatus
-        steps = [(S.DRAFT, S.SUBMITTED, applicant, "", submitted), (S.SUBMITTED, S.IN_REVIEW, reviewer, "", reviewed),
-                 (S.IN_REVIEW, S.APPROVED, reviewer, "Documents and profile complete.", approved)]  # fmt: skip
+        steps = [
+            (S.DRAFT, S.SUBMITTED, applicant, "", submitted),
+            (S.SUBMITTED, S.IN_REVIEW, reviewer, "", reviewed),
+            (S.IN_REVIEW, S.APPROVED, reviewer, "Documents and profile complete.", approved),
+        ]
         for source, target, actor, comment, at in steps:
-            step = OnboardingTransition.objects.create(organization=org, from_status=source, to_status=target,
-                                                       actor=actor, comment=comment)  # fmt: skip
+            step = OnboardingTransition.objects.create(
+                organization=org, from_status=source, to_status=target, actor=actor, comment=comment
+            )
             OnboardingTransition.objects.filter(pk=step.pk).update(created_at=at)
         Organization.objects.filter(pk=org.pk).update(submitted_at=submitted, approved_at=approved)
 

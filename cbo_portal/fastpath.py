@@ -199,8 +199,9 @@ def copy_lines(model: type[models.Model], fields: Sequence[str], lines: str | It
             copy.write(chunk)
 
 
-def update_from_arrays(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], *,
-                       increment: bool = False) -> None:  # fmt: skip
+def update_from_arrays(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], *, increment: bool = False
+) -> None:
     """Set (or, with ``increment``, add to) ``fields`` of many rows given as ``(pk, *values)``:
     one ``UPDATE … FROM unnest(arrays)`` on PostgreSQL (one parameter per column, however many
     rows), ``bulk_update`` elsewhere."""

@@ -40,9 +40,11 @@ class RegisterForm(forms.Form):
 
 class ProfileForm(forms.ModelForm):
     counties = forms.ModelMultipleChoiceField(
-        queryset=County.objects.all(), required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=County.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         label="Counties you serve",
-    )  # fmt: skip
+    )
     services_offered = forms.MultipleChoiceField(
         choices=CalAIMService.choices,
         required=False,
@@ -53,11 +55,27 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = [
-            "legal_name", "dba", "tin", "npi", "taxonomy_code", "medi_cal_provider_number",
-            "service_street", "service_street2", "service_city", "service_state", "service_zip",
-            "mailing_same_as_service", "mailing_street", "mailing_city", "mailing_state", "mailing_zip",
-            "phone", "contact_name", "contact_email", "services_offered",
-        ]  # fmt: skip
+            "legal_name",
+            "dba",
+            "tin",
+            "npi",
+            "taxonomy_code",
+            "medi_cal_provider_number",
+            "service_street",
+            "service_street2",
+            "service_city",
+            "service_state",
+            "service_zip",
+            "mailing_same_as_service",
+            "mailing_street",
+            "mailing_city",
+            "mailing_state",
+            "mailing_zip",
+            "phone",
+            "contact_name",
+            "contact_email",
+            "services_offered",
+        ]
         labels = {
             "legal_name": "Legal name",
             "medi_cal_provider_number": "Medi-Cal provider number",
@@ -104,7 +122,7 @@ class DecisionForm(forms.Form):
             (OnboardingStatus.APPROVED, "Approve"),
             (OnboardingStatus.CHANGES_REQUESTED, "Request changes"),
             (OnboardingStatus.REJECTED, "Reject"),
-        ],  # fmt: skip
+        ],
         widget=forms.RadioSelect,
         label="Decision",
     )

@@ -237,8 +237,10 @@ REST_FRAMEWORK = {
 # Bad input (issue #11): NUL/control characters in the address, query string, session cookie or
 # form fields, oversized bodies and JSON nested too deep are refused in words, never a 500. The
 # middleware sits before the session, so a forged session cookie never reaches the session table.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
-                  "cbo_portal.badinput.BadInputMiddleware")  # fmt: skip
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "cbo_portal.badinput.BadInputMiddleware",
+)
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "cbo_portal.api.parsers.JSONParser",
     "cbo_portal.api.parsers.FormParser",

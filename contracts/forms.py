@@ -14,18 +14,35 @@ CAP_HELP = "Leave empty for no cap."
 
 class ContractForm(forms.ModelForm):
     counties = forms.ModelMultipleChoiceField(
-        queryset=County.objects.all(), widget=forms.SelectMultiple(attrs={"size": 6}),
-        help_text="Hold Ctrl (⌘ on a Mac) to choose several.", required=False,
-    )  # fmt: skip
+        queryset=County.objects.all(),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Hold Ctrl (⌘ on a Mac) to choose several.",
+        required=False,
+    )
 
     class Meta:
         model = Contract
         fields = [
-            "cbo", "number", "title", "start_date", "end_date", "counties", "not_to_exceed",
-            "payer_id", "receiver_id", "submitter_id", "claim_format", "timely_filing_days", "payment_terms_days",
-            "plan_contact_name", "plan_contact_email", "plan_contact_phone",
-            "cbo_contact_name", "cbo_contact_email", "cbo_contact_phone",
-        ]  # fmt: skip
+            "cbo",
+            "number",
+            "title",
+            "start_date",
+            "end_date",
+            "counties",
+            "not_to_exceed",
+            "payer_id",
+            "receiver_id",
+            "submitter_id",
+            "claim_format",
+            "timely_filing_days",
+            "payment_terms_days",
+            "plan_contact_name",
+            "plan_contact_email",
+            "plan_contact_phone",
+            "cbo_contact_name",
+            "cbo_contact_email",
+            "cbo_contact_phone",
+        ]
         widgets = {"start_date": DATE, "end_date": DATE}
         labels = {"cbo": "CBO or hub", "not_to_exceed": "Contract ceiling ($)"}
         # The model's help texts name the claim-file fields; a contract manager reads these.
@@ -54,8 +71,12 @@ class ServiceChoiceField(forms.ModelChoiceField):
 class TermsForm(forms.Form):
     """Rate and caps of a rate line (adding one to a draft, or amending one)."""
 
-    rate = forms.DecimalField(label="Rate ($ per unit)", max_digits=12, decimal_places=4,
-                              widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))  # fmt: skip
+    rate = forms.DecimalField(
+        label="Rate ($ per unit)",
+        max_digits=12,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
     unit = forms.ChoiceField(
         label="Unit of service", choices=[("", "Catalog default"), *Unit.choices], required=False
     )
@@ -67,11 +88,18 @@ class TermsForm(forms.Form):
     units_per_week = forms.IntegerField(label="Units / member / week", required=False)
     units_per_month = forms.IntegerField(label="Units / member / month", required=False)
     units_per_year = forms.IntegerField(label="Units / member / year", required=False)
-    lifetime_dollar_cap = forms.DecimalField(label="Lifetime $ / member", max_digits=12, decimal_places=2,
-                                             required=False)  # fmt: skip
+    lifetime_dollar_cap = forms.DecimalField(
+        label="Lifetime $ / member", max_digits=12, decimal_places=2, required=False
+    )
 
-    CAPS = ("units_per_authorization", "units_per_day", "units_per_week", "units_per_month", "units_per_year",
-            "lifetime_dollar_cap")  # fmt: skip
+    CAPS = (
+        "units_per_authorization",
+        "units_per_day",
+        "units_per_week",
+        "units_per_month",
+        "units_per_year",
+        "lifetime_dollar_cap",
+    )
 
     def terms(self) -> dict:
         data = self.cleaned_data

@@ -160,10 +160,11 @@ class RateBook:
             else:
                 detail = f"it was retired after {human_date(service.effective_to)}"
             return Coverage(
-                False, CoverageReason.SERVICE_RETIRED,
+                False,
+                CoverageReason.SERVICE_RETIRED,
                 f"{service.display} is not in the catalog on {human_date(on)}: {detail}.",
                 service=service,
-            )  # fmt: skip
+            )
         in_force = [c for c in self.contracts if c.covers_day(on)]
         if not in_force:
             return self._no_contract(service, on)
@@ -177,26 +178,37 @@ class RateBook:
                         f" until {human_date(line.first_day)}" if line is not None and line.first_day else ""
                     )
                     failure = Coverage(
-                        False, CoverageReason.SERVICE_NOT_COVERED,
+                        False,
+                        CoverageReason.SERVICE_NOT_COVERED,
                         f"Contract {contract.number} does not cover {service.display}{when}.",
-                        service=service, contract=contract, rate_line=line,
-                    )  # fmt: skip
+                        service=service,
+                        contract=contract,
+                        rate_line=line,
+                    )
                 continue
             if not _county_matches(contract, county):
                 if failure is None or failure.reason == CoverageReason.SERVICE_NOT_COVERED:
                     names = ", ".join(c.name for c in contract.counties.all())
                     failure = Coverage(
-                        False, CoverageReason.COUNTY_NOT_COVERED,
+                        False,
+                        CoverageReason.COUNTY_NOT_COVERED,
                         f"Contract {contract.number} covers {names}, not {_county_name(county)}.",
-                        service=service, contract=contract, rate_line=line, version=version,
-                    )  # fmt: skip
+                        service=service,
+                        contract=contract,
+                        rate_line=line,
+                        version=version,
+                    )
                 continue
             return Coverage(
-                True, CoverageReason.COVERED,
+                True,
+                CoverageReason.COVERED,
                 f"Covered by contract {contract.number} at ${version.rate} per "
                 f"{version.get_unit_display().lower()} (terms from {human_date(version.effective_from)}).",
-                service=service, contract=contract, rate_line=line, version=version,
-            )  # fmt: skip
+                service=service,
+                contract=contract,
+                rate_line=line,
+                version=version,
+            )
         assert failure is not None
         return failure
 
@@ -207,23 +219,29 @@ class RateBook:
             latest = max(past, key=lambda c: c.last_covered_day or on)
             if latest.termination_date and latest.termination_date <= on:
                 return Coverage(
-                    False, CoverageReason.TERMINATED,
+                    False,
+                    CoverageReason.TERMINATED,
                     f"Contract {latest.number} between {parties} was terminated effective "
                     f"{human_date(latest.termination_date)}.",
-                    service=service, contract=latest,
-                )  # fmt: skip
+                    service=service,
+                    contract=latest,
+                )
             return Coverage(
-                False, CoverageReason.EXPIRED,
+                False,
+                CoverageReason.EXPIRED,
                 f"Contract {latest.number} between {parties} ended on {human_date(latest.last_covered_day)}.",
-                service=service, contract=latest,
-            )  # fmt: skip
+                service=service,
+                contract=latest,
+            )
         if self.contracts:
             first = min(self.contracts, key=lambda c: c.start_date)
             return Coverage(
-                False, CoverageReason.NOT_YET_EFFECTIVE,
+                False,
+                CoverageReason.NOT_YET_EFFECTIVE,
                 f"Contract {first.number} between {parties} takes effect on {human_date(first.start_date)}.",
-                service=service, contract=first,
-            )  # fmt: skip
+                service=service,
+                contract=first,
+            )
         return Coverage(
             False,
             CoverageReason.NO_CONTRACT,
@@ -242,9 +260,11 @@ class RateBook:
             quantity = None
         if quantity is None or not quantity.is_finite() or quantity <= 0:
             return Price(
-                found, None, reason_override=CoverageReason.INVALID_UNITS,
+                found,
+                None,
+                reason_override=CoverageReason.INVALID_UNITS,
                 message_override=f"Units must be a number more than zero (got {units!r}).",
-            )  # fmt: skip
+            )
         if not found.covered:
             return Price(found, quantity)
         version = found.version

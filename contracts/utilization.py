@@ -171,9 +171,14 @@ def _caps_for(contract: Contract, lines: dict[int, RateLine], rows: list[UsageRo
             for r in mine:
                 per_member[r.member_key] += r.amount
             result.append(
-                CapUse(line.service, "lifetime_dollar_cap", "dollars per member (lifetime)",
-                       version.lifetime_dollar_cap, money(max(per_member.values(), default=ZERO)))
-            )  # fmt: skip
+                CapUse(
+                    line.service,
+                    "lifetime_dollar_cap",
+                    "dollars per member (lifetime)",
+                    version.lifetime_dollar_cap,
+                    money(max(per_member.values(), default=ZERO)),
+                )
+            )
     return result
 
 
@@ -278,5 +283,5 @@ def as_data(result: Utilization) -> dict:
                 "near": c.near,
             }
             for c in result.caps
-        ],  # fmt: skip
+        ],
     }

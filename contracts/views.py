@@ -81,9 +81,12 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         contracts = contracts.filter(Q(plan_id=party_id) | Q(cbo_id=party_id))
     if query := request.GET.get("q", "").strip():
         contracts = contracts.filter(
-            Q(number__icontains=query) | Q(title__icontains=query) | Q(cbo__legal_name__icontains=query)
-            | Q(cbo__dba__icontains=query) | Q(plan__legal_name__icontains=query)
-        )  # fmt: skip
+            Q(number__icontains=query)
+            | Q(title__icontains=query)
+            | Q(cbo__legal_name__icontains=query)
+            | Q(cbo__dba__icontains=query)
+            | Q(plan__legal_name__icontains=query)
+        )
     page = Paginator(contracts.order_by("-start_date", "number").distinct(), 25).get_page(
         request.GET.get("page")
     )
@@ -101,12 +104,18 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         request,
         "contracts/list.html",
         {
-            "page": page, "statuses": ContractStatus.choices, "status": status,
-            "county": county, "counties": County.objects.filter(contracts__in=visible).distinct(),
-            "parties": parties, "party": party, "q": query, "can_create": _managed_plan(request) is not None,
+            "page": page,
+            "statuses": ContractStatus.choices,
+            "status": status,
+            "county": county,
+            "counties": County.objects.filter(contracts__in=visible).distinct(),
+            "parties": parties,
+            "party": party,
+            "q": query,
+            "can_create": _managed_plan(request) is not None,
             "today": timezone.localdate(),
         },
-    )  # fmt: skip
+    )
 
 
 @portal_view
@@ -149,16 +158,21 @@ def contract_edit(request: HttpRequest, pk: int) -> HttpResponse:
         counties = data.pop("counties", None)
         try:
             contract_services.update_contract(
-                contract, acting_user=request.user, changes=data,
+                contract,
+                acting_user=request.user,
+                changes=data,
                 counties=list(counties) if counties is not None else None,
-            )  # fmt: skip
+            )
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
         else:
             messages.success(request, "Contract saved.")
             return redirect("contracts:detail", contract.pk)
-    return render(request, "contracts/form.html", {"form": form, "contract": contract, "plan": contract.plan,
-                                                   "errors": errors})  # fmt: skip
+    return render(
+        request,
+        "contracts/form.html",
+        {"form": form, "contract": contract, "plan": contract.plan, "errors": errors},
+    )
 
 
 @portal_view
@@ -181,8 +195,12 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = None
         try:
             if action == "add_line":
-                form = line_form = RateLineForm(request.POST, prefix="line", on=contract.start_date,
-                                                exclude=[line.service_id for line in lines])  # fmt: skip
+                form = line_form = RateLineForm(
+                    request.POST,
+                    prefix="line",
+                    on=contract.start_date,
+                    exclude=[line.service_id for line in lines],
+                )
                 if line_form.is_valid():
                     entry = line_form.cleaned_data["service"]
                     rate_services.add_rate_line(
@@ -191,8 +209,12 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.success(request, f"Added {entry.label} {entry.name}.")
                     return redirect("contracts:detail", contract.pk)
             elif action == "remove_line":
-                line = get_visible(RateLine.objects.select_related("contract", "service"), request.user,
-                                   pk=posted_id(request.POST, "line"), contract=contract)  # fmt: skip
+                line = get_visible(
+                    RateLine.objects.select_related("contract", "service"),
+                    request.user,
+                    pk=posted_id(request.POST, "line"),
+                    contract=contract,
+                )
                 rate_services.remove_rate_line(line, acting_user=request.user)
                 messages.success(request, f"Removed {line.service.label}.")
                 return redirect("contracts:detail", contract.pk)
@@ -224,15 +246,24 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "contracts/detail.html",
         {
-            "contract": contract, "manager": manager, "schedule": schedule, "today": today,
-            "line_form": line_form, "terminate_form": terminate_form, "document_form": document_form,
+            "contract": contract,
+            "manager": manager,
+            "schedule": schedule,
+            "today": today,
+            "line_form": line_form,
+            "terminate_form": terminate_form,
+            "document_form": document_form,
             "history": ContractStatusChange.objects.filter(contract=contract).select_related("actor"),
-            "amendments": ContractAmendment.objects.filter(contract=contract).select_related("created_by")
-            .prefetch_related(Prefetch("versions", RateLineVersion.objects.select_related("rate_line__service"))),
-            "counties": contract.counties.all(), "errors": errors,
+            "amendments": ContractAmendment.objects.filter(contract=contract)
+            .select_related("created_by")
+            .prefetch_related(
+                Prefetch("versions", RateLineVersion.objects.select_related("rate_line__service"))
+            ),
+            "counties": contract.counties.all(),
+            "errors": errors,
             "open_terminate": request.method == "POST" and request.POST.get("action") == "terminate",
         },
-    )  # fmt: skip
+    )
 
 
 @portal_view
@@ -251,9 +282,12 @@ def amend_rate(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             rate_services.amend(
-                contract, acting_user=request.user, effective_from=form.cleaned_data["effective_from"],
-                reason=form.cleaned_data["reason"], changes=[rate_services.RateChange(line.service, form.terms())],
-            )  # fmt: skip
+                contract,
+                acting_user=request.user,
+                effective_from=form.cleaned_data["effective_from"],
+                reason=form.cleaned_data["reason"],
+                changes=[rate_services.RateChange(line.service, form.terms())],
+            )
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
         else:
@@ -262,8 +296,11 @@ def amend_rate(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
                 f"Amended {line.service.display} from {human_date(form.cleaned_data['effective_from'])}.",
             )
             return redirect("contracts:detail", contract.pk)
-    return render(request, "contracts/amend.html", {"contract": contract, "line": line, "current": current,
-                                                    "form": form, "errors": errors})  # fmt: skip
+    return render(
+        request,
+        "contracts/amend.html",
+        {"contract": contract, "line": line, "current": current, "form": form, "errors": errors},
+    )
 
 
 @portal_view
@@ -272,12 +309,18 @@ def signed_document(request: HttpRequest, pk: int) -> FileResponse:
     if not contract.signed_document:
         raise Http404
     audit.record(
-        actor=request.user, action=AuditAction.DOWNLOAD, obj=contract, organization=contract.plan,
+        actor=request.user,
+        action=AuditAction.DOWNLOAD,
+        obj=contract,
+        organization=contract.plan,
         summary=f"Downloaded the signed copy of contract {contract.number}",
-    )  # fmt: skip
-    return FileResponse(contract.signed_document.open("rb"), as_attachment=True,
-                        filename=contract.signed_document_name or "contract.pdf",
-                        content_type="application/pdf")  # fmt: skip
+    )
+    return FileResponse(
+        contract.signed_document.open("rb"),
+        as_attachment=True,
+        filename=contract.signed_document_name or "contract.pdf",
+        content_type="application/pdf",
+    )
 
 
 def _months(contract: Contract, today: date) -> list[date]:
@@ -296,8 +339,11 @@ def _chart(result: usage.Utilization, months: list[date]) -> dict:
     by_month = dict(result.by_month)
     months = sorted(set(months) | set(by_month))[-12:]
     figures = [by_month.get(month) or usage.Figures() for month in months]
-    return bar_chart([month.strftime("%b %Y") for month in months],
-                     {stage.capitalize(): [f.amount[stage] for f in figures] for stage in usage.STAGES}, money=True)  # fmt: skip
+    return bar_chart(
+        [month.strftime("%b %Y") for month in months],
+        {stage.capitalize(): [f.amount[stage] for f in figures] for stage in usage.STAGES},
+        money=True,
+    )
 
 
 @portal_view
@@ -308,17 +354,31 @@ def utilization_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _utilization_csv(contract, result)
     return render(
-        request, "contracts/utilization.html",
-        {"contract": contract, "result": result, "chart": _chart(result, _months(contract, timezone.localdate()))},
-    )  # fmt: skip
+        request,
+        "contracts/utilization.html",
+        {
+            "contract": contract,
+            "result": result,
+            "chart": _chart(result, _months(contract, timezone.localdate())),
+        },
+    )
 
 
 def _utilization_csv(contract: Contract, result: usage.Utilization) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="utilization-{contract.number}.csv"'
     writer = csvsafe.writer(response)
-    header = ["month", "service", "service_name", "logged_units", "logged_amount", "billed_units", "billed_amount",
-              "paid_units", "paid_amount"]  # fmt: skip
+    header = [
+        "month",
+        "service",
+        "service_name",
+        "logged_units",
+        "logged_amount",
+        "billed_units",
+        "billed_amount",
+        "paid_units",
+        "paid_amount",
+    ]
     writer.writerow(header)
     for row in usage.as_data(result)["rows"]:
         writer.writerow([row["month"].strftime("%Y-%m"), *(row[h] for h in header[1:])])
@@ -334,7 +394,14 @@ def catalog(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(category=category)
     if query := request.GET.get("q", "").strip():
         entries = entries.filter(Q(code__icontains=query) | Q(name__icontains=query))
-    return render(request, "contracts/catalog.html", {
-        "entries": entries, "categories": ServiceCategory.choices, "category": category, "q": query,
-        "today": timezone.localdate(),
-    })  # fmt: skip
+    return render(
+        request,
+        "contracts/catalog.html",
+        {
+            "entries": entries,
+            "categories": ServiceCategory.choices,
+            "category": category,
+            "q": query,
+            "today": timezone.localdate(),
+        },
+    )

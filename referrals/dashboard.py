@@ -24,25 +24,50 @@ def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
             return  # no referrals or services until approved: the onboarding tile says what is next
         work = selectors.cbo_worklist(request.user, org)
         awaiting = work.awaiting.count()
-        yield Tile(str(awaiting), f"Referral{'s' if awaiting != 1 else ''} awaiting your response",
-                   reverse("referrals:worklist"), "Open the worklist", "warn" if work.overdue_count else "")  # fmt: skip
+        yield Tile(
+            str(awaiting),
+            f"Referral{'s' if awaiting != 1 else ''} awaiting your response",
+            reverse("referrals:worklist"),
+            "Open the worklist",
+            "warn" if work.overdue_count else "",
+        )
         if work.overdue_count:
-            yield Tile(str(work.overdue_count), "Past the response deadline",
-                       reverse("referrals:list") + "?status=overdue", "Respond now", "warn")  # fmt: skip
+            yield Tile(
+                str(work.overdue_count),
+                "Past the response deadline",
+                reverse("referrals:list") + "?status=overdue",
+                "Respond now",
+                "warn",
+            )
         running = work.running_out.count()
         if running:
-            yield Tile(str(running), "Authorizations expiring or nearly used up",
-                       reverse("referrals:worklist"), "Ask for extensions", "warn")  # fmt: skip
+            yield Tile(
+                str(running),
+                "Authorizations expiring or nearly used up",
+                reverse("referrals:worklist"),
+                "Ask for extensions",
+                "warn",
+            )
     elif org.kind == "plan":
         referrals = Referral.objects.visible_to(request.user).filter(plan=org)
         overdue = referrals.overdue().count()
-        yield Tile(str(overdue), "Referrals past the CBO's response deadline",
-                   reverse("referrals:list") + "?status=overdue", "See them", "warn" if overdue else "")  # fmt: skip
+        yield Tile(
+            str(overdue),
+            "Referrals past the CBO's response deadline",
+            reverse("referrals:list") + "?status=overdue",
+            "See them",
+            "warn" if overdue else "",
+        )
         requests = (
             Authorization.objects.visible_to(request.user)
             .filter(plan=org, status=AuthorizationStatus.REQUESTED)
             .count()
         )
         if requests:
-            yield Tile(str(requests), "Authorization requests to decide",
-                       reverse("referrals:authorizations") + "?status=requested", "Decide", "warn")  # fmt: skip
+            yield Tile(
+                str(requests),
+                "Authorization requests to decide",
+                reverse("referrals:authorizations") + "?status=requested",
+                "Decide",
+                "warn",
+            )

@@ -32,19 +32,79 @@ from referrals.services import referrals as ref_svc
 
 # (plan reference, CIN, first, last, dob, service, priority, reason, diagnosis, outcome)
 REFERRALS = [
-    ("PCHP-DEMO-101", "91235101A", "Luz", "Ramirez", "1957-03-14", "S5170-U6", "urgent",
-     "Congestive heart failure; discharged home, cannot shop or cook", ["Z59.41", "I50.9"], "received_overdue"),
-    ("PCHP-DEMO-102", "91235102B", "Samuel", "Greene", "1949-11-02", "T2040-U6", "routine",
-     "Newly housed; needs help keeping the tenancy", ["Z59.01"], "received"),
-    ("PCHP-DEMO-103", "91235103C", "Ana", "Morales", "1966-07-21", "S5170-U6", "routine",
-     "Diabetes with food insecurity", ["Z59.41", "E11.9"], "accepted"),
-    ("PCHP-DEMO-104", "91235104D", "Terrence", "Hall", "1972-01-30", "S5170-U6", "urgent",
-     "Post-surgery, medically tailored meals for 4 weeks", ["Z59.48"], "in_progress"),
-    ("PCHP-DEMO-105", "91235105E", "Grace", "Lee", "1980-09-09", "T2040-U6", "routine",
-     "Eviction notice received", ["Z59.811"], "declined"),
-    ("PCHP-DEMO-106", "91235106F", "Oscar", "Nguyen", "1955-05-05", "S5170-U6", "routine",
-     "Food insecurity after hospital stay", ["Z59.41"], "closed"),
-]  # fmt: skip
+    (
+        "PCHP-DEMO-101",
+        "91235101A",
+        "Luz",
+        "Ramirez",
+        "1957-03-14",
+        "S5170-U6",
+        "urgent",
+        "Congestive heart failure; discharged home, cannot shop or cook",
+        ["Z59.41", "I50.9"],
+        "received_overdue",
+    ),
+    (
+        "PCHP-DEMO-102",
+        "91235102B",
+        "Samuel",
+        "Greene",
+        "1949-11-02",
+        "T2040-U6",
+        "routine",
+        "Newly housed; needs help keeping the tenancy",
+        ["Z59.01"],
+        "received",
+    ),
+    (
+        "PCHP-DEMO-103",
+        "91235103C",
+        "Ana",
+        "Morales",
+        "1966-07-21",
+        "S5170-U6",
+        "routine",
+        "Diabetes with food insecurity",
+        ["Z59.41", "E11.9"],
+        "accepted",
+    ),
+    (
+        "PCHP-DEMO-104",
+        "91235104D",
+        "Terrence",
+        "Hall",
+        "1972-01-30",
+        "S5170-U6",
+        "urgent",
+        "Post-surgery, medically tailored meals for 4 weeks",
+        ["Z59.48"],
+        "in_progress",
+    ),
+    (
+        "PCHP-DEMO-105",
+        "91235105E",
+        "Grace",
+        "Lee",
+        "1980-09-09",
+        "T2040-U6",
+        "routine",
+        "Eviction notice received",
+        ["Z59.811"],
+        "declined",
+    ),
+    (
+        "PCHP-DEMO-106",
+        "91235106F",
+        "Oscar",
+        "Nguyen",
+        "1955-05-05",
+        "S5170-U6",
+        "routine",
+        "Food insecurity after hospital stay",
+        ["Z59.41"],
+        "closed",
+    ),
+]
 
 
 def _user(org, role: str):
@@ -62,13 +122,24 @@ def _entry(label: str) -> ServiceCatalogEntry:
 
 def _member(cin: str, first: str, last: str, dob: str, *, coordinator, plan):
     details = dict(
-        first_name=first, last_name=last, dob=date.fromisoformat(dob), phone="323-555-01" + cin[6:8],
-        street=f"{100 + int(cin[5:8])} E Cesar Chavez Ave", city="Los Angeles", zip="90033", county="Los Angeles",
+        first_name=first,
+        last_name=last,
+        dob=date.fromisoformat(dob),
+        phone="323-555-01" + cin[6:8],
+        street=f"{100 + int(cin[5:8])} E Cesar Chavez Ave",
+        city="Los Angeles",
+        zip="90033",
+        county="Los Angeles",
         preferred_language="Spanish" if first in ("Luz", "Ana") else "English",
-    )  # fmt: skip
+    )
     # The plan records its enrollee, enrolled since January 1 of last year.
-    return member_svc.resolve_member(acting_user=coordinator, referrer=plan, cin=cin, details=details,
-                                     on=date(timezone.localdate().year - 1, 1, 1))  # fmt: skip
+    return member_svc.resolve_member(
+        acting_user=coordinator,
+        referrer=plan,
+        cin=cin,
+        details=details,
+        on=date(timezone.localdate().year - 1, 1, 1),
+    )
 
 
 def _past_days(count: int) -> list[date]:
@@ -124,15 +195,24 @@ def seed(world) -> None:
             continue
         member = _member(cin, first, last, dob, coordinator=coordinator, plan=plan)
         r = ref_svc.create_referral(
-            acting_user=coordinator, plan=plan, cbo=cbo, member=member, service=_entry(label), plan_reference=ref,
-            reason=reason, diagnosis_codes=dx, priority=priority, contact_preference="phone",
+            acting_user=coordinator,
+            plan=plan,
+            cbo=cbo,
+            member=member,
+            service=_entry(label),
+            plan_reference=ref,
+            reason=reason,
+            diagnosis_codes=dx,
+            priority=priority,
+            contact_preference="phone",
             contact_notes="Weekday afternoons",
-        )  # fmt: skip
+        )
         if outcome == "received_overdue":  # a referral from last week nobody answered yet
             Referral.objects.filter(pk=r.pk).update(
-                created_at=r.created_at - timedelta(days=6), status_changed_at=r.created_at - timedelta(days=6),
+                created_at=r.created_at - timedelta(days=6),
+                status_changed_at=r.created_at - timedelta(days=6),
                 respond_by=timezone.now() - timedelta(days=1),
-            )  # fmt: skip
+            )
             ReferralStatusChange.objects.filter(referral=r).update(
                 created_at=r.created_at - timedelta(days=6)
             )
@@ -143,22 +223,47 @@ def seed(world) -> None:
             ref_svc.decline(r, acting_user=admin, reason="Outside our service area for housing navigation")
             continue
         r = ref_svc.accept(r, acting_user=admin)
-        ref_svc.record_outreach(r, acting_user=staff, attempted_on=today, method="phone", successful=True,
-                                minutes=12, note="Confirmed delivery days")  # fmt: skip
+        ref_svc.record_outreach(
+            r,
+            acting_user=staff,
+            attempted_on=today,
+            method="phone",
+            successful=True,
+            minutes=12,
+            note="Confirmed delivery days",
+        )
         if outcome == "accepted":
-            auth_svc.request_authorization(r, acting_user=staff, units=40, start_date=today,
-                                           end_date=today + timedelta(days=60), note="Two meals a day, 4 weeks")  # fmt: skip
+            auth_svc.request_authorization(
+                r,
+                acting_user=staff,
+                units=40,
+                start_date=today,
+                end_date=today + timedelta(days=60),
+                note="Two meals a day, 4 weeks",
+            )
             # Received two days ago, accepted yesterday; the authorization request is today's.
             _as_it_happened(r, received=_at(today - timedelta(days=2), 9, 30), first_service=None)
             continue
         days = _past_days(3)
         start = days[0] if days else today
-        auth_svc.authorize(r, acting_user=coordinator, number=f"PA-{ref[-3:]}-{today.year}", units=20,
-                           start_date=start, end_date=today + timedelta(days=45),
-                           note="Medically tailored meals")  # fmt: skip
+        auth_svc.authorize(
+            r,
+            acting_user=coordinator,
+            number=f"PA-{ref[-3:]}-{today.year}",
+            units=20,
+            start_date=start,
+            end_date=today + timedelta(days=45),
+            note="Medically tailored meals",
+        )
         if days:
-            delivery_svc.log_series(acting_user=staff, referral=r, dates=days, units=1, place_of_service="12",
-                                    note="Delivered to the door")  # fmt: skip
+            delivery_svc.log_series(
+                acting_user=staff,
+                referral=r,
+                dates=days,
+                units=1,
+                place_of_service="12",
+                note="Delivered to the door",
+            )
         # Received a week before the first meal was delivered.
         _as_it_happened(
             r, received=_at(start - timedelta(days=8), 9, 30), first_service=days[0] if days else None
@@ -170,8 +275,19 @@ def seed(world) -> None:
         walk_in = _member("91235107G", "Dolores", "Vega", "1963-12-12", coordinator=coordinator, plan=plan)
         # The pantry typed a newer phone number: the plan sees it on the referral, and approving
         # it turns the difference into a correction the plan accepts or rejects.
-        typed = {"cin": walk_in.cin, "first_name": "Dolores", "last_name": "Vega", "dob": walk_in.dob,
-                 "phone": "323-555-0142"}  # fmt: skip
-        ref_svc.record_community_referral(acting_user=staff, plan=plan, cbo=cbo, member_details=typed,
-                                          service=_entry("S5170-U6"), reason="Walked in at the pantry",
-                                          diagnosis_codes=["Z59.41"])  # fmt: skip
+        typed = {
+            "cin": walk_in.cin,
+            "first_name": "Dolores",
+            "last_name": "Vega",
+            "dob": walk_in.dob,
+            "phone": "323-555-0142",
+        }
+        ref_svc.record_community_referral(
+            acting_user=staff,
+            plan=plan,
+            cbo=cbo,
+            member_details=typed,
+            service=_entry("S5170-U6"),
+            reason="Walked in at the pantry",
+            diagnosis_codes=["Z59.41"],
+        )

@@ -59,8 +59,9 @@ class ReferralForm(forms.Form):
     plan = forms.ModelChoiceField(label="Member's health plan", queryset=Organization.objects.none())
     source = forms.ChoiceField(
         choices=[(ReferralSource.SELF, "Self-referral"), (ReferralSource.COMMUNITY, "Community referral")],
-        widget=forms.RadioSelect, initial=ReferralSource.SELF,
-    )  # fmt: skip
+        widget=forms.RadioSelect,
+        initial=ReferralSource.SELF,
+    )
     service = ServiceChoiceField(queryset=ServiceCatalogEntry.objects.none())
     priority = forms.ChoiceField(choices=Priority.choices, widget=forms.RadioSelect, initial=Priority.ROUTINE)
     reason = forms.CharField(
@@ -71,16 +72,28 @@ class ReferralForm(forms.Form):
         required=False,
         help_text="Separate with commas, e.g. Z59.01, Z59.41",
     )
-    population = forms.ChoiceField(label="Population of focus", choices=[("", "—"), *PopulationOfFocus.choices],
-                                   required=False)  # fmt: skip
-    contact_preference = forms.ChoiceField(choices=[("", "No preference"), *ContactPreference.choices],
-                                           required=False)  # fmt: skip
+    population = forms.ChoiceField(
+        label="Population of focus", choices=[("", "—"), *PopulationOfFocus.choices], required=False
+    )
+    contact_preference = forms.ChoiceField(
+        choices=[("", "No preference"), *ContactPreference.choices], required=False
+    )
     contact_notes = forms.CharField(label="Best times / contact notes", max_length=200, required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     plan_reference = forms.CharField(label="Your referral id", max_length=40, required=False)
 
-    MEMBER_FIELDS = ("first_name", "last_name", "dob", "sex", "phone", "street", "city", "zip", "county",
-                     "preferred_language")  # fmt: skip
+    MEMBER_FIELDS = (
+        "first_name",
+        "last_name",
+        "dob",
+        "sex",
+        "phone",
+        "street",
+        "city",
+        "zip",
+        "county",
+        "preferred_language",
+    )
 
     def __init__(self, *args, by_plan: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -141,8 +154,11 @@ class CorrectionDecisionForm(forms.Form):
 
 
 class DiagnosesForm(forms.Form):
-    diagnosis_codes = forms.CharField(label="Diagnosis codes (ICD-10)", max_length=200,
-                                      help_text="Separate with commas, e.g. Z59.01, Z59.41")  # fmt: skip
+    diagnosis_codes = forms.CharField(
+        label="Diagnosis codes (ICD-10)",
+        max_length=200,
+        help_text="Separate with commas, e.g. Z59.01, Z59.41",
+    )
 
     def clean_diagnosis_codes(self) -> list[str]:
         return [
@@ -151,8 +167,11 @@ class DiagnosesForm(forms.Form):
 
 
 class DeclineForm(forms.Form):
-    reason = forms.CharField(label="Why are you declining?", max_length=300,
-                             widget=forms.TextInput(attrs={"placeholder": "e.g. at capacity this month"}))  # fmt: skip
+    reason = forms.CharField(
+        label="Why are you declining?",
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. at capacity this month"}),
+    )
 
 
 class CloseForm(forms.Form):
@@ -187,12 +206,22 @@ class RequestAuthorizationForm(forms.Form):
 
 class DecideForm(forms.Form):
     decision = forms.ChoiceField(
-        choices=[(AuthorizationStatus.APPROVED, "Approve"), (AuthorizationStatus.PARTIALLY_APPROVED, "Approve fewer units"),
-                 (AuthorizationStatus.DENIED, "Deny")], widget=forms.RadioSelect, initial=AuthorizationStatus.APPROVED,
-    )  # fmt: skip
+        choices=[
+            (AuthorizationStatus.APPROVED, "Approve"),
+            (AuthorizationStatus.PARTIALLY_APPROVED, "Approve fewer units"),
+            (AuthorizationStatus.DENIED, "Deny"),
+        ],
+        widget=forms.RadioSelect,
+        initial=AuthorizationStatus.APPROVED,
+    )
     number = forms.CharField(label="Authorization number", max_length=40, required=False)
-    units_approved = forms.DecimalField(label="Units approved", max_digits=10, decimal_places=2, required=False,
-                                        help_text="Leave empty to approve all the units requested")  # fmt: skip
+    units_approved = forms.DecimalField(
+        label="Units approved",
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        help_text="Leave empty to approve all the units requested",
+    )
     note = forms.CharField(label="Note (required to deny)", max_length=300, required=False)
 
 
@@ -201,15 +230,25 @@ class LogServiceForm(forms.Form):
 
     referral = ReferralChoiceField(label="Member and service", queryset=Referral.objects.none())
     service_date = forms.DateField(label="Date of service", widget=DATE, initial=timezone.localdate)
-    units = forms.DecimalField(max_digits=10, decimal_places=2, required=False,
-                               widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}))  # fmt: skip
-    minutes = forms.IntegerField(min_value=1, required=False, widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-                                 help_text="Or the minutes spent; they convert to the contract's unit")  # fmt: skip
-    place_of_service = forms.ChoiceField(label="Place of service", choices=PlaceOfService.choices,
-                                         initial=PlaceOfService.HOME)  # fmt: skip
+    units = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    )
+    minutes = forms.IntegerField(
+        min_value=1,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text="Or the minutes spent; they convert to the contract's unit",
+    )
+    place_of_service = forms.ChoiceField(
+        label="Place of service", choices=PlaceOfService.choices, initial=PlaceOfService.HOME
+    )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    days = forms.MultipleChoiceField(label="Or log several days (daily services)", required=False,
-                                     widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    days = forms.MultipleChoiceField(
+        label="Or log several days (daily services)", required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, referrals, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -241,8 +280,12 @@ class VoidForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField(label="Referral file (CSV)")
-    cbo = forms.ModelChoiceField(label="Refer rows to", queryset=Organization.objects.none(), required=False,
-                                 help_text="Rows with a cbo_npi column go to that CBO instead")  # fmt: skip
+    cbo = forms.ModelChoiceField(
+        label="Refer rows to",
+        queryset=Organization.objects.none(),
+        required=False,
+        help_text="Rows with a cbo_npi column go to that CBO instead",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

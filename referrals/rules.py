@@ -11,16 +11,28 @@ from cbo_portal import identifiers
 
 # The longest value each member field holds (the model's columns are declared with these).
 MEMBER_LENGTHS = {
-    "first_name": 80, "last_name": 80, "phone": 20, "street": 200, "city": 80, "state": 2, "zip": 10,
+    "first_name": 80,
+    "last_name": 80,
+    "phone": 20,
+    "street": 200,
+    "city": 80,
+    "state": 2,
+    "zip": 10,
     "preferred_language": 40,
-}  # fmt: skip
+}
 PLAN_REFERENCE_LENGTH = 40
 OLDEST_BIRTH_YEAR = 1900
 
 _MEMBER_WORDS = {
-    "first_name": "first name", "last_name": "last name", "phone": "phone number", "street": "street",
-    "city": "city", "state": "state", "zip": "ZIP code", "preferred_language": "preferred language",
-}  # fmt: skip
+    "first_name": "first name",
+    "last_name": "last name",
+    "phone": "phone number",
+    "street": "street",
+    "city": "city",
+    "state": "state",
+    "zip": "ZIP code",
+    "preferred_language": "preferred language",
+}
 
 
 def too_long(field: str, value: str, limit: int) -> str | None:
@@ -30,8 +42,16 @@ def too_long(field: str, value: str, limit: int) -> str | None:
     return f"The {_MEMBER_WORDS.get(field, field.replace('_', ' '))} is {len(value)} characters; at most {limit} fit."
 
 
-def member_problems(*, cin: str, first_name: str, last_name: str, dob: date | None, today: date,
-                    lengths: bool = True, **text: str) -> dict[str, str]:  # fmt: skip
+def member_problems(
+    *,
+    cin: str,
+    first_name: str,
+    last_name: str,
+    dob: date | None,
+    today: date,
+    lengths: bool = True,
+    **text: str,
+) -> dict[str, str]:
     """The problems of a member's details, by field: the CIN's form, both names present, a birth
     date that is not in the future nor before 1900, and (unless ``lengths`` is off: the model's
     own field checks say it there) the names and every other text field (``text``: phone,

@@ -77,7 +77,7 @@ def usable_authorization(referral: Referral, service_id: int, on: date) -> Autho
             status__in=USABLE_AUTHORIZATION,
             start_date__lte=on,
             end_date__gte=on,
-        )  # fmt: skip
+        )
         .order_by("end_date", "pk")
         .first()
     )
@@ -191,15 +191,20 @@ class Funnel:
         return [
             (label, n, round(n * 100 / top))
             for label, n in (
-                ("Received", self.received), ("Accepted", self.accepted),
-                ("Served", self.served), ("Closed", self.closed),
+                ("Received", self.received),
+                ("Accepted", self.accepted),
+                ("Served", self.served),
+                ("Closed", self.closed),
             )
-        ]  # fmt: skip
+        ]
 
 
 ACCEPTED_OR_LATER = (
-    ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
-)  # fmt: skip
+    ReferralStatus.ACCEPTED,
+    ReferralStatus.IN_PROGRESS,
+    ReferralStatus.COMPLETED,
+    ReferralStatus.CLOSED,
+)
 
 
 # The plan's funnel and per-CBO figures cover the referrals made in a period (the worklist's
@@ -264,10 +269,12 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
         "n": Count("pk"),
         "accepted": Count("pk", filter=Q(status__in=ACCEPTED_OR_LATER)),
         "served": Count("pk", filter=Q(first_service_date__isnull=False)),
-        "closed": Count("pk", filter=Q(status__in=(ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
-                                                   ReferralStatus.DECLINED))),
+        "closed": Count(
+            "pk",
+            filter=Q(status__in=(ReferralStatus.COMPLETED, ReferralStatus.CLOSED, ReferralStatus.DECLINED)),
+        ),
         "overdue": Count("pk", filter=Q(status=ReferralStatus.RECEIVED, respond_by__lt=now)),
-    }  # fmt: skip
+    }
     in_sql = on_postgresql()
     if in_sql:
         figures["median"] = _Median(
@@ -281,20 +288,28 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
     performance = sorted(
         (
             CboPerformance(
-                cbo=orgs[r["cbo_id"]], referrals=r["n"], served=r["served"], overdue=r["overdue"],
-                accepted=r["accepted"], closed=r["closed"],
+                cbo=orgs[r["cbo_id"]],
+                referrals=r["n"],
+                served=r["served"],
+                overdue=r["overdue"],
+                accepted=r["accepted"],
+                closed=r["closed"],
                 median_days_to_first_service=(
-                    medians[r["cbo_id"]].total_seconds() / 86400 if medians.get(r["cbo_id"]) is not None else None
+                    medians[r["cbo_id"]].total_seconds() / 86400
+                    if medians.get(r["cbo_id"]) is not None
+                    else None
                 ),
             )
             for r in rows
         ),
         key=lambda p: str(p.cbo),
-    )  # fmt: skip
+    )
     funnel = Funnel(
-        received=sum(p.referrals for p in performance), accepted=sum(p.accepted for p in performance),
-        served=sum(p.served for p in performance), closed=sum(p.closed for p in performance),
-    )  # fmt: skip
+        received=sum(p.referrals for p in performance),
+        accepted=sum(p.accepted for p in performance),
+        served=sum(p.served for p in performance),
+        closed=sum(p.closed for p in performance),
+    )
     return funnel, performance
 
 
@@ -303,17 +318,26 @@ def snapshot_figures(snapshot) -> tuple[Funnel, list[CboPerformance]]:
     orgs = Organization.objects.in_bulk([f["cbo_id"] for f in snapshot.figures])
     performance = sorted(
         (
-            CboPerformance(cbo=orgs[f["cbo_id"]], referrals=f["referrals"], served=f["served"], overdue=f["overdue"],
-                           accepted=f["accepted"], closed=f["closed"], median_days_to_first_service=f["median_days"])
+            CboPerformance(
+                cbo=orgs[f["cbo_id"]],
+                referrals=f["referrals"],
+                served=f["served"],
+                overdue=f["overdue"],
+                accepted=f["accepted"],
+                closed=f["closed"],
+                median_days_to_first_service=f["median_days"],
+            )
             for f in snapshot.figures
             if f["cbo_id"] in orgs
         ),
         key=lambda p: str(p.cbo),
-    )  # fmt: skip
+    )
     funnel = Funnel(
-        received=sum(p.referrals for p in performance), accepted=sum(p.accepted for p in performance),
-        served=sum(p.served for p in performance), closed=sum(p.closed for p in performance),
-    )  # fmt: skip
+        received=sum(p.referrals for p in performance),
+        accepted=sum(p.accepted for p in performance),
+        served=sum(p.served for p in performance),
+        closed=sum(p.closed for p in performance),
+    )
     return funnel, performance
 
 
@@ -364,7 +388,7 @@ def quarterly_report(deliveries: QuerySet, year: int, quarter: int) -> list[Repo
             services=Count("pk"),
             units=Sum("units"),
             cbos=Count("cbo_id", distinct=True),
-        )  # fmt: skip
+        )
         .order_by("member__county__name", "service__code", "service__modifier_key")
     )
     out = []
@@ -378,7 +402,7 @@ def quarterly_report(deliveries: QuerySet, year: int, quarter: int) -> list[Repo
                 services_delivered=r["services"],
                 units=r["units"] or Decimal(0),
                 cbos=r["cbos"],
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -419,12 +443,28 @@ def authorization_statuses_to_expire(today: date) -> QuerySet:
 
 
 RETURN_FILE_COLUMNS = [
-    "referral", "plan_reference", "plan", "cbo_npi", "member_cin", "service", "status", "status_date",
-    "closure_reason", "closure_note", "first_service_date",
-]  # fmt: skip
+    "referral",
+    "plan_reference",
+    "plan",
+    "cbo_npi",
+    "member_cin",
+    "service",
+    "status",
+    "status_date",
+    "closure_reason",
+    "closure_note",
+    "first_service_date",
+]
 OUTREACH_COLUMNS = [
-    "referral", "plan_reference", "member_cin", "cbo_npi", "attempted_on", "method", "successful", "minutes",
-]  # fmt: skip
+    "referral",
+    "plan_reference",
+    "member_cin",
+    "cbo_npi",
+    "attempted_on",
+    "method",
+    "successful",
+    "minutes",
+]
 
 
 def return_file_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dict]:
@@ -432,21 +472,33 @@ def return_file_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dic
     change and the loop-closure reason (streamed)."""
     for r in return_file_referrals(referrals, year, month).iterator(chunk_size=2000):
         yield {
-            "referral": r.number, "plan_reference": r.plan_reference, "plan": r.plan.payer_id or str(r.plan),
-            "cbo_npi": r.cbo.npi, "member_cin": r.member.cin, "service": r.service.label, "status": r.status,
-            "status_date": timezone.localtime(r.status_changed_at).date(), "closure_reason": r.closure_reason,
-            "closure_note": r.closure_note or r.decline_reason, "first_service_date": r.first_service_date,
-        }  # fmt: skip
+            "referral": r.number,
+            "plan_reference": r.plan_reference,
+            "plan": r.plan.payer_id or str(r.plan),
+            "cbo_npi": r.cbo.npi,
+            "member_cin": r.member.cin,
+            "service": r.service.label,
+            "status": r.status,
+            "status_date": timezone.localtime(r.status_changed_at).date(),
+            "closure_reason": r.closure_reason,
+            "closure_note": r.closure_note or r.decline_reason,
+            "first_service_date": r.first_service_date,
+        }
 
 
 def outreach_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dict]:
     """The outreach tracker file: every attempt to reach a referred member in the month."""
     for a in outreach_attempts(referrals, year, month).iterator(chunk_size=2000):
         yield {
-            "referral": a.referral.number, "plan_reference": a.referral.plan_reference,
-            "member_cin": a.referral.member.cin, "cbo_npi": a.referral.cbo.npi, "attempted_on": a.attempted_on,
-            "method": a.method, "successful": a.successful, "minutes": a.minutes,
-        }  # fmt: skip
+            "referral": a.referral.number,
+            "plan_reference": a.referral.plan_reference,
+            "member_cin": a.referral.member.cin,
+            "cbo_npi": a.referral.cbo.npi,
+            "attempted_on": a.attempted_on,
+            "method": a.method,
+            "successful": a.successful,
+            "minutes": a.minutes,
+        }
 
 
 def quarter_totals(deliveries: QuerySet, year: int, quarter: int) -> dict[str, int]:

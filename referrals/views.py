@@ -104,10 +104,14 @@ def _funnel_context(request: HttpRequest, plan: Organization | None) -> dict:
         snapshot = figures_svc.refresh_network_figures(plan_id=plan_id, period=period)
     funnel, performance = selectors.snapshot_figures(snapshot)
     return {
-        "funnel": funnel, "performance": performance, "figures_at": snapshot.computed_at,
+        "funnel": funnel,
+        "performance": performance,
+        "figures_at": snapshot.computed_at,
         "figures_every": settings.NETWORK_FIGURES_EVERY // 60,
-        "periods": selectors.FUNNEL_PERIODS, "period": period, "funnel_caption": selectors.FUNNEL_PERIODS[period][0],
-    }  # fmt: skip
+        "periods": selectors.FUNNEL_PERIODS,
+        "period": period,
+        "funnel_caption": selectors.FUNNEL_PERIODS[period][0],
+    }
 
 
 @portal_view
@@ -116,23 +120,36 @@ def worklist(request: HttpRequest) -> HttpResponse:
     week. Plans: the referral funnel and each CBO's performance."""
     # Offer only what the pages admit: logging for the provider's admins and staff, referring
     # for the plan's care coordinators and admins.
-    context: dict = {"today": timezone.localdate(), "can_log": _worker(request) is not None,
-                     "can_refer": _referrer(request) is not None}  # fmt: skip
+    context: dict = {
+        "today": timezone.localdate(),
+        "can_log": _worker(request) is not None,
+        "can_refer": _referrer(request) is not None,
+    }
     if (cbo := _provider(request)) is not None:
         work = selectors.cbo_worklist(request.user, cbo)
-        context.update(work=work, awaiting=list(work.awaiting[:50]), running_out=list(work.running_out[:50]),
-                       my_week=list(work.my_week[:100]), week=selectors.week_bounds())  # fmt: skip
-        member_svc.record_view(acting_user=request.user, where="worklist",
-                               members=[r.member_id for r in context["awaiting"]]
-                               + [d.member_id for d in context["my_week"]])  # fmt: skip
+        context.update(
+            work=work,
+            awaiting=list(work.awaiting[:50]),
+            running_out=list(work.running_out[:50]),
+            my_week=list(work.my_week[:100]),
+            week=selectors.week_bounds(),
+        )
+        member_svc.record_view(
+            acting_user=request.user,
+            where="worklist",
+            members=[r.member_id for r in context["awaiting"]] + [d.member_id for d in context["my_week"]],
+        )
     referrals = Referral.objects.visible_to(request.user)
     if (plan := _plan(request)) is not None:
         referrals = referrals.filter(plan=plan)
-        context.update(_funnel_context(request, plan),
-                       overdue=referrals.overdue().count(),
-                       pending_review=referrals.filter(status=ReferralStatus.PENDING_REVIEW).count(),
-                       requests=Authorization.objects.visible_to(request.user).filter(
-                           plan=plan, status=AuthorizationStatus.REQUESTED).count())  # fmt: skip
+        context.update(
+            _funnel_context(request, plan),
+            overdue=referrals.overdue().count(),
+            pending_review=referrals.filter(status=ReferralStatus.PENDING_REVIEW).count(),
+            requests=Authorization.objects.visible_to(request.user)
+            .filter(plan=plan, status=AuthorizationStatus.REQUESTED)
+            .count(),
+        )
     if cbo is None and plan is None and not access.is_platform_admin(request.user):
         raise Http404
     if cbo is None and plan is None:
@@ -146,8 +163,12 @@ def _chart(rows: list[selectors.ReportRow]) -> dict:
     for r in rows:
         by_county[r.county] = by_county.get(r.county, 0) + r.services_delivered
     ranked = sorted(by_county.items(), key=lambda kv: -kv[1])
-    return bar_chart([county for county, _ in ranked], {"Services delivered": [n for _, n in ranked]},
-                     money=False, horizontal=True)  # fmt: skip
+    return bar_chart(
+        [county for county, _ in ranked],
+        {"Services delivered": [n for _, n in ranked]},
+        money=False,
+        horizontal=True,
+    )
 
 
 @portal_view
@@ -170,21 +191,32 @@ def report(request: HttpRequest) -> HttpResponse:
         deliveries = deliveries.filter(plan=plan)
     rows = selectors.quarterly_report(deliveries, year, quarter)
     if request.GET.get("format") == "csv":
-        return _csv(f"network-report-{year}-Q{quarter}.csv",
-                    ["county", "service", "members_served", "services_delivered", "units", "cbos_in_network"],
-                    ([r.county, r.service, r.members_served, r.services_delivered, r.units, r.cbos] for r in rows))  # fmt: skip
+        return _csv(
+            f"network-report-{year}-Q{quarter}.csv",
+            ["county", "service", "members_served", "services_delivered", "units", "cbos_in_network"],
+            ([r.county, r.service, r.members_served, r.services_delivered, r.units, r.cbos] for r in rows),
+        )
     referrals = Referral.objects.visible_to(request.user)
     if plan is not None:
         referrals = referrals.filter(plan=plan)
     referrals = selectors.referred_in_quarter(referrals, year, quarter)
     this_year = timezone.localdate().year
     funnel, performance = selectors.network_figures(referrals)
-    return render(request, "referrals/report.html", {
-        "rows": rows, "year": year, "quarter": quarter, "chart": _chart(rows),
-        "years": range(this_year - 2, this_year + 1), "funnel": funnel,
-        "performance": performance, "funnel_caption": f"Referred in Q{quarter} {year}",
-        "totals": selectors.quarter_totals(deliveries, year, quarter),
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/report.html",
+        {
+            "rows": rows,
+            "year": year,
+            "quarter": quarter,
+            "chart": _chart(rows),
+            "years": range(this_year - 2, this_year + 1),
+            "funnel": funnel,
+            "performance": performance,
+            "funnel_caption": f"Referred in Q{quarter} {year}",
+            "totals": selectors.quarter_totals(deliveries, year, quarter),
+        },
+    )
 
 
 # ---------------------------------------------------------------- referrals
@@ -194,8 +226,9 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     referrals = Referral.objects.visible_to(request.user).for_list()
     status = request.GET.get("status", "")
     if status == "open":
-        referrals = referrals.exclude(status__in=(ReferralStatus.DECLINED, ReferralStatus.COMPLETED,
-                                                  ReferralStatus.CLOSED))  # fmt: skip
+        referrals = referrals.exclude(
+            status__in=(ReferralStatus.DECLINED, ReferralStatus.COMPLETED, ReferralStatus.CLOSED)
+        )
     elif status == "overdue":
         referrals = referrals.overdue()
     elif status in ReferralStatus.values:
@@ -210,11 +243,19 @@ def referral_list(request: HttpRequest) -> HttpResponse:
         members=[r.member_id for r in page if not r.member_hidden],
         where="referral list",
     )
-    return render(request, "referrals/list.html", {
-        "page": page, "status": status, "q": query, "statuses": ReferralStatus.choices,
-        "can_refer": _referrer(request) is not None, "can_record": _worker(request) is not None,
-        "can_upload": _referrer(request) is not None,
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/list.html",
+        {
+            "page": page,
+            "status": status,
+            "q": query,
+            "statuses": ReferralStatus.choices,
+            "can_refer": _referrer(request) is not None,
+            "can_record": _worker(request) is not None,
+            "can_upload": _referrer(request) is not None,
+        },
+    )
 
 
 @portal_view
@@ -230,19 +271,33 @@ def referral_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             if plan is not None:
-                referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=data["cbo"],
-                                                   member_details=form.member_data(), service=data["service"],
-                                                   **form.referral_data())  # fmt: skip
+                referral = ref_svc.create_referral(
+                    acting_user=request.user,
+                    plan=plan,
+                    cbo=data["cbo"],
+                    member_details=form.member_data(),
+                    service=data["service"],
+                    **form.referral_data(),
+                )
             else:
                 referral = ref_svc.record_community_referral(
-                    acting_user=request.user, plan=data["plan"], cbo=cbo, member_details=form.member_data(),
-                    service=data["service"], source=data["source"], **form.referral_data(),
-                )  # fmt: skip
+                    acting_user=request.user,
+                    plan=data["plan"],
+                    cbo=cbo,
+                    member_details=form.member_data(),
+                    service=data["service"],
+                    source=data["source"],
+                    **form.referral_data(),
+                )
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
         else:
-            messages.success(request, f"Referral {referral.number} sent to {referral.cbo}."
-                             if plan else f"Referral {referral.number} recorded; {referral.plan} will review it.")  # fmt: skip
+            messages.success(
+                request,
+                f"Referral {referral.number} sent to {referral.cbo}."
+                if plan
+                else f"Referral {referral.number} recorded; {referral.plan} will review it.",
+            )
             return redirect("referrals:detail", referral.pk)
     return render(
         request, "referrals/form.html", {"form": form, "by_plan": plan is not None, "errors": errors}
@@ -270,34 +325,61 @@ def offered_services(request: HttpRequest) -> JsonResponse:
     answers = contract_selectors.offered_services(
         cbo or other, plan or other, on=timezone.localdate(), county=county
     )
-    return JsonResponse({
-        "offered": [{"id": a.service.pk, "label": f.ServiceChoiceField.service_label(a.service)} for a in answers if a.covered],
-        "not_offered": [
-            {"label": a.service.display, "reason": a.message, "code": a.reason} for a in answers if not a.covered
-        ],
-    })  # fmt: skip
+    return JsonResponse(
+        {
+            "offered": [
+                {"id": a.service.pk, "label": f.ServiceChoiceField.service_label(a.service)}
+                for a in answers
+                if a.covered
+            ],
+            "not_offered": [
+                {"label": a.service.display, "reason": a.message, "code": a.reason}
+                for a in answers
+                if not a.covered
+            ],
+        }
+    )
 
 
 def _referral(request: HttpRequest, pk: int) -> Referral:
-    return get_visible(Referral.objects.select_related("plan", "cbo", "cbo__hub", "member", "member__county",
-                                                       "service"), request.user, pk=pk)  # fmt: skip
+    return get_visible(
+        Referral.objects.select_related("plan", "cbo", "cbo__hub", "member", "member__county", "service"),
+        request.user,
+        pk=pk,
+    )
 
 
 REFERRAL_ACTIONS = {
     "accept": (None, lambda r, u, d: ref_svc.accept(r, acting_user=u), "Referral accepted."),
     "decline": (f.DeclineForm, lambda r, u, d: ref_svc.decline(r, acting_user=u, **d), "Referral declined."),
-    "approve": (None, lambda r, u, d: ref_svc.approve_community_referral(r, acting_user=u), "Referral approved."),
-    "complete": (None, lambda r, u, d: ref_svc.complete(r, acting_user=u), "Services completed; loop closed."),
+    "approve": (
+        None,
+        lambda r, u, d: ref_svc.approve_community_referral(r, acting_user=u),
+        "Referral approved.",
+    ),
+    "complete": (
+        None,
+        lambda r, u, d: ref_svc.complete(r, acting_user=u),
+        "Services completed; loop closed.",
+    ),
     "close": (f.CloseForm, lambda r, u, d: ref_svc.close(r, acting_user=u, **d), "Referral closed."),
-    "diagnoses": (f.DiagnosesForm,
-                  lambda r, u, d: ref_svc.set_diagnoses(r, acting_user=u, codes=d["diagnosis_codes"]),
-                  "Diagnosis codes saved."),
-    "outreach": (f.OutreachForm, lambda r, u, d: ref_svc.record_outreach(r, acting_user=u, **d), "Outreach logged."),
+    "diagnoses": (
+        f.DiagnosesForm,
+        lambda r, u, d: ref_svc.set_diagnoses(r, acting_user=u, codes=d["diagnosis_codes"]),
+        "Diagnosis codes saved.",
+    ),
+    "outreach": (
+        f.OutreachForm,
+        lambda r, u, d: ref_svc.record_outreach(r, acting_user=u, **d),
+        "Outreach logged.",
+    ),
     "authorize": (f.AuthorizeForm, lambda r, u, d: auth_svc.authorize(r, acting_user=u, **d), "Authorized."),
-    "request_auth": (f.RequestAuthorizationForm,
-                     lambda r, u, d: auth_svc.request_authorization(r, acting_user=u, **d),
-                     "Authorization requested; the plan will decide."),
-}  # fmt: skip
+    "request_auth": (
+        f.RequestAuthorizationForm,
+        lambda r, u, d: auth_svc.request_authorization(r, acting_user=u, **d),
+        "Authorization requested; the plan will decide.",
+    ),
+}
 
 
 @portal_view
@@ -346,24 +428,43 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Authorization.objects.visible_to(user).filter(referral=referral).select_related("service")
     )
     dx_editor = referral.status != ReferralStatus.DECLINED and ref_svc.can_edit_diagnoses(user, referral)
-    return render(request, "referrals/detail.html", {
-        "r": referral, "forms": forms, "errors": errors, "open_form": open_form, "worker": worker,
-        "plan_side": plan_side, "authorizer": authorizer, "authorizations": authorizations,
-        "dx_editor": dx_editor, "member_record": member_record,
-        "usable": [a for a in authorizations if a.status in USABLE_AUTHORIZATION],
-        "history": ReferralStatusChange.objects.filter(referral=referral).select_related("actor"),
-        "outreach": OutreachAttempt.objects.visible_to(user).filter(referral=referral).select_related("staff"),
-        "deliveries": ServiceDelivery.objects.visible_to(user).filter(referral=referral).for_list(),
-        "awaiting": referral.status in AWAITING_RESPONSE,
-        "offer_problem": ref_svc.referral_offer_problem(referral)
-        if worker and referral.status in AWAITING_RESPONSE else "",
-        "can_close": referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
-                                         ReferralStatus.PENDING_REVIEW, ReferralStatus.RECEIVED),
-        # The log form logs for the active organization's referrals (``_worker``), not for every
-        # provider a platform admin may act for.
-        "can_log": _worker(request) is not None
-        and referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS),
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/detail.html",
+        {
+            "r": referral,
+            "forms": forms,
+            "errors": errors,
+            "open_form": open_form,
+            "worker": worker,
+            "plan_side": plan_side,
+            "authorizer": authorizer,
+            "authorizations": authorizations,
+            "dx_editor": dx_editor,
+            "member_record": member_record,
+            "usable": [a for a in authorizations if a.status in USABLE_AUTHORIZATION],
+            "history": ReferralStatusChange.objects.filter(referral=referral).select_related("actor"),
+            "outreach": OutreachAttempt.objects.visible_to(user)
+            .filter(referral=referral)
+            .select_related("staff"),
+            "deliveries": ServiceDelivery.objects.visible_to(user).filter(referral=referral).for_list(),
+            "awaiting": referral.status in AWAITING_RESPONSE,
+            "offer_problem": ref_svc.referral_offer_problem(referral)
+            if worker and referral.status in AWAITING_RESPONSE
+            else "",
+            "can_close": referral.status
+            in (
+                ReferralStatus.ACCEPTED,
+                ReferralStatus.IN_PROGRESS,
+                ReferralStatus.PENDING_REVIEW,
+                ReferralStatus.RECEIVED,
+            ),
+            # The log form logs for the active organization's referrals (``_worker``), not for every
+            # provider a platform admin may act for.
+            "can_log": _worker(request) is not None
+            and referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS),
+        },
+    )
 
 
 # ---------------------------------------------------------------- service logging
@@ -392,8 +493,13 @@ def log_service(request: HttpRequest) -> HttpResponse:
     if request.GET.get("referral"):
         initial["referral"] = request.GET["referral"]
     if request.GET.get("repeat") and last is not None:
-        initial.update(referral=last.referral_id, units=last.units if not last.minutes else None,
-                       minutes=last.minutes, place_of_service=last.place_of_service, note=last.note)  # fmt: skip
+        initial.update(
+            referral=last.referral_id,
+            units=last.units if not last.minutes else None,
+            minutes=last.minutes,
+            place_of_service=last.place_of_service,
+            note=last.note,
+        )
     form = f.LogServiceForm(request.POST or None, referrals=referrals, initial=initial)
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
@@ -409,18 +515,33 @@ def log_service(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Logged {len(made)} days for {referral.member.full_name}.")
             else:
                 entry = delivery_svc.log_service(acting_user=request.user, referral=referral, **data)
-                messages.success(request, f"Logged {entry.units.normalize():f} × {entry.service.name} for "
-                                 f"{referral.member.full_name} on {entry.service_date:%b %-d}.")  # fmt: skip
+                messages.success(
+                    request,
+                    f"Logged {entry.units.normalize():f} × {entry.service.name} for "
+                    f"{referral.member.full_name} on {entry.service_date:%b %-d}.",
+                )
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
         else:
             return redirect("referrals:log_service")
     start, end = selectors.week_bounds()
-    recent = list(ServiceDelivery.objects.visible_to(request.user).filter(staff=request.user)
-                  .for_list().order_by("-created_at", "-pk")[:5])  # fmt: skip
-    return render(request, "referrals/log_service.html", {
-        "form": form, "errors": errors, "last": last, "recent": recent, "has_referrals": referrals.exists(),
-    })  # fmt: skip
+    recent = list(
+        ServiceDelivery.objects.visible_to(request.user)
+        .filter(staff=request.user)
+        .for_list()
+        .order_by("-created_at", "-pk")[:5]
+    )
+    return render(
+        request,
+        "referrals/log_service.html",
+        {
+            "form": form,
+            "errors": errors,
+            "last": last,
+            "recent": recent,
+            "has_referrals": referrals.exists(),
+        },
+    )
 
 
 @portal_view
@@ -432,8 +553,12 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ServiceDelivery.objects.for_list().select_related("replaces", "voided_by"), request.user, pk=pk
     )
     worker = can_act_for_provider(request.user, entry.cbo, PROVIDER_WORKERS)
-    initial = {"service_date": entry.service_date, "units": entry.units, "place_of_service": entry.place_of_service,
-               "note": entry.note}  # fmt: skip
+    initial = {
+        "service_date": entry.service_date,
+        "units": entry.units,
+        "place_of_service": entry.place_of_service,
+        "note": entry.note,
+    }
     edit_form = f.EditDeliveryForm(prefix="edit", initial=initial)
     void_form = f.VoidForm(prefix="void")
     errors: list[str] = []
@@ -461,8 +586,9 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     if not reason:
                         form.add_error("reason", "Say why the entry is corrected.")
                     else:
-                        _old, new = delivery_svc.correct_delivery(entry, acting_user=request.user, reason=reason,
-                                                                  **data)  # fmt: skip
+                        _old, new = delivery_svc.correct_delivery(
+                            entry, acting_user=request.user, reason=reason, **data
+                        )
                         messages.success(
                             request, "Corrected: the old entry is voided and the new one logged."
                         )
@@ -474,10 +600,20 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member_svc.record_view(
         acting_user=request.user, members=[entry.member_id], where=f"service entry #{entry.pk}"
     )
-    return render(request, "referrals/delivery.html", {
-        "entry": entry, "worker": worker, "edit_form": edit_form, "void_form": void_form, "errors": errors,
-        "corrections": ServiceDelivery.objects.visible_to(request.user).filter(replaces=entry).select_related("staff"),
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/delivery.html",
+        {
+            "entry": entry,
+            "worker": worker,
+            "edit_form": edit_form,
+            "void_form": void_form,
+            "errors": errors,
+            "corrections": ServiceDelivery.objects.visible_to(request.user)
+            .filter(replaces=entry)
+            .select_related("staff"),
+        },
+    )
 
 
 # ---------------------------------------------------------------- authorizations
@@ -491,8 +627,11 @@ def authorization_list(request: HttpRequest) -> HttpResponse:
     member_svc.record_view(
         acting_user=request.user, members=[a.member_id for a in page], where="authorizations"
     )
-    return render(request, "referrals/authorizations.html",
-                  {"page": page, "status": status, "statuses": AuthorizationStatus.choices})  # fmt: skip
+    return render(
+        request,
+        "referrals/authorizations.html",
+        {"page": page, "status": status, "statuses": AuthorizationStatus.choices},
+    )
 
 
 @portal_view
@@ -520,11 +659,20 @@ def authorization_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member_svc.record_view(
         acting_user=request.user, members=[auth.member_id], where=f"authorization #{auth.pk}"
     )
-    return render(request, "referrals/authorization.html", {
-        "a": auth, "form": form, "decider": decider, "errors": errors,
-        "history": AuthorizationStatusChange.objects.filter(authorization=auth).select_related("actor"),
-        "deliveries": ServiceDelivery.objects.visible_to(request.user).filter(authorization=auth).for_list(),
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/authorization.html",
+        {
+            "a": auth,
+            "form": form,
+            "decider": decider,
+            "errors": errors,
+            "history": AuthorizationStatusChange.objects.filter(authorization=auth).select_related("actor"),
+            "deliveries": ServiceDelivery.objects.visible_to(request.user)
+            .filter(authorization=auth)
+            .for_list(),
+        },
+    )
 
 
 # ---------------------------------------------------------------- members
@@ -565,8 +713,13 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             elif action == "propose" and proposer:
                 propose_form = f.MemberRecordForm(request.POST, prefix="propose", proposing=True)
                 if propose_form.is_valid():
-                    member_svc.propose_correction(member, acting_user=user, organization=proposer,
-                                                  note=propose_form.cleaned_data["note"], **propose_form.details())  # fmt: skip
+                    member_svc.propose_correction(
+                        member,
+                        acting_user=user,
+                        organization=proposer,
+                        note=propose_form.cleaned_data["note"],
+                        **propose_form.details(),
+                    )
                     messages.success(request, "Correction sent to the member's plan for review.")
                     return redirect("referrals:member", member.pk)
             elif action == "decide" and owner:
@@ -574,10 +727,13 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if decision.is_valid():
                     correction = get_object_or_404(member.corrections, pk=decision.cleaned_data["correction"])
                     accept = decision.cleaned_data["decision"] == "accept"
-                    member_svc.decide_correction(correction, acting_user=user, accept=accept,
-                                                 note=decision.cleaned_data["note"])  # fmt: skip
-                    messages.success(request, "Correction accepted; the record is updated." if accept
-                                     else "Correction rejected.")  # fmt: skip
+                    member_svc.decide_correction(
+                        correction, acting_user=user, accept=accept, note=decision.cleaned_data["note"]
+                    )
+                    messages.success(
+                        request,
+                        "Correction accepted; the record is updated." if accept else "Correction rejected.",
+                    )
                     return redirect("referrals:member", member.pk)
                 errors = ["Choose accept or reject."]
             else:
@@ -585,15 +741,24 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(edit_form if action == "edit" else propose_form, exc)
     member_svc.record_view(acting_user=user, members=[member], where="member record")
-    return render(request, "referrals/member.html", {
-        "m": member, "errors": errors, "owner": owner, "edit_form": edit_form, "propose_form": propose_form,
-        "corrections": member.corrections.select_related("organization", "proposed_by", "decided_by"),
-        "changes": member_svc.record_changes(member)[:50],
-        "referrals": Referral.objects.visible_to(user).filter(member=member).for_list(),
-        "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(user))
-        if not access.is_platform_admin(user) else member.enrollments.all(),
-        "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
-    })  # fmt: skip
+    return render(
+        request,
+        "referrals/member.html",
+        {
+            "m": member,
+            "errors": errors,
+            "owner": owner,
+            "edit_form": edit_form,
+            "propose_form": propose_form,
+            "corrections": member.corrections.select_related("organization", "proposed_by", "decided_by"),
+            "changes": member_svc.record_changes(member)[:50],
+            "referrals": Referral.objects.visible_to(user).filter(member=member).for_list(),
+            "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(user))
+            if not access.is_platform_admin(user)
+            else member.enrollments.all(),
+            "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
+        },
+    )
 
 
 # ---------------------------------------------------------------- bulk files
@@ -607,8 +772,12 @@ def import_create(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
         try:
-            batch, created = import_svc.start_import(acting_user=request.user, plan=plan,
-                                                     upload=form.cleaned_data["file"], cbo=form.cleaned_data["cbo"])  # fmt: skip
+            batch, created = import_svc.start_import(
+                acting_user=request.user,
+                plan=plan,
+                upload=form.cleaned_data["file"],
+                cbo=form.cleaned_data["cbo"],
+            )
         except SERVICE_ERRORS as exc:
             errors = apply_service_error(form, exc)
         else:
@@ -616,9 +785,17 @@ def import_create(request: HttpRequest) -> HttpResponse:
                 messages.info(request, "This file was uploaded before; here is its result.")
             return redirect("referrals:import", batch.pk)
     recent = ReferralImport.objects.visible_to(request.user).filter(plan=plan)[:10]
-    return render(request, "referrals/import_form.html", {"form": form, "errors": errors, "recent": recent,
-                                                          "columns": import_svc.REQUIRED,
-                                                          "optional": import_svc.OPTIONAL})  # fmt: skip
+    return render(
+        request,
+        "referrals/import_form.html",
+        {
+            "form": form,
+            "errors": errors,
+            "recent": recent,
+            "columns": import_svc.REQUIRED,
+            "optional": import_svc.OPTIONAL,
+        },
+    )
 
 
 @portal_view
@@ -636,20 +813,27 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Importing the valid rows.")
             return redirect("referrals:import", batch.pk)
     row_errors = Paginator(batch.row_errors.all(), 200).get_page(request.GET.get("page"))
-    return render(request, "referrals/import_detail.html", {"batch": batch, "row_errors": row_errors,
-                                                            "errors": errors})  # fmt: skip
+    return render(
+        request, "referrals/import_detail.html", {"batch": batch, "row_errors": row_errors, "errors": errors}
+    )
 
 
 @portal_view
 def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """The small JSON the progress bar polls."""
     batch = get_visible(ReferralImport.objects.all(), request.user, pk=pk)
-    return JsonResponse({
-        "status": batch.status, "status_label": batch.get_status_display(), "percent": batch.percent,
-        "processed": batch.processed_rows, "total": batch.total_rows, "errors": batch.error_rows,
-        "text": batch.progress_text,
-        "finished": batch.finished,
-    })  # fmt: skip
+    return JsonResponse(
+        {
+            "status": batch.status,
+            "status_label": batch.get_status_display(),
+            "percent": batch.percent,
+            "processed": batch.processed_rows,
+            "total": batch.total_rows,
+            "errors": batch.error_rows,
+            "text": batch.progress_text,
+            "finished": batch.finished,
+        }
+    )
 
 
 # ---------------------------------------------------------------- return files
@@ -684,16 +868,31 @@ def return_files(request: HttpRequest) -> HttpResponse:
         )
         columns = selectors.RETURN_FILE_COLUMNS if kind == "status" else selectors.OUTREACH_COLUMNS
         # One audit row for the download, naming every member in the file (ids only, one query).
-        source, field = ((selectors.return_file_referrals, "member_id") if kind == "status"
-                         else (selectors.outreach_attempts, "referral__member_id"))  # fmt: skip
+        source, field = (
+            (selectors.return_file_referrals, "member_id")
+            if kind == "status"
+            else (selectors.outreach_attempts, "referral__member_id")
+        )
         in_file = source(referrals, year, month).order_by().values_list(field, flat=True).distinct()
-        member_svc.record_view(acting_user=request.user, members=in_file,
-                               where=f"downloaded the {kind} return file for {year}-{month:02d}")  # fmt: skip
-        return _csv(f"{'return' if kind == 'status' else 'outreach'}-{year}-{month:02d}"
-                    f"{f'-plan{plan_pk}' if plan_pk else ''}.csv", columns,  # the id, never raw input
-                    ([row[c] for c in columns] for row in rows))  # fmt: skip
-    return render(request, "referrals/return_files.html", {
-        "plans": plans, "plan_id": plan_id, "month": f"{year}-{month:02d}",
-        "status_count": selectors.return_file_referrals(referrals, year, month).count(),
-        "outreach_count": selectors.outreach_attempts(referrals, year, month).count(),
-    })  # fmt: skip
+        member_svc.record_view(
+            acting_user=request.user,
+            members=in_file,
+            where=f"downloaded the {kind} return file for {year}-{month:02d}",
+        )
+        return _csv(
+            f"{'return' if kind == 'status' else 'outreach'}-{year}-{month:02d}"
+            f"{f'-plan{plan_pk}' if plan_pk else ''}.csv",
+            columns,  # the id, never raw input
+            ([row[c] for c in columns] for row in rows),
+        )
+    return render(
+        request,
+        "referrals/return_files.html",
+        {
+            "plans": plans,
+            "plan_id": plan_id,
+            "month": f"{year}-{month:02d}",
+            "status_count": selectors.return_file_referrals(referrals, year, month).count(),
+            "outreach_count": selectors.outreach_attempts(referrals, year, month).count(),
+        },
+    )

@@ -15,9 +15,16 @@ from cbo_portal.choices import OrgKind, Role
 from tests.factories import PASSWORD, OrganizationFactory, PlanFactory, member
 
 BROWSER_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -118,7 +125,12 @@ def world(db) -> World:
         kind=OrgKind.PLATFORM, legal_name="Platform", npi="", tin="", taxonomy_code=""
     )
     return World(
-        cbo=cbo, other_cbo=other_cbo, hub=hub, plan=plan, other_plan=other_plan, platform=platform,
+        cbo=cbo,
+        other_cbo=other_cbo,
+        hub=hub,
+        plan=plan,
+        other_plan=other_plan,
+        platform=platform,
         cbo_admin=member(cbo, Role.CBO_ADMIN, "admin@eastside.org"),
         cbo_staff=member(cbo, Role.CBO_STAFF, "staff@eastside.org"),
         cbo_billing=member(cbo, Role.CBO_BILLING, "billing@eastside.org"),
@@ -131,7 +143,7 @@ def world(db) -> World:
         other_plan_manager=member(other_plan, Role.PLAN_CONTRACT_MANAGER, "contracts@cvha.org"),
         other_plan_coordinator=member(other_plan, Role.PLAN_CARE_COORDINATOR, "care@cvha.org"),
         platform_admin=member(platform, Role.PLATFORM_ADMIN, "root@platform.org"),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture

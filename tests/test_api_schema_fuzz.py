@@ -36,8 +36,9 @@ def _send(client: Client, case) -> int:
             for k, v in (case.body or {}).items()
         }
         return getattr(client, method)(path, body, **kwargs).status_code
-    return getattr(client, method)(path, json.dumps(case.body), content_type="application/json",
-                                   **kwargs).status_code  # fmt: skip
+    return getattr(client, method)(
+        path, json.dumps(case.body), content_type="application/json", **kwargs
+    ).status_code
 
 
 @pytest.mark.parametrize("persona", ["cbo_admin", "care_coordinator"])
@@ -51,8 +52,13 @@ def test_no_operation_answers_with_a_server_error(world, persona):
 
     for operation in OPERATIONS:
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def probe(case):
             nonlocal sent

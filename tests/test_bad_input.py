@@ -47,19 +47,85 @@ PERSONAS = ("cbo_admin", "care_coordinator", "cbo_billing")  # CBO admin, plan c
 NUL_AND_CONTROL = ("\x00", "abc\x00def", "\x01\x02\x1b[2J\x7f", "\x08", "\x1f")
 BAD_PAGES = ("abc", "99999999999999999999", "-1", "0", "٣", "1e3")
 # Every query parameter a page view reads (grep request.GET in the apps), each given junk at once.
-FILTERS = ("status", "plan", "month", "year", "quarter", "party", "county", "file", "action", "referral", "show",
-           "repeat", "period", "export", "category", "unmatched", "kind", "cbo", "service", "member")  # fmt: skip
-JUNK = ("abc", "²", "٣٤", "１２", "99999999999999999999", "-1", "0", "2024-99", "99999999999999999999-01",
-        "0-0", "1.5", "'", "%", "1\r\nX-Injected: 1", "Ω" * 300)  # fmt: skip
+FILTERS = (
+    "status",
+    "plan",
+    "month",
+    "year",
+    "quarter",
+    "party",
+    "county",
+    "file",
+    "action",
+    "referral",
+    "show",
+    "repeat",
+    "period",
+    "export",
+    "category",
+    "unmatched",
+    "kind",
+    "cbo",
+    "service",
+    "member",
+)
+JUNK = (
+    "abc",
+    "²",
+    "٣٤",
+    "１２",
+    "99999999999999999999",
+    "-1",
+    "0",
+    "2024-99",
+    "99999999999999999999-01",
+    "0-0",
+    "1.5",
+    "'",
+    "%",
+    "1\r\nX-Injected: 1",
+    "Ω" * 300,
+)
 # ... and the same junk once more with every export switched on (CSV downloads name their files).
 EXPORTS = {"format": "csv", "file": "status", "export": "csv"}
 # Fields views read record ids from (grep int(request.POST / pk=request.POST), all given junk at once.
-ID_FIELDS = ("invitation", "membership", "token", "organization", "line", "plan", "submitter", "referral", "cbo",
-             "member", "claim", "batch", "role")  # fmt: skip
+ID_FIELDS = (
+    "invitation",
+    "membership",
+    "token",
+    "organization",
+    "line",
+    "plan",
+    "submitter",
+    "referral",
+    "cbo",
+    "member",
+    "claim",
+    "batch",
+    "role",
+)
 ID_ACTIONS = ("revoke", "deactivate", "role", "remove_line", "")
 BAD_IDS = ("abc", "²", "99999999999999999999")
-API_PARAMS = ("search", "q", "ordering", "page", "page_size", "limit", "offset", "status", "plan", "cbo", "member",
-              "referral", "service", "county", "created_after", "service_date_after", "month", "unmatched")  # fmt: skip
+API_PARAMS = (
+    "search",
+    "q",
+    "ordering",
+    "page",
+    "page_size",
+    "limit",
+    "offset",
+    "status",
+    "plan",
+    "cbo",
+    "member",
+    "referral",
+    "service",
+    "county",
+    "created_after",
+    "service_date_after",
+    "month",
+    "unmatched",
+)
 # Pages whose POST does its work without any id (signs out, rebuilds everything): not for junk posts.
 NO_JUNK_POST = {"logout", "build"}
 # Tables a GET may write to: reading members' data is itself audited; the first plan worklist
@@ -336,8 +402,11 @@ def test_a_cin_of_non_ascii_digits_is_refused(seeded, api, cin):
     members = Member.objects.count()
     body = {
         "member": {"cin": cin, "first_name": "Rosa", "last_name": "Alvarez", "dob": "1961-04-02"},
-        "service": "T2041-U6", "reason": "Food insecurity", "cbo": seeded.cbo.pk, "plan": seeded.plan.pk,
-    }  # fmt: skip
+        "service": "T2041-U6",
+        "reason": "Food insecurity",
+        "cbo": seeded.cbo.pk,
+        "plan": seeded.plan.pk,
+    }
     response = api.as_user(seeded.care_coordinator).post("/api/v1/referrals/", body, format="json")
     assert response.status_code == 400, response.json()
     assert "CIN" in response.json()["error"]["message"]
@@ -370,8 +439,10 @@ def test_an_835_or_999_with_a_nul_byte_is_refused_at_the_door(seeded, client, ap
         assert f"file contains a NUL byte at offset {offset}" in response.text
 
     rest = api.as_user(seeded.cbo_billing)
-    for url, name, content, kind, offset in (("/api/v1/remittances/", "era.835", data, "835", at),
-                                             ("/api/v1/acknowledgements/", "ack.999", ack, "999", ack_at)):  # fmt: skip
+    for url, name, content, kind, offset in (
+        ("/api/v1/remittances/", "era.835", data, "835", at),
+        ("/api/v1/acknowledgements/", "ack.999", ack, "999", ack_at),
+    ):
         response = rest.post(url, {"file": SimpleUploadedFile(name, content)}, format="multipart")
         assert response.status_code == 400
         assert f"file contains a NUL byte at offset {offset}" in response.json()["error"]["message"]
@@ -390,13 +461,17 @@ CSV_HEADER = "CIN,First Name,Last Name,DOB,Service,Plan Reference\n"
 def test_a_referral_file_with_a_nul_byte_ends_with_its_reason(
     seeded, client, django_capture_on_commit_callbacks
 ):
-    content = (CSV_HEADER + "91230001A,Rosa,Alvarez,1961-04-02,T2041-U6,PR-1\n"
-               "91230002A,Ana\x00,Lopez,1970-01-01,T2041-U6,PR-2\n").encode()  # fmt: skip
+    content = (
+        CSV_HEADER + "91230001A,Rosa,Alvarez,1961-04-02,T2041-U6,PR-1\n"
+        "91230002A,Ana\x00,Lopez,1970-01-01,T2041-U6,PR-2\n"
+    ).encode()
     client.force_login(seeded.care_coordinator)
     referrals = Referral.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/referrals/files/", {"file": SimpleUploadedFile("refs.csv", content, "text/csv"),
-                                                     "cbo": seeded.cbo.pk})  # fmt: skip
+        response = client.post(
+            "/referrals/files/",
+            {"file": SimpleUploadedFile("refs.csv", content, "text/csv"), "cbo": seeded.cbo.pk},
+        )
     assert response.status_code == 302
     batch = ReferralImport.objects.get()
     assert batch.finished and batch.status == ImportStatus.INVALID
@@ -412,8 +487,12 @@ def test_any_exception_ends_a_referral_import_failed_with_its_reason(seeded, mon
     """Not only (IntegrityError, OSError, ValueError): whatever stops the import, it never stays
     "importing" for ever."""
     content = (CSV_HEADER + "91230001A,Rosa,Alvarez,1961-04-02,T2041-U6,PR-1\n").encode()
-    batch, _ = imports.start_import(acting_user=seeded.care_coordinator, plan=seeded.plan, cbo=seeded.cbo,
-                                    upload=SimpleUploadedFile("refs.csv", content, "text/csv"))  # fmt: skip
+    batch, _ = imports.start_import(
+        acting_user=seeded.care_coordinator,
+        plan=seeded.plan,
+        cbo=seeded.cbo,
+        upload=SimpleUploadedFile("refs.csv", content, "text/csv"),
+    )
 
     def boom(*args, **kwargs):
         raise KeyError("service_id")

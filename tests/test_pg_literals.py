@@ -16,10 +16,15 @@ ODD = ["plain", 'quote"d', "back\\slash", "comma,brace}{", "NULL", "tab\there", 
 @pytest.mark.postgresql
 def test_array_literals_round_trip():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::text[], %s::bigint[], %s::numeric[], %s::text[]", [
-            array_literal(ODD), array_literal([1, 22, 333]), array_literal([Decimal("1.50"), Decimal("-2")]),
-            array_literal(["a", None]),
-        ])  # fmt: skip
+        cursor.execute(
+            "SELECT %s::text[], %s::bigint[], %s::numeric[], %s::text[]",
+            [
+                array_literal(ODD),
+                array_literal([1, 22, 333]),
+                array_literal([Decimal("1.50"), Decimal("-2")]),
+                array_literal(["a", None]),
+            ],
+        )
         texts, ints, amounts, with_null = cursor.fetchone()
     assert texts == ODD and ints == [1, 22, 333] and amounts == [Decimal("1.50"), Decimal("-2")]
     assert with_null == ["a", None] and array_literal([]) == "{}"

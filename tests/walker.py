@@ -15,10 +15,19 @@ from billing.services.claims import build_claims
 from tests.billing.factories import authorized_delivery, delivery, new_member, setup_billing
 
 PERSONAS = [
-    "cbo_admin", "cbo_staff", "cbo_billing", "hub_billing", "plan_admin", "contract_manager",
-    "care_coordinator", "other_cbo_admin", "other_cbo_staff", "other_plan_manager",
-    "other_plan_coordinator", "platform_admin",
-]  # fmt: skip
+    "cbo_admin",
+    "cbo_staff",
+    "cbo_billing",
+    "hub_billing",
+    "plan_admin",
+    "contract_manager",
+    "care_coordinator",
+    "other_cbo_admin",
+    "other_cbo_staff",
+    "other_plan_manager",
+    "other_plan_coordinator",
+    "platform_admin",
+]
 MAX_PAGES = 150
 # Downloads and API pages are not pages a person reads; sign-out is a form, not a link.
 SKIP = re.compile(

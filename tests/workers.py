@@ -21,20 +21,40 @@ def worker_env(**extra: str) -> dict[str, str]:
     """The environment of a worker process: this test's database, media folder and queue."""
     db = connection.settings_dict
     return {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "cbo_portal.settings", "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cbo_portal.settings",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_QUEUE": app.conf.task_default_queue, **extra,
-    }  # fmt: skip
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_QUEUE": app.conf.task_default_queue,
+        **extra,
+    }
 
 
 def start_worker(name: str, **env: str) -> subprocess.Popen:
     """One worker process (solo pool: it runs each task in itself) named ``name``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.worker_app", "worker", "--pool=solo", "-n", f"{name}@%h",
-         "-Q", app.conf.task_default_queue, "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        env=worker_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.worker_app",
+            "worker",
+            "--pool=solo",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            app.conf.task_default_queue,
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=worker_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @contextlib.contextmanager

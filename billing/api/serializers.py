@@ -26,8 +26,20 @@ from contracts.choices import ClaimFormat
 class ClaimLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClaimLine
-        fields = ["line_number", "line_control_number", "procedure_code", "modifiers", "service_date", "end_date",
-                  "units", "rate", "charge", "paid_amount", "live", "diagnosis_pointers"]  # fmt: skip
+        fields = [
+            "line_number",
+            "line_control_number",
+            "procedure_code",
+            "modifiers",
+            "service_date",
+            "end_date",
+            "units",
+            "rate",
+            "charge",
+            "paid_amount",
+            "live",
+            "diagnosis_pointers",
+        ]
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -54,11 +66,32 @@ class ClaimSerializer(serializers.ModelSerializer):
     class Meta:
         model = Claim
         fields = [
-            "id", "control_number", "status", "frequency", "billed_amount", "paid_amount", "plan", "plan_name",
-            "billing_provider", "billing_provider_name", "submitter", "member_cin", "service_month", "service_dates",
-            "authorization", "diagnosis_codes", "place_of_service", "payer_claim_number", "replaces", "batch",
-            "transaction_set_control", "problems", "lines", "submitted_at", "created_at",
-        ]  # fmt: skip
+            "id",
+            "control_number",
+            "status",
+            "frequency",
+            "billed_amount",
+            "paid_amount",
+            "plan",
+            "plan_name",
+            "billing_provider",
+            "billing_provider_name",
+            "submitter",
+            "member_cin",
+            "service_month",
+            "service_dates",
+            "authorization",
+            "diagnosis_codes",
+            "place_of_service",
+            "payer_claim_number",
+            "replaces",
+            "batch",
+            "transaction_set_control",
+            "problems",
+            "lines",
+            "submitted_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(ServiceDatesSerializer)
@@ -74,11 +107,28 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = Batch
         fields = [
-            "id", "submitter", "submitter_name", "plan", "plan_name", "format", "status", "claim_count",
-            "total_billed", "progress_done", "progress_total", "progress_percent", "file_name", "sha256",
-            "interchange_control", "group_control", "remote_path", "submitted_at", "acknowledged_at", "error",
+            "id",
+            "submitter",
+            "submitter_name",
+            "plan",
+            "plan_name",
+            "format",
+            "status",
+            "claim_count",
+            "total_billed",
+            "progress_done",
+            "progress_total",
+            "progress_percent",
+            "file_name",
+            "sha256",
+            "interchange_control",
+            "group_control",
+            "remote_path",
+            "submitted_at",
+            "acknowledged_at",
+            "error",
             "created_at",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
 
     def get_progress_percent(self, obj: Batch) -> int:
@@ -119,8 +169,16 @@ class AcknowledgementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Acknowledgement
-        fields = ["id", "batch", "file_name", "accepted_sets", "rejected_sets", "results", "imported_at",
-                  "already_imported"]  # fmt: skip
+        fields = [
+            "id",
+            "batch",
+            "file_name",
+            "accepted_sets",
+            "rejected_sets",
+            "results",
+            "imported_at",
+            "already_imported",
+        ]
 
     def get_already_imported(self, obj: Acknowledgement) -> bool:
         return bool(getattr(obj, "already_imported", False))
@@ -149,9 +207,21 @@ class RemitClaimSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RemittanceClaim
-        fields = ["id", "patient_control_number", "claim", "claim_status", "status_code", "charge", "paid",
-                  "patient_responsibility", "payer_claim_number", "resolved_at", "resolution_note", "payments",
-                  "adjustments"]  # fmt: skip
+        fields = [
+            "id",
+            "patient_control_number",
+            "claim",
+            "claim_status",
+            "status_code",
+            "charge",
+            "paid",
+            "patient_responsibility",
+            "payer_claim_number",
+            "resolved_at",
+            "resolution_note",
+            "payments",
+            "adjustments",
+        ]
 
 
 class RemitProviderAdjustmentSerializer(serializers.ModelSerializer):
@@ -166,9 +236,25 @@ class RemittanceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Remittance
-        fields = ["id", "file_name", "plan", "plan_name", "payee", "payee_name", "payer_name", "payer_id", "payee_npi",
-                  "trace_number", "payment_method", "payment_date", "total_paid", "claim_count", "matched_count",
-                  "unmatched_count", "imported_at"]  # fmt: skip
+        fields = [
+            "id",
+            "file_name",
+            "plan",
+            "plan_name",
+            "payee",
+            "payee_name",
+            "payer_name",
+            "payer_id",
+            "payee_npi",
+            "trace_number",
+            "payment_method",
+            "payment_date",
+            "total_paid",
+            "claim_count",
+            "matched_count",
+            "unmatched_count",
+            "imported_at",
+        ]
 
 
 class RemittanceDetailSerializer(RemittanceSerializer):
@@ -212,17 +298,40 @@ class DenialSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Claim
-        fields = ["id", "control_number", "status", "frequency", "payer_claim_number", "plan", "plan_name",
-                  "billing_provider", "provider_name", "member_cin", "first_service_date", "last_service_date",
-                  "billed_amount", "paid_amount", "patient_responsibility", "adjudicated_at", "reasons"]  # fmt: skip
+        fields = [
+            "id",
+            "control_number",
+            "status",
+            "frequency",
+            "payer_claim_number",
+            "plan",
+            "plan_name",
+            "billing_provider",
+            "provider_name",
+            "member_cin",
+            "first_service_date",
+            "last_service_date",
+            "billed_amount",
+            "paid_amount",
+            "patient_responsibility",
+            "adjudicated_at",
+            "reasons",
+        ]
 
     @extend_schema_field(DenialReasonSerializer(many=True))
     def get_reasons(self, obj: Claim) -> list[dict]:
         return [
-            {"group": r.group, "carc": r.carc, "amount": r.amount, "description": r.description, "advice": r.advice,
-             "remarks": [f"{code}: {text}" for code, text in r.rarcs], "lines": r.lines}
+            {
+                "group": r.group,
+                "carc": r.carc,
+                "amount": r.amount,
+                "description": r.description,
+                "advice": r.advice,
+                "remarks": [f"{code}: {text}" for code, text in r.rarcs],
+                "lines": r.lines,
+            }
             for r in denial_services.reasons(obj)
-        ]  # fmt: skip
+        ]
 
 
 class DenialActionSerializer(serializers.Serializer):

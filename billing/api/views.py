@@ -101,10 +101,15 @@ class BatchViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         batch = self.get_object()
         batch_services.check_can_download(request.user, batch)
         if not batch.file:
-            return Response({"error": {"code": "not_ready", "message": "The file is still being written.",
-                                       "fields": {}}}, status=status.HTTP_409_CONFLICT)  # fmt: skip
-        record_claims_view(acting_user=request.user, claims=Claim.objects.filter(batch=batch),
-                           where=f"API downloaded batch {batch.pk} file {batch.file_name}")  # fmt: skip
+            return Response(
+                {"error": {"code": "not_ready", "message": "The file is still being written.", "fields": {}}},
+                status=status.HTTP_409_CONFLICT,
+            )
+        record_claims_view(
+            acting_user=request.user,
+            claims=Claim.objects.filter(batch=batch),
+            where=f"API downloaded batch {batch.pk} file {batch.file_name}",
+        )
         return FileResponse(batch.file.open("rb"), as_attachment=True, filename=batch.file_name)
 
 
@@ -147,20 +152,27 @@ class RemittanceViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Re
     def retrieve(self, request, *args, **kwargs):
         """The detail shows each matched claim payment's claim: audited, naming their members."""
         remittance = self.get_object()
-        record_claims_view(acting_user=request.user, claims=list(remittance.claims.all()),
-                           member_field="claim__member_id", where=f"API remittance {remittance.trace_number}")  # fmt: skip
+        record_claims_view(
+            acting_user=request.user,
+            claims=list(remittance.claims.all()),
+            member_field="claim__member_id",
+            where=f"API remittance {remittance.trace_number}",
+        )
         return Response(self.get_serializer(remittance).data)
 
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
-                Prefetch("claims", RemittanceClaim.objects.select_related("claim").prefetch_related(
-                    Prefetch("payments", Payment.objects.select_related("claim_line")),
-                    Prefetch("adjustments", Adjustment.objects.select_related("claim_line")),
-                )),
+                Prefetch(
+                    "claims",
+                    RemittanceClaim.objects.select_related("claim").prefetch_related(
+                        Prefetch("payments", Payment.objects.select_related("claim_line")),
+                        Prefetch("adjustments", Adjustment.objects.select_related("claim_line")),
+                    ),
+                ),
                 "provider_adjustments",
-            )  # fmt: skip
+            )
         return queryset
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: RemitImportSerializer})
@@ -194,8 +206,13 @@ class DenialViewSet(MemberViewAuditMixin, ScopedViewSetMixin, viewsets.ReadOnlyM
         body = DenialActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         claim = fn(self.get_object(), acting_user=request.user, reason=body.validated_data.get("reason", ""))
-        data = {"id": claim.pk, "control_number": claim.control_number, "frequency": claim.frequency,
-                "status": claim.status, "replaces": claim.replaces_id}  # fmt: skip
+        data = {
+            "id": claim.pk,
+            "control_number": claim.control_number,
+            "frequency": claim.frequency,
+            "status": claim.status,
+            "replaces": claim.replaces_id,
+        }
         return Response(DenialResultSerializer(data).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DenialActionSerializer, responses={201: DenialResultSerializer})

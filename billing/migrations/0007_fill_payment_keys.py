@@ -17,7 +17,7 @@ def fill(apps, schema_editor):
         key = payment_key(
             payer_id=row.payer_id, originator_id=row.originator_id, payer_name=row.payer_name,
             trace_number=row.trace_number, payment_date=row.payment_date, total_paid=row.total_paid,
-        )  # fmt: skip
+        )
         if key in seen or Remittance.objects.filter(payment_key=key).exists():
             continue
         seen.add(key)

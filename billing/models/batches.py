@@ -57,9 +57,12 @@ class PlanChannel(models.Model):
     archive_dir = models.CharField(max_length=200, blank=True, help_text="Where picked-up files are moved")
     # The interchange envelope the plan expects on our 837P files (ISA05/07, ISA14, ISA15).
     usage_indicator = models.CharField(
-        "usage (ISA15)", max_length=1, choices=[("P", "Production"), ("T", "Test")], default="P",
+        "usage (ISA15)",
+        max_length=1,
+        choices=[("P", "Production"), ("T", "Test")],
+        default="P",
         help_text="Test while the plan onboards us; production once it says so",
-    )  # fmt: skip
+    )
     ta1_requested = models.BooleanField(
         "TA1 requested (ISA14)", default=False, help_text="Ask the plan for a TA1 interchange acknowledgement"
     )
@@ -137,9 +140,11 @@ class Batch(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     build_run = models.UUIDField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="The nightly build that fills it: the build's processes share it (BatchFiller)",
-    )  # fmt: skip
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )

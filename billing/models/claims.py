@@ -49,9 +49,12 @@ class Claim(models.Model):
         "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     submitter = models.ForeignKey(
-        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False,
+        "cbo_portal.Organization",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         help_text="Who sends the claim: the provider itself or the hub billing for it",
-    )  # fmt: skip
+    )
     plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
     contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="claims")
     member = models.ForeignKey("referrals.Member", on_delete=models.PROTECT, related_name="claims")
@@ -69,9 +72,13 @@ class Claim(models.Model):
     # (Meta.indexes, ``claim_authorization``) serves ``authorization_id = x`` and costs nothing
     # on the claims without one.
     authorization = models.ForeignKey(
-        "referrals.Authorization", null=True, blank=True, on_delete=models.PROTECT, related_name="claims",
+        "referrals.Authorization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
         db_index=False,
-    )  # fmt: skip
+    )
     service_month = models.DateField(help_text="First day of the month of service")
     first_service_date = models.DateField()
     last_service_date = models.DateField()
@@ -188,10 +195,12 @@ class ClaimLine(models.Model):
     charge = models.DecimalField(max_digits=12, decimal_places=2)
     diagnosis_pointers = models.JSONField(default=list)
     place_of_service = models.CharField(
-        max_length=2, default="", blank=True,
+        max_length=2,
+        default="",
+        blank=True,
         help_text="The delivery's place of service (SV105), copied when the line is built so the 837 "
         "export reads it without joining the delivery; empty on lines built before it existed",
-    )  # fmt: skip
+    )
     paid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
 
     class Meta:

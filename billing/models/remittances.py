@@ -37,9 +37,12 @@ class Remittance(models.Model):
     file_name = models.CharField(max_length=200)
     sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file this payment came in")
     payment_key = models.CharField(
-        max_length=64, null=True, blank=True, editable=False,
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="What makes the payment itself: payer, trace number, date and amount (hashed)",
-    )  # fmt: skip
+    )
     originator_id = models.CharField(
         max_length=50, blank=True, help_text="TRN03: the payer's originating company id"
     )
@@ -106,8 +109,10 @@ class RemittanceClaim(models.Model):
 
     class Meta:
         ordering = ["remittance", "pk"]
-        indexes = [models.Index(fields=["claim"], name="remit_claim_claim"),
-                   models.Index(fields=["patient_control_number"], name="remit_claim_pcn")]  # fmt: skip
+        indexes = [
+            models.Index(fields=["claim"], name="remit_claim_claim"),
+            models.Index(fields=["patient_control_number"], name="remit_claim_pcn"),
+        ]
 
     def __str__(self) -> str:
         return f"CLP {self.patient_control_number} ({self.status_code})"

@@ -138,23 +138,47 @@ def _prove_sent(batch: Batch, kind: str, name: str, actor) -> Batch:
     return batch
 
 
-def _save(kind: str, batch: Batch | None, data: bytes, digest: str, name: str, actor, *, accepted: int,
-          rejected: int, results: list[dict], warnings: list[str], summary: str) -> Acknowledgement:  # fmt: skip
+def _save(
+    kind: str,
+    batch: Batch | None,
+    data: bytes,
+    digest: str,
+    name: str,
+    actor,
+    *,
+    accepted: int,
+    rejected: int,
+    results: list[dict],
+    warnings: list[str],
+    summary: str,
+) -> Acknowledgement:
     ack = Acknowledgement(
-        batch=batch, kind=kind, file_name=name, sha256=digest, accepted_sets=accepted, rejected_sets=rejected,
-        results=results, warnings=warnings, imported_by=actor,
-    )  # fmt: skip
+        batch=batch,
+        kind=kind,
+        file_name=name,
+        sha256=digest,
+        accepted_sets=accepted,
+        rejected_sets=rejected,
+        results=results,
+        warnings=warnings,
+        imported_by=actor,
+    )
     ack.file.save(name, ContentFile(data), save=False)
     ack.save()
     audit.record(
-        actor=actor, action=AuditAction.CREATE, obj=ack, organization=batch.submitter if batch else None,
-        summary=summary, changes={"file": name, "accepted": accepted, "rejected": rejected, "kind": kind},
-    )  # fmt: skip
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=ack,
+        organization=batch.submitter if batch else None,
+        summary=summary,
+        changes={"file": name, "accepted": accepted, "rejected": rejected, "kind": kind},
+    )
     return ack
 
 
-def _reject_with_reasons(claims: list[tuple[int, str, str]], head: str, reasons: dict[str, list[str]],
-                         general: list[str], actor) -> int:  # fmt: skip
+def _reject_with_reasons(
+    claims: list[tuple[int, str, str]], head: str, reasons: dict[str, list[str]], general: list[str], actor
+) -> int:
     """Move claims (id, control number, status) to rejected: each history row is ``head — detail |
     detail`` with the reasons that concern that claim (``rejection_errors`` reads it back)."""
     by_status: dict[str, list[int]] = defaultdict(list)
@@ -251,25 +275,44 @@ def _apply_999(
             if item.accepted:
                 accepted_sets += 1
                 transition_claims_bulk(
-                    [c[0] for c in waiting], ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, acting_user=actor,
+                    [c[0] for c in waiting],
+                    ClaimStatus.SUBMITTED,
+                    ClaimStatus.ACCEPTED,
+                    acting_user=actor,
                     reason=f"999 {name}: transaction set {item.control_number} accepted",
-                )  # fmt: skip
+                )
             else:
                 rejected_sets += 1
                 _reject_999(waiting, item, name, actor)
-            results.append({
-                "batch": batch.pk, "group_control": group.group_control_number, "control_number": item.control_number,
-                "status": item.status, "accepted": item.accepted, "errors": messages[1:] if item.accepted else messages,
-                "claims": len(claims), "claims_moved": len(waiting),
-            })  # fmt: skip
+            results.append(
+                {
+                    "batch": batch.pk,
+                    "group_control": group.group_control_number,
+                    "control_number": item.control_number,
+                    "status": item.status,
+                    "accepted": item.accepted,
+                    "errors": messages[1:] if item.accepted else messages,
+                    "claims": len(claims),
+                    "claims_moved": len(waiting),
+                }
+            )
         if batch.status == BatchStatus.SUBMITTED:
-            transition_batch(batch, BatchStatus.ACKNOWLEDGED, acting_user=actor, reason=f"999 {name}",
-                             acknowledged_at=now)  # fmt: skip
+            transition_batch(
+                batch, BatchStatus.ACKNOWLEDGED, acting_user=actor, reason=f"999 {name}", acknowledged_at=now
+            )
     return _save(
-        AckKind.FA999, first_batch, data, digest, name, actor, accepted=accepted_sets, rejected=rejected_sets,
-        results=results, warnings=warnings,
+        AckKind.FA999,
+        first_batch,
+        data,
+        digest,
+        name,
+        actor,
+        accepted=accepted_sets,
+        rejected=rejected_sets,
+        results=results,
+        warnings=warnings,
         summary=f"Imported 999 {name}: {count(accepted_sets, 'transaction set')} accepted, {rejected_sets} rejected",
-    )  # fmt: skip
+    )
 
 
 def _reject_999(claims: list[tuple[int, str, str]], item: ack999.SetAck, name: str, actor) -> None:
@@ -296,14 +339,18 @@ def _apply_277ca(
     payer_numbers = {v.payer_claim_number for v in verdicts if v.payer_claim_number}
     claims = Claim.objects.filter(
         Q(control_number__in=numbers) | Q(payer_claim_number__in=payer_numbers),
-        status__in=ACKNOWLEDGEABLE_CLAIM_STATUSES, batch__status__in=ANSWERABLE_BATCH_STATUSES,
-    )  # fmt: skip
+        status__in=ACKNOWLEDGEABLE_CLAIM_STATUSES,
+        batch__status__in=ANSWERABLE_BATCH_STATUSES,
+    )
     if user is not None:
         claims = claims.filter(
             billing_scope_q(user, provider="billing_provider", submitter="submitter", plan=None)
         )
-    rows = list(claims.values_list("id", "control_number", "payer_claim_number", "status", "batch_id",
-                                   "billing_provider__npi"))  # fmt: skip
+    rows = list(
+        claims.values_list(
+            "id", "control_number", "payer_claim_number", "status", "batch_id", "billing_provider__npi"
+        )
+    )
     by_control: dict[str, list[tuple]] = defaultdict(list)
     by_payer_number: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
@@ -324,8 +371,11 @@ def _apply_277ca(
         # for it any more, but it is the file this uploader's batch already holds.
         held = Acknowledgement.objects.filter(sha256=digest, kind=AckKind.CA277, batch__isnull=False)
         if user is not None:
-            held = held.filter(batch__in=Batch.objects.filter(
-                billing_scope_q(user, provider="submitter", submitter=None, plan=None)))  # fmt: skip
+            held = held.filter(
+                batch__in=Batch.objects.filter(
+                    billing_scope_q(user, provider="submitter", submitter=None, plan=None)
+                )
+            )
         if (found := held.order_by("pk").first()) is not None:
             raise _AlreadyImported(found)
         raise AckImportError(
@@ -349,8 +399,14 @@ def _apply_277ca(
     payer_numbers_to_set: list[tuple[int, str]] = []
     for verdict, row in matched:
         messages = verdict.messages()
-        entry = {"control_number": verdict.control_number, "outcome": verdict.outcome, "errors": messages,
-                 "payer_claim_number": verdict.payer_claim_number, "claim": None, "moved": False}  # fmt: skip
+        entry = {
+            "control_number": verdict.control_number,
+            "outcome": verdict.outcome,
+            "errors": messages,
+            "payer_claim_number": verdict.payer_claim_number,
+            "claim": None,
+            "moved": False,
+        }
         results.append(entry)
         if row is None:
             entry["errors"] = [
@@ -371,8 +427,13 @@ def _apply_277ca(
             to_reject.append((claim_id, control, status))
             reasons[control] = messages
             entry["moved"] = True
-    transition_claims_bulk(to_accept, ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, acting_user=actor,
-                           reason=f"277CA {name}: accepted by the payer")  # fmt: skip
+    transition_claims_bulk(
+        to_accept,
+        ClaimStatus.SUBMITTED,
+        ClaimStatus.ACCEPTED,
+        acting_user=actor,
+        reason=f"277CA {name}: accepted by the payer",
+    )
     for claim_id, number in payer_numbers_to_set:
         Claim.objects.filter(pk=claim_id).update(payer_claim_number=number[:50], updated_at=timezone.now())
     if to_reject:
@@ -380,9 +441,18 @@ def _apply_277ca(
     accepted = sum(1 for v, r in matched if r is not None and v.outcome == "accepted")
     rejected = sum(1 for v, r in matched if r is not None and v.outcome == "rejected")
     return _save(
-        AckKind.CA277, first, data, digest, name, actor, accepted=accepted, rejected=rejected, results=results,
-        warnings=[], summary=f"Imported 277CA {name}: {count(accepted, 'claim')} accepted, {rejected} rejected",
-    )  # fmt: skip
+        AckKind.CA277,
+        first,
+        data,
+        digest,
+        name,
+        actor,
+        accepted=accepted,
+        rejected=rejected,
+        results=results,
+        warnings=[],
+        summary=f"Imported 277CA {name}: {count(accepted, 'claim')} accepted, {rejected} rejected",
+    )
 
 
 # --------------------------------------------------------------------------- TA1
@@ -398,9 +468,12 @@ def _apply_ta1(items: list[ack277.Ta1], data: bytes, digest: str, name: str, act
         if len(batches) != 1:
             raise AckImportError(
                 f"{name} was not imported: its TA1 answers interchange {item.interchange_control_number}, but "
-                + ("no batch we sent has that interchange control number (ISA13)." if not batches
-                   else f"{len(batches)} sent batches have it; import it from the batch's page instead.")
-            )  # fmt: skip
+                + (
+                    "no batch we sent has that interchange control number (ISA13)."
+                    if not batches
+                    else f"{len(batches)} sent batches have it; import it from the batch's page instead."
+                )
+            )
         found.append((item, batches[0]))
     for _item, batch in found:
         _once(batch, digest)
@@ -413,16 +486,36 @@ def _apply_ta1(items: list[ack277.Ta1], data: bytes, digest: str, name: str, act
             accepted += 1
         else:
             rejected += 1
-            waiting = list(Claim.objects.filter(batch=batch, status=ClaimStatus.SUBMITTED)
-                           .values_list("id", "control_number", "status"))  # fmt: skip
+            waiting = list(
+                Claim.objects.filter(batch=batch, status=ClaimStatus.SUBMITTED).values_list(
+                    "id", "control_number", "status"
+                )
+            )
             moved = _reject_with_reasons(waiting, f"TA1 {name}: {message}", {}, [], actor) if waiting else 0
-        results.append({"batch": batch.pk, "interchange_control": item.interchange_control_number,
-                        "status": item.status, "accepted": item.accepted, "note_code": item.note_code,
-                        "errors": [message], "claims_moved": moved})  # fmt: skip
+        results.append(
+            {
+                "batch": batch.pk,
+                "interchange_control": item.interchange_control_number,
+                "status": item.status,
+                "accepted": item.accepted,
+                "note_code": item.note_code,
+                "errors": [message],
+                "claims_moved": moved,
+            }
+        )
     return _save(
-        AckKind.TA1, first, data, digest, name, actor, accepted=accepted, rejected=rejected, results=results,
-        warnings=[], summary=f"Imported TA1 {name}: {count(accepted, 'interchange')} accepted, {rejected} rejected",
-    )  # fmt: skip
+        AckKind.TA1,
+        first,
+        data,
+        digest,
+        name,
+        actor,
+        accepted=accepted,
+        rejected=rejected,
+        results=results,
+        warnings=[],
+        summary=f"Imported TA1 {name}: {count(accepted, 'interchange')} accepted, {rejected} rejected",
+    )
 
 
 def rejection_errors(claim: Claim) -> list[str]:
@@ -444,12 +537,21 @@ def _split_reason(reason: str) -> list[str]:
 # (``billing.fixlinks`` turns it into a link for the reader). Codes about an entity's id or
 # address depend on whose it is: the provider's (entity 85/87/41) or the member's.
 _STATUS_FIX_CODES = {
-    "254": "diagnosis_invalid", "255": "diagnosis_invalid",
-    "29": "member_cin", "33": "member_cin", "164": "member_cin", "158": "member_dob",
-    "97": "not_enrolled", "109": "not_enrolled",
-    "128": "provider_tin", "562": "provider_npi",
-    "187": "service_dates", "454": "not_covered", "116": "payer_id", "24": "x12_ids",
-}  # fmt: skip
+    "254": "diagnosis_invalid",
+    "255": "diagnosis_invalid",
+    "29": "member_cin",
+    "33": "member_cin",
+    "164": "member_cin",
+    "158": "member_dob",
+    "97": "not_enrolled",
+    "109": "not_enrolled",
+    "128": "provider_tin",
+    "562": "provider_npi",
+    "187": "service_dates",
+    "454": "not_covered",
+    "116": "payer_id",
+    "24": "x12_ids",
+}
 _PROVIDER_WORDS = ("(the billing provider)", "(the pay-to provider)", "(the submitter)")
 _STC_RE = re.compile(r"^(?:line (\d+): )?[A-Z]{1,2}\d{0,2}:([A-Z0-9]{1,5}) ")
 

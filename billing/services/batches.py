@@ -109,9 +109,13 @@ def _in_sets(submitter_id: int, ids: list[int], *, x12: bool) -> list[tuple[list
 
 @transaction.atomic
 def create_batch(
-    *, submitter: Organization, plan: Organization, acting_user, claim_format: str = ClaimFormat.X12_837P,
+    *,
+    submitter: Organization,
+    plan: Organization,
+    acting_user,
+    claim_format: str = ClaimFormat.X12_837P,
     dispatch: bool = True,
-) -> Batch:  # fmt: skip
+) -> Batch:
     """A batch of every ready claim ``submitter`` has for ``plan`` in ``claim_format`` that no
     other batch holds; the file is written by the ``process_batch`` task after commit."""
     _require_submitter_role(acting_user, submitter)
@@ -123,7 +127,7 @@ def create_batch(
             submitter=submitter,
             plan=plan,
             contract__claim_format=claim_format,
-        )  # fmt: skip
+        )
         .order_by(*export837.CLAIM_ORDER)
         .values_list("pk", "billed_amount")
     )
@@ -133,21 +137,36 @@ def create_batch(
     x12 = claim_format != ClaimFormat.INVOICE
     sets = _in_sets(submitter.pk, ids, x12=x12)
     batch = Batch.objects.create(
-        submitter=submitter, plan=plan, created_by=acting_user, claim_count=len(ids),
-        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE, first_set_control=int(sets[0][1]) if x12 else None,
-        total_billed=sum((amount for _pk, amount in taken), ZERO), progress_total=len(ids),
-    )  # fmt: skip
+        submitter=submitter,
+        plan=plan,
+        created_by=acting_user,
+        claim_count=len(ids),
+        format=BatchFormat.X12_837P if x12 else BatchFormat.INVOICE,
+        first_set_control=int(sets[0][1]) if x12 else None,
+        total_billed=sum((amount for _pk, amount in taken), ZERO),
+        progress_total=len(ids),
+    )
     del taken
     for chunk, st02 in sets:
         # ready → in_batch, into the batch and into its transaction set in one UPDATE (the rows
         # are locked above).
-        transition_claims_bulk(chunk, ClaimStatus.READY, ClaimStatus.IN_BATCH, acting_user=acting_user,
-                               reason=f"Put in batch {batch.pk}", batch=batch, transaction_set_control=st02)  # fmt: skip
+        transition_claims_bulk(
+            chunk,
+            ClaimStatus.READY,
+            ClaimStatus.IN_BATCH,
+            acting_user=acting_user,
+            reason=f"Put in batch {batch.pk}",
+            batch=batch,
+            transaction_set_control=st02,
+        )
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=batch, organization=submitter,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=batch,
+        organization=submitter,
         summary=f"Batch {batch.pk} for {plan}: {count(len(ids), 'claim')}, ${batch.total_billed}",
         changes={"claims": len(ids), "plan": plan.pk},
-    )  # fmt: skip
+    )
     if dispatch:
         from billing.tasks import process_batch
 
@@ -155,8 +174,13 @@ def create_batch(
     return batch
 
 
-def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organization | None = None,
-                   plan: Organization | None = None) -> list[Batch]:  # fmt: skip
+def create_batches(
+    *,
+    acting_user=None,
+    dispatch: bool = True,
+    submitter: Organization | None = None,
+    plan: Organization | None = None,
+) -> list[Batch]:
     """One batch per (submitter, plan, format) that has ready claims (the nightly run and the
     "create batches" button)."""
     batches = []
@@ -164,10 +188,15 @@ def create_batches(*, acting_user=None, dispatch: bool = True, submitter: Organi
         if (submitter and group["submitter_id"] != submitter.pk) or (plan and group["plan_id"] != plan.pk):
             continue
         try:
-            batches.append(create_batch(
-                submitter=Organization.objects.get(pk=group["submitter_id"]), plan=Organization.objects.get(pk=group["plan_id"]),
-                acting_user=acting_user, claim_format=group["contract__claim_format"], dispatch=dispatch,
-            ))  # fmt: skip
+            batches.append(
+                create_batch(
+                    submitter=Organization.objects.get(pk=group["submitter_id"]),
+                    plan=Organization.objects.get(pk=group["plan_id"]),
+                    acting_user=acting_user,
+                    claim_format=group["contract__claim_format"],
+                    dispatch=dispatch,
+                )
+            )
         except ValidationError:  # another coordinator took them meanwhile
             continue
     return batches
@@ -237,8 +266,13 @@ class BatchFiller:
         list(Organization.objects.select_for_update(no_key=True).filter(pk=key[0]).values_list("pk"))
         submitter_id, plan_id, claim_format = key
         batch_format = BatchFormat.INVOICE if claim_format == ClaimFormat.INVOICE else BatchFormat.X12_837P
-        runs = Batch.objects.filter(build_run=self.run, submitter_id=submitter_id, plan_id=plan_id,
-                                    format=batch_format, status=BatchStatus.BUILDING)  # fmt: skip
+        runs = Batch.objects.filter(
+            build_run=self.run,
+            submitter_id=submitter_id,
+            plan_id=plan_id,
+            format=batch_format,
+            status=BatchStatus.BUILDING,
+        )
         found = runs.order_by("-pk").values_list("pk", flat=True).first()
         if found is not None and _takes_claims(found):
             self.open[key] = found
@@ -246,14 +280,20 @@ class BatchFiller:
                 self.batch_ids.append(found)
             return found
         batch = Batch.objects.create(
-            submitter_id=submitter_id, plan_id=plan_id, created_by=self.acting_user, format=batch_format,
+            submitter_id=submitter_id,
+            plan_id=plan_id,
+            created_by=self.acting_user,
+            format=batch_format,
             build_run=self.run,
-        )  # fmt: skip
+        )
         audit.record(
-            actor=self.acting_user, action=AuditAction.CREATE, obj=batch, organization=batch.submitter,
+            actor=self.acting_user,
+            action=AuditAction.CREATE,
+            obj=batch,
+            organization=batch.submitter,
             summary=f"Batch {batch.pk} for {batch.plan}: filled with the claims the build makes ready",
             changes={"plan": plan_id},
-        )  # fmt: skip
+        )
         self.batch_ids.append(batch.pk)
         self.open[key] = batch.pk
         return batch.pk
@@ -346,8 +386,16 @@ def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3)
     )
 
 
-def _store(batch: Batch, placed: list[tuple[int, str]], path: Path, *, isa: int | None, gs: int | None,
-           suffix: str, acting_user) -> Batch | None:  # fmt: skip
+def _store(
+    batch: Batch,
+    placed: list[tuple[int, str]],
+    path: Path,
+    *,
+    isa: int | None,
+    gs: int | None,
+    suffix: str,
+    acting_user,
+) -> Batch | None:
     """In one transaction, if the batch is still building and holds exactly the ``placed``
     claims written to ``path``: store the file (Django storage, with its SHA-256) and move the
     batch to ready. None when its claims changed meanwhile (the file must be written again)."""
@@ -360,12 +408,21 @@ def _store(batch: Batch, placed: list[tuple[int, str]], path: Path, *, isa: int 
         with open(path, "rb") as fh:
             locked.file.save(name, File(fh), save=False)
         return transition_batch(
-            locked, BatchStatus.READY, acting_user=acting_user,
-            reason=f"File written ({count(len(placed), 'claim')})", file=locked.file, file_name=name, sha256=sha,
-            interchange_control=isa, group_control=gs, first_set_control=int(placed[0][1] or 0) or None,
-            **_counts(locked.pk), progress_done=len(placed),
-            progress_total=len(placed), error="",
-        )  # fmt: skip
+            locked,
+            BatchStatus.READY,
+            acting_user=acting_user,
+            reason=f"File written ({count(len(placed), 'claim')})",
+            file=locked.file,
+            file_name=name,
+            sha256=sha,
+            interchange_control=isa,
+            group_control=gs,
+            first_set_control=int(placed[0][1] or 0) or None,
+            **_counts(locked.pk),
+            progress_done=len(placed),
+            progress_total=len(placed),
+            error="",
+        )
 
 
 def _placed(batch: Batch) -> list[tuple[int, str]]:
@@ -384,8 +441,9 @@ def _envelope_options(batch: Batch) -> export837.EnvelopeOptions:
     channel = PlanChannel.objects.filter(plan_id=batch.plan_id).first()
     if channel is None:
         return export837.EnvelopeOptions()
-    return export837.EnvelopeOptions(channel.usage_indicator, channel.ta1_requested, channel.sender_qualifier,
-                                     channel.receiver_qualifier)  # fmt: skip
+    return export837.EnvelopeOptions(
+        channel.usage_indicator, channel.ta1_requested, channel.sender_qualifier, channel.receiver_qualifier
+    )
 
 
 def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int | None, int | None, str]:
@@ -398,11 +456,19 @@ def _write(batch: Batch, placed: list[tuple[int, str]], path: Path) -> tuple[int
             return None, None, "csv"
         options = _envelope_options(batch)
         written = export837.write_837(
-            out, claim_ids, submitter=batch.submitter, plan=batch.plan, contract=contract,
-            batch_label=f"B{batch.pk}", progress=_progress(batch.pk), set_numbers=[int(st02) for _pk, st02 in placed],
-            usage=options.usage, ack_requested=options.ack_requested, sender_qualifier=options.sender_qualifier,
+            out,
+            claim_ids,
+            submitter=batch.submitter,
+            plan=batch.plan,
+            contract=contract,
+            batch_label=f"B{batch.pk}",
+            progress=_progress(batch.pk),
+            set_numbers=[int(st02) for _pk, st02 in placed],
+            usage=options.usage,
+            ack_requested=options.ack_requested,
+            sender_qualifier=options.sender_qualifier,
             receiver_qualifier=options.receiver_qualifier,
-        )  # fmt: skip
+        )
         return written.interchange_control, written.group_control, "837"
 
 
@@ -462,14 +528,26 @@ def write_part(
         path = Path(tmp) / "part"
         with open(path, "w", encoding="utf-8", newline="") as out:
             written = export837.write_sets(
-                out, [pk for pk, _st02 in placed], [int(st02) for _pk, st02 in placed], submitter=batch.submitter,
-                plan=batch.plan, contract=_contract_of(batch), batch_label=f"B{batch.pk}", created=created,
+                out,
+                [pk for pk, _st02 in placed],
+                [int(st02) for _pk, st02 in placed],
+                submitter=batch.submitter,
+                plan=batch.plan,
+                contract=_contract_of(batch),
+                batch_label=f"B{batch.pk}",
+                created=created,
                 progress=_progress(batch.pk),
-            )  # fmt: skip
+            )
         with open(path, "rb") as fh:
             name = default_storage.save(f"batch-parts/{batch.pk}/{attempt}-{index:04d}.837", File(fh))
-    return {"index": index, "name": name, "sets": list(dict.fromkeys(st02 for _pk, st02 in placed)),
-            "set_count": len(written.sets), "claims": len(placed), "digest": _digest(placed)}  # fmt: skip
+    return {
+        "index": index,
+        "name": name,
+        "sets": list(dict.fromkeys(st02 for _pk, st02 in placed)),
+        "set_count": len(written.sets),
+        "claims": len(placed),
+        "digest": _digest(placed),
+    }
 
 
 def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, acting_user=None) -> Batch:
@@ -502,9 +580,15 @@ def join_parts(batch_id: int, parts: list[dict], *, created: datetime.datetime, 
             path = Path(tmp) / "batch"
             with open(path, "w", encoding="utf-8", newline="") as out:
                 isa, gs, _sha = export837.join_837(
-                    out, body, submitter=batch.submitter, plan=batch.plan, contract=_contract_of(batch),
-                    batch_label=f"B{batch.pk}", created=created, options=_envelope_options(batch),
-                )  # fmt: skip
+                    out,
+                    body,
+                    submitter=batch.submitter,
+                    plan=batch.plan,
+                    contract=_contract_of(batch),
+                    batch_label=f"B{batch.pk}",
+                    created=created,
+                    options=_envelope_options(batch),
+                )
             stored = _store(batch, placed, path, isa=isa, gs=gs, suffix="837", acting_user=acting_user)
         return stored if stored is not None else write_batch_file(batch, acting_user=acting_user)
     finally:
@@ -523,8 +607,12 @@ def submit_batch(batch: Batch | int, *, acting_user=None) -> Batch:
         if locked.status in (BatchStatus.SUBMITTED, BatchStatus.ACKNOWLEDGED):
             return locked
         if locked.status == BatchStatus.READY:
-            locked = transition_batch(locked, BatchStatus.SUBMITTING, acting_user=acting_user,
-                                      reason=f"Sending {locked.file_name} to the plan")  # fmt: skip
+            locked = transition_batch(
+                locked,
+                BatchStatus.SUBMITTING,
+                acting_user=acting_user,
+                reason=f"Sending {locked.file_name} to the plan",
+            )
         elif locked.status != BatchStatus.SUBMITTING:
             raise ValidationError(
                 f"Batch {pk} is {locked.get_status_display().lower()}; it cannot be sent yet."
@@ -548,10 +636,21 @@ def _record_sent(locked: Batch, *, acting_user, reason: str, remote: str = "") -
     """submitting → submitted for a locked batch, its in_batch claims → submitted."""
     ids = list(Claim.objects.filter(batch=locked, status=ClaimStatus.IN_BATCH).values_list("pk", flat=True))
     for start in range(0, len(ids), 10000):
-        transition_claims_bulk(ids[start : start + 10000], ClaimStatus.IN_BATCH, ClaimStatus.SUBMITTED,
-                               acting_user=acting_user, reason=f"Sent in batch {locked.pk}")  # fmt: skip
-    return transition_batch(locked, BatchStatus.SUBMITTED, acting_user=acting_user, reason=reason,
-                            remote_path=remote or locked.remote_path, submitted_at=timezone.now())  # fmt: skip
+        transition_claims_bulk(
+            ids[start : start + 10000],
+            ClaimStatus.IN_BATCH,
+            ClaimStatus.SUBMITTED,
+            acting_user=acting_user,
+            reason=f"Sent in batch {locked.pk}",
+        )
+    return transition_batch(
+        locked,
+        BatchStatus.SUBMITTED,
+        acting_user=acting_user,
+        reason=reason,
+        remote_path=remote or locked.remote_path,
+        submitted_at=timezone.now(),
+    )
 
 
 # Batches whose file exists but which nobody has marked sent: an answer from the plan may name them.
@@ -659,9 +758,30 @@ def check_can_download(acting_user, batch: Batch) -> None:
 
 def csv_rows(claims: Iterable[Claim]) -> Iterable[list]:
     """Rows of the claims CSV export (list pages)."""
-    yield ["control_number", "status", "plan", "billing_provider", "member_cin", "service_month", "first_service_date",
-           "last_service_date", "billed_amount", "paid_amount", "problems"]  # fmt: skip
+    yield [
+        "control_number",
+        "status",
+        "plan",
+        "billing_provider",
+        "member_cin",
+        "service_month",
+        "first_service_date",
+        "last_service_date",
+        "billed_amount",
+        "paid_amount",
+        "problems",
+    ]
     for c in claims:
-        yield [c.control_number, c.status, c.plan.legal_name, c.billing_provider.legal_name, c.member.cin,
-               c.service_month.isoformat(), c.first_service_date.isoformat(), c.last_service_date.isoformat(),
-               c.billed_amount, c.paid_amount, "; ".join(p["message"] for p in c.problems)]  # fmt: skip
+        yield [
+            c.control_number,
+            c.status,
+            c.plan.legal_name,
+            c.billing_provider.legal_name,
+            c.member.cin,
+            c.service_month.isoformat(),
+            c.first_service_date.isoformat(),
+            c.last_service_date.isoformat(),
+            c.billed_amount,
+            c.paid_amount,
+            "; ".join(p["message"] for p in c.problems),
+        ]

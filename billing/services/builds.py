@@ -67,13 +67,20 @@ def run_build(build_id: int) -> ClaimBuild:
 
     def count_chunk(made: BuildResult, services: int) -> None:
         ClaimBuild.objects.filter(pk=build.pk).update(
-            done=F("done") + services, claims=F("claims") + made.claims, ready=F("ready") + made.ready,
-            held=F("held") + made.held, billed_amount=F("billed_amount") + made.billed_amount,
-        )  # fmt: skip
+            done=F("done") + services,
+            claims=F("claims") + made.claims,
+            ready=F("ready") + made.ready,
+            held=F("held") + made.held,
+            billed_amount=F("billed_amount") + made.billed_amount,
+        )
 
     try:
-        result = build_claims(acting_user=build.requested_by, keep_ids=False, on_chunk=count_chunk,
-                              chunk_size=settings.BILLING_BUILD_CHUNK)  # fmt: skip
+        result = build_claims(
+            acting_user=build.requested_by,
+            keep_ids=False,
+            on_chunk=count_chunk,
+            chunk_size=settings.BILLING_BUILD_CHUNK,
+        )
     except (PermissionDenied, ValidationError) as error:
         message = " ".join(getattr(error, "messages", None) or [str(error)])
         return _move(build, S.FAILED, error=message, finished_at=timezone.now())

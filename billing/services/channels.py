@@ -49,10 +49,14 @@ def target(channel: PlanChannel) -> sftp.SftpTarget:
     if channel.method != DeliveryMethod.SFTP:
         raise ValueError(f"{channel.plan} takes files by download, not SFTP")
     return sftp.SftpTarget(
-        host=channel.host, port=channel.port, username=channel.username,
-        private_key=channel.private_key_path or None, host_key_fingerprint=fingerprint(channel.host_key),
-        inbound_dir=channel.inbound_dir or "inbound", outbound_dir=channel.outbound_dir or "outbound",
-    )  # fmt: skip
+        host=channel.host,
+        port=channel.port,
+        username=channel.username,
+        private_key=channel.private_key_path or None,
+        host_key_fingerprint=fingerprint(channel.host_key),
+        inbound_dir=channel.inbound_dir or "inbound",
+        outbound_dir=channel.outbound_dir or "outbound",
+    )
 
 
 def upload(channel: PlanChannel, data: bytes, name: str) -> str:

@@ -67,9 +67,18 @@ UNSENT = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.RE
 # Deliveries are read in this order (the unbilled index's), so groups and members come whole.
 BUILD_ORDER = ("cbo_id", "plan_id", "member_id", "authorization_id", "service_date", "pk")
 DELIVERY_FIELDS = (
-    "pk", "cbo_id", "plan_id", "member_id", "authorization_id", "referral_id", "service_id",
-    "service_date", "end_date", "units", "place_of_service",
-)  # fmt: skip
+    "pk",
+    "cbo_id",
+    "plan_id",
+    "member_id",
+    "authorization_id",
+    "referral_id",
+    "service_id",
+    "service_date",
+    "end_date",
+    "units",
+    "place_of_service",
+)
 
 
 class Row(NamedTuple):
@@ -89,8 +98,14 @@ class Row(NamedTuple):
 
     @property
     def group_key(self) -> tuple:
-        return (self.cbo_id, self.plan_id, self.member_id, self.authorization_id,
-                self.service_date.year, self.service_date.month)  # fmt: skip
+        return (
+            self.cbo_id,
+            self.plan_id,
+            self.member_id,
+            self.authorization_id,
+            self.service_date.year,
+            self.service_date.month,
+        )
 
 
 @dataclass
@@ -233,19 +248,51 @@ class LineDraft:
 
 # What the builder writes; the other columns take the model defaults (see copy_rows).
 CLAIM_FIELDS = (
-    "billing_provider_id", "submitter_id", "plan_id", "contract_id", "member_id", "referral_id",
-    "authorization_id", "service_month", "first_service_date", "last_service_date", "control_number",
-    "frequency", "replaces_id", "payer_claim_number", "status", "place_of_service", "diagnosis_codes",
-    "billed_amount", "problems", "created_by_id", "batch_id", "transaction_set_control",
-)  # fmt: skip
+    "billing_provider_id",
+    "submitter_id",
+    "plan_id",
+    "contract_id",
+    "member_id",
+    "referral_id",
+    "authorization_id",
+    "service_month",
+    "first_service_date",
+    "last_service_date",
+    "control_number",
+    "frequency",
+    "replaces_id",
+    "payer_claim_number",
+    "status",
+    "place_of_service",
+    "diagnosis_codes",
+    "billed_amount",
+    "problems",
+    "created_by_id",
+    "batch_id",
+    "transaction_set_control",
+)
 LINE_FIELDS = (
-    "claim_id", "line_number", "delivery_id", "live", "line_control_number", "service_id", "procedure_code",
-    "modifiers", "service_date", "end_date", "units", "rate", "charge", "diagnosis_pointers", "place_of_service",
-)  # fmt: skip
+    "claim_id",
+    "line_number",
+    "delivery_id",
+    "live",
+    "line_control_number",
+    "service_id",
+    "procedure_code",
+    "modifiers",
+    "service_date",
+    "end_date",
+    "units",
+    "rate",
+    "charge",
+    "diagnosis_pointers",
+    "place_of_service",
+)
 
 
-def _insert(model: type[Claim] | type[ClaimLine], fields: Sequence[str], objs: Sequence, *,
-            keys: bool = True) -> None:  # fmt: skip
+def _insert(
+    model: type[Claim] | type[ClaimLine], fields: Sequence[str], objs: Sequence, *, keys: bool = True
+) -> None:
     """Insert drafts or unsaved model instances (``copy_rows``) and give them their keys.
     ``keys=False`` skips reserving keys for drafts nobody reads again (the bulk builder's lines:
     150,000 ``nextval`` calls cost more than a second); model instances always get theirs."""
@@ -273,8 +320,13 @@ def submitter_for(provider: Organization) -> Organization:
     return provider.hub if provider.hub_id else provider
 
 
-def billable_deliveries(acting_user=None, *, cbo: Organization | None = None, plan: Organization | None = None,
-                        delivery_ids: Iterable[int] | None = None) -> QuerySet:  # fmt: skip
+def billable_deliveries(
+    acting_user=None,
+    *,
+    cbo: Organization | None = None,
+    plan: Organization | None = None,
+    delivery_ids: Iterable[int] | None = None,
+) -> QuerySet:
     """Billable deliveries the user may bill (own CBO or, for a hub, its member CBOs)."""
     qs = ServiceDelivery.objects.billable()
     if acting_user is not None:
@@ -318,9 +370,12 @@ def _diagnoses(
 
 
 def _make_lines(
-    rows: Sequence[Row], cache: _Cache, county: County | None, pointers: dict[int, list[int]],
+    rows: Sequence[Row],
+    cache: _Cache,
+    county: County | None,
+    pointers: dict[int, list[int]],
     make: type = ClaimLine,
-) -> list:  # fmt: skip
+) -> list:
     """Priced, unsaved lines for ``rows`` (one provider's for one plan, numbered from 1):
     ``ClaimLine`` instances, or ``LineDraft``s for the bulk builder."""
     lines = []
@@ -328,13 +383,22 @@ def _make_lines(
     for number, row in enumerate(rows, start=1):
         service = cache.services[row.service_id]
         price = book.price(service, row.units, on=row.service_date, county=county)
-        lines.append(make(
-            line_number=number, delivery_id=row.pk, service_id=row.service_id, procedure_code=service.code,
-            modifiers=cache.modifiers(service, row.place_of_service), service_date=row.service_date,
-            end_date=row.end_date if row.end_date and row.end_date != row.service_date else None,
-            units=row.units, rate=price.rate or Decimal(0), charge=price.amount or ZERO,
-            diagnosis_pointers=pointers.get(row.pk) or [1], place_of_service=row.place_of_service,
-        ))  # fmt: skip
+        lines.append(
+            make(
+                line_number=number,
+                delivery_id=row.pk,
+                service_id=row.service_id,
+                procedure_code=service.code,
+                modifiers=cache.modifiers(service, row.place_of_service),
+                service_date=row.service_date,
+                end_date=row.end_date if row.end_date and row.end_date != row.service_date else None,
+                units=row.units,
+                rate=price.rate or Decimal(0),
+                charge=price.amount or ZERO,
+                diagnosis_pointers=pointers.get(row.pk) or [1],
+                place_of_service=row.place_of_service,
+            )
+        )
     return lines
 
 
@@ -371,21 +435,28 @@ def _new_claim(
     codes, pointers = _diagnoses(rows, dx_by_referral)
     lines = _make_lines(rows, cache, county, pointers, make=LineDraft)
     claim = ClaimDraft(
-        billing_provider_id=provider.pk, submitter_id=submitter_for(provider).pk, plan_id=first.plan_id,
-        contract_id=contract.pk, member_id=first.member_id, referral_id=first.referral_id,
-        authorization_id=first.authorization_id, service_month=first.service_date.replace(day=1),
+        billing_provider_id=provider.pk,
+        submitter_id=submitter_for(provider).pk,
+        plan_id=first.plan_id,
+        contract_id=contract.pk,
+        member_id=first.member_id,
+        referral_id=first.referral_id,
+        authorization_id=first.authorization_id,
+        service_month=first.service_date.replace(day=1),
         first_service_date=min(r.service_date for r in rows),
         last_service_date=max(r.end_date or r.service_date for r in rows),
-        place_of_service=first.place_of_service, diagnosis_codes=codes,
-        billed_amount=money(sum((ln.charge for ln in lines), ZERO)), created_by_id=getattr(acting_user, "pk", None),
-    )  # fmt: skip
+        place_of_service=first.place_of_service,
+        diagnosis_codes=codes,
+        billed_amount=money(sum((ln.charge for ln in lines), ZERO)),
+        created_by_id=getattr(acting_user, "pk", None),
+    )
     return claim, lines
 
 
 def _scrub(pairs: list[tuple], cache: _Cache, *, today: date | None = None) -> None:
     """Scrub new claims (drafts or unsaved ``Claim``s with their lines): each becomes held (with
     its problems) or ready."""
-    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today)  # fmt: skip
+    lookups = scrubber.load_lookups(pairs, rate_books=cache.rate_books, services=cache.services, today=today)
     lookups.orgs.update(cache.orgs)
     for claim, lines in pairs:
         problems = scrubber.scrub_one(claim, lines, lookups)
@@ -434,18 +505,33 @@ def _save(
         if claim.status == ClaimStatus.IN_BATCH:
             batched[claim.batch_id].append(claim.pk)
     if held:
-        record_claim_history(held, ClaimStatus.DRAFT, ClaimStatus.HELD, acting_user=acting_user,
-                             reason=f"{reason}: the scrubber found problems")  # fmt: skip
+        record_claim_history(
+            held,
+            ClaimStatus.DRAFT,
+            ClaimStatus.HELD,
+            acting_user=acting_user,
+            reason=f"{reason}: the scrubber found problems",
+        )
     if ready:
-        record_claim_history(ready, ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user,
-                             reason=f"{reason}: clean")  # fmt: skip
+        record_claim_history(
+            ready, ClaimStatus.DRAFT, ClaimStatus.READY, acting_user=acting_user, reason=f"{reason}: clean"
+        )
     for batch_id, ids in batched.items():  # one history row for the one insert that did both
-        record_claim_history(ids, ClaimStatus.DRAFT, ClaimStatus.IN_BATCH, acting_user=acting_user,
-                             reason=f"{reason}: clean; put in batch {batch_id}")  # fmt: skip
+        record_claim_history(
+            ids,
+            ClaimStatus.DRAFT,
+            ClaimStatus.IN_BATCH,
+            acting_user=acting_user,
+            reason=f"{reason}: clean; put in batch {batch_id}",
+        )
     return BuildResult(
-        claims=len(pairs), lines=len(all_lines), held=len(held), ready=len(ready) + sum(map(len, batched.values())),
-        billed_amount=sum((c.billed_amount for c, _ in pairs), ZERO), claim_ids=[c.pk for c, _ in pairs],
-    )  # fmt: skip
+        claims=len(pairs),
+        lines=len(all_lines),
+        held=len(held),
+        ready=len(ready) + sum(map(len, batched.values())),
+        billed_amount=sum((c.billed_amount for c, _ in pairs), ZERO),
+        claim_ids=[c.pk for c, _ in pairs],
+    )
 
 
 @dataclass
@@ -491,8 +577,15 @@ def _prepare(rows: list[Row], cache: _Cache, *, acting_user, today: date | None)
     return _Chunk(rows, pairs, skipped)
 
 
-def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,
-            filler: BatchFiller | None = None, on_chunk: ChunkHook | None = None) -> BuildResult:  # fmt: skip
+def _commit(
+    chunk: _Chunk,
+    cache: _Cache,
+    *,
+    acting_user,
+    today: date | None,
+    filler: BatchFiller | None = None,
+    on_chunk: ChunkHook | None = None,
+) -> BuildResult:
     """Save a prepared chunk: reserve its control numbers (and ST02s), then in one transaction
     lock its deliveries (``skip_locked``), put the ready claims in batches (with a ``filler``),
     insert the claims, stamp the deliveries billed, audit. Deliveries another build took or that
@@ -528,11 +621,13 @@ def _commit(chunk: _Chunk, cache: _Cache, *, acting_user, today: date | None,
         billed_ids = [ln.delivery_id for _claim, lines in chunk.pairs for ln in lines]
         _mark_billed(billed_ids, acting_user=acting_user)
         audit.record(
-            actor=acting_user, action=AuditAction.CREATE, object_type="billing.Claim",
+            actor=acting_user,
+            action=AuditAction.CREATE,
+            object_type="billing.Claim",
             organization=cache.org(chunk.pairs[0][0].submitter_id),
             summary=f"Built {count(result.claims, 'claim')} ({result.ready} ready, {result.held} held) from {count(len(billed_ids), 'service')}",
             changes={"claims": result.claims, "held": result.held, "ready": result.ready},
-        )  # fmt: skip
+        )
         if on_chunk is not None:
             on_chunk(result, len(seen))
         return result
@@ -669,12 +764,13 @@ def _refreshed(claim: Claim, cache: _Cache) -> tuple[list[Row], list[ClaimLine],
     if rows:
         contract = _contract_for(rows, cache, county)
         fields.update(
-            authorization_id=rows[0].authorization_id, place_of_service=rows[0].place_of_service,
+            authorization_id=rows[0].authorization_id,
+            place_of_service=rows[0].place_of_service,
             first_service_date=min(r.service_date for r in rows),
             last_service_date=max(r.end_date or r.service_date for r in rows),
             billed_amount=money(sum((ln.charge for ln in lines), ZERO)),
             **({"contract": contract} if contract is not None else {}),
-        )  # fmt: skip
+        )
     return rows, lines, fields
 
 
@@ -705,16 +801,32 @@ def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Cl
             old.line_control_number,
             old.live,
         )
-    lookups = scrubber.load_lookups([(claim, lines)], rate_books=cache.rate_books, services=cache.services,
-                                    today=today, exclude_claim_ids=[claim.pk])  # fmt: skip
+    lookups = scrubber.load_lookups(
+        [(claim, lines)],
+        rate_books=cache.rate_books,
+        services=cache.services,
+        today=today,
+        exclude_claim_ids=[claim.pk],
+    )
     problems = scrubber.scrub_one(claim, lines, lookups)
     claim.problems = [p.as_dict() for p in problems]
     if claim.status == ClaimStatus.REJECTED:
         claim.batch, claim.transaction_set_control = None, ""
     ClaimLine.objects.bulk_update(
-        lines, ["line_number", "procedure_code", "modifiers", "service_date", "end_date", "units", "rate", "charge",
-                "diagnosis_pointers", "place_of_service"],
-    )  # fmt: skip
+        lines,
+        [
+            "line_number",
+            "procedure_code",
+            "modifiers",
+            "service_date",
+            "end_date",
+            "units",
+            "rate",
+            "charge",
+            "diagnosis_pointers",
+            "place_of_service",
+        ],
+    )
     claim.save()
     target = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
     errors = sum(1 for p in problems if p.severity == scrubber.ERROR)
@@ -771,17 +883,26 @@ def preview_correction(claim: Claim) -> CorrectionPreview:
     cache = _Cache()
     _rows, lines, fields = _refreshed(claim, cache)
     trial = Claim(
-        billing_provider_id=claim.billing_provider_id, submitter_id=claim.submitter_id, plan_id=claim.plan_id,
-        contract_id=claim.contract_id, member_id=claim.member_id, referral_id=claim.referral_id,
-        authorization_id=claim.authorization_id, service_month=claim.service_month,
-        first_service_date=claim.first_service_date, last_service_date=claim.last_service_date,
-        frequency=ClaimFrequency.REPLACEMENT, place_of_service=claim.place_of_service,
-        diagnosis_codes=claim.diagnosis_codes, billed_amount=claim.billed_amount,
-    )  # fmt: skip
+        billing_provider_id=claim.billing_provider_id,
+        submitter_id=claim.submitter_id,
+        plan_id=claim.plan_id,
+        contract_id=claim.contract_id,
+        member_id=claim.member_id,
+        referral_id=claim.referral_id,
+        authorization_id=claim.authorization_id,
+        service_month=claim.service_month,
+        first_service_date=claim.first_service_date,
+        last_service_date=claim.last_service_date,
+        frequency=ClaimFrequency.REPLACEMENT,
+        place_of_service=claim.place_of_service,
+        diagnosis_codes=claim.diagnosis_codes,
+        billed_amount=claim.billed_amount,
+    )
     for name, value in fields.items():
         setattr(trial, name, value)
-    lookups = scrubber.load_lookups([(trial, lines)], rate_books=cache.rate_books, services=cache.services,
-                                    exclude_claim_ids=[claim.pk])  # fmt: skip
+    lookups = scrubber.load_lookups(
+        [(trial, lines)], rate_books=cache.rate_books, services=cache.services, exclude_claim_ids=[claim.pk]
+    )
     problems = [p.as_dict() for p in scrubber.scrub_one(trial, lines, lookups)]
     for ln in lines:
         ln.service = cache.services.get(ln.service_id)
@@ -802,29 +923,48 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:
             "or denied claims are corrected. Re-scrub a held or rejected claim instead."
         )
     payer_number = _payer_claim_number(original, "corrected")
-    transition_claim(original, ClaimStatus.CORRECTED, acting_user=acting_user,
-                     reason=reason or "Replaced by a corrected claim")  # fmt: skip
+    transition_claim(
+        original,
+        ClaimStatus.CORRECTED,
+        acting_user=acting_user,
+        reason=reason or "Replaced by a corrected claim",
+    )
     cache = _Cache()
     rows, lines, fields = _refreshed(original, cache)
     replacement = Claim(
-        billing_provider_id=original.billing_provider_id, submitter_id=original.submitter_id, plan_id=original.plan_id,
-        contract_id=original.contract_id, member_id=original.member_id, referral_id=original.referral_id,
-        authorization_id=original.authorization_id, service_month=original.service_month,
-        first_service_date=original.first_service_date, last_service_date=original.last_service_date,
-        control_number="", frequency=ClaimFrequency.REPLACEMENT, replaces=original, payer_claim_number=payer_number,
-        place_of_service=original.place_of_service, diagnosis_codes=original.diagnosis_codes,
-        billed_amount=original.billed_amount, created_by=acting_user, status=ClaimStatus.DRAFT,
-    )  # fmt: skip
+        billing_provider_id=original.billing_provider_id,
+        submitter_id=original.submitter_id,
+        plan_id=original.plan_id,
+        contract_id=original.contract_id,
+        member_id=original.member_id,
+        referral_id=original.referral_id,
+        authorization_id=original.authorization_id,
+        service_month=original.service_month,
+        first_service_date=original.first_service_date,
+        last_service_date=original.last_service_date,
+        control_number="",
+        frequency=ClaimFrequency.REPLACEMENT,
+        replaces=original,
+        payer_claim_number=payer_number,
+        place_of_service=original.place_of_service,
+        diagnosis_codes=original.diagnosis_codes,
+        billed_amount=original.billed_amount,
+        created_by=acting_user,
+        status=ClaimStatus.DRAFT,
+    )
     for name, value in fields.items():
         setattr(replacement, name, value)
     cache.load_orgs([original.billing_provider_id, original.submitter_id, original.plan_id])
     _scrub([(replacement, lines)], cache)
     _save([(replacement, lines)], acting_user=acting_user, reason=f"Replaces claim {original.control_number}")
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=replacement, organization=original.billing_provider,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=replacement,
+        organization=original.billing_provider,
         summary=f"Claim {original.control_number} corrected by {replacement.control_number}",
         changes={"replaces": original.control_number, "reason": reason},
-    )  # fmt: skip
+    )
     claim.status = ClaimStatus.CORRECTED
     return replacement
 
@@ -863,32 +1003,62 @@ def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = Tr
     if not sent:
         return original
     void = Claim(
-        billing_provider_id=original.billing_provider_id, submitter_id=original.submitter_id, plan_id=original.plan_id,
-        contract_id=original.contract_id, member_id=original.member_id, referral_id=original.referral_id,
-        authorization_id=original.authorization_id, service_month=original.service_month,
-        first_service_date=original.first_service_date, last_service_date=original.last_service_date,
+        billing_provider_id=original.billing_provider_id,
+        submitter_id=original.submitter_id,
+        plan_id=original.plan_id,
+        contract_id=original.contract_id,
+        member_id=original.member_id,
+        referral_id=original.referral_id,
+        authorization_id=original.authorization_id,
+        service_month=original.service_month,
+        first_service_date=original.first_service_date,
+        last_service_date=original.last_service_date,
         control_number=control_numbers.claim_numbers(original.billing_provider_id, 1)[0],
-        frequency=ClaimFrequency.VOID, replaces=original, payer_claim_number=payer_number,
-        place_of_service=original.place_of_service, diagnosis_codes=original.diagnosis_codes,
-        billed_amount=original.billed_amount, created_by=acting_user, status=ClaimStatus.DRAFT,
-    )  # fmt: skip
+        frequency=ClaimFrequency.VOID,
+        replaces=original,
+        payer_claim_number=payer_number,
+        place_of_service=original.place_of_service,
+        diagnosis_codes=original.diagnosis_codes,
+        billed_amount=original.billed_amount,
+        created_by=acting_user,
+        status=ClaimStatus.DRAFT,
+    )
     void.save()
-    ClaimLine.objects.bulk_create([
-        ClaimLine(
-            claim=void, line_number=ln.line_number, delivery_id=ln.delivery_id, live=False,
-            line_control_number=control_numbers.line_control_number(void.control_number, ln.line_number),
-            service_id=ln.service_id, procedure_code=ln.procedure_code, modifiers=ln.modifiers,
-            service_date=ln.service_date, end_date=ln.end_date, units=ln.units, rate=ln.rate, charge=ln.charge,
-            diagnosis_pointers=ln.diagnosis_pointers, place_of_service=ln.place_of_service,
-        )
-        for ln in lines
-    ])  # fmt: skip
-    transition_claim(void, ClaimStatus.READY, acting_user=acting_user,
-                     reason=f"Asks the plan to cancel claim {original.control_number}")  # fmt: skip
+    ClaimLine.objects.bulk_create(
+        [
+            ClaimLine(
+                claim=void,
+                line_number=ln.line_number,
+                delivery_id=ln.delivery_id,
+                live=False,
+                line_control_number=control_numbers.line_control_number(void.control_number, ln.line_number),
+                service_id=ln.service_id,
+                procedure_code=ln.procedure_code,
+                modifiers=ln.modifiers,
+                service_date=ln.service_date,
+                end_date=ln.end_date,
+                units=ln.units,
+                rate=ln.rate,
+                charge=ln.charge,
+                diagnosis_pointers=ln.diagnosis_pointers,
+                place_of_service=ln.place_of_service,
+            )
+            for ln in lines
+        ]
+    )
+    transition_claim(
+        void,
+        ClaimStatus.READY,
+        acting_user=acting_user,
+        reason=f"Asks the plan to cancel claim {original.control_number}",
+    )
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=void, organization=original.billing_provider,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=void,
+        organization=original.billing_provider,
         summary=f"Claim {original.control_number} voided by {void.control_number}",
         changes={"voids": original.control_number, "reason": reason, "rebill": rebill},
-    )  # fmt: skip
+    )
     void.refresh_from_db()
     return void

@@ -64,7 +64,7 @@ def queue(user) -> QuerySet[Claim]:
                 ),
                 to_attr="decisions",
             ),
-        )  # fmt: skip
+        )
         .order_by("adjudicated_at", "pk")
     )
 

@@ -69,9 +69,14 @@ class _Builder:
         if org_id not in self.providers:
             o = Organization.objects.get(pk=org_id)
             self.providers[org_id] = x.BillingProvider(
-                name=o.legal_name, npi=o.npi, tin=o.tin, taxonomy=o.taxonomy_code,
-                address=_address(o.service_street, o.service_city, o.service_state, o.service_zip, o.service_street2),
-            )  # fmt: skip
+                name=o.legal_name,
+                npi=o.npi,
+                tin=o.tin,
+                taxonomy=o.taxonomy_code,
+                address=_address(
+                    o.service_street, o.service_city, o.service_state, o.service_zip, o.service_street2
+                ),
+            )
         return self.providers[org_id]
 
     def claims(
@@ -96,11 +101,19 @@ class _Builder:
                 found = lines.get(ln[0])
                 if found is None:
                     found = lines[ln[0]] = []
-                found.append(ServiceLine(
-                    procedure_code=ln[1], modifiers=tuple(ln[2]), charge=ln[3], units=ln[4].normalize(),
-                    service_date=ln[5], service_date_end=ln[6], diagnosis_pointers=tuple(ln[7] or (1,)),
-                    place_of_service=ln[8] or pos.get(ln[10], ""), line_control_number=ln[9],
-                ))  # fmt: skip
+                found.append(
+                    ServiceLine(
+                        procedure_code=ln[1],
+                        modifiers=tuple(ln[2]),
+                        charge=ln[3],
+                        units=ln[4].normalize(),
+                        service_date=ln[5],
+                        service_date_end=ln[6],
+                        diagnosis_pointers=tuple(ln[7] or (1,)),
+                        place_of_service=ln[8] or pos.get(ln[10], ""),
+                        line_control_number=ln[9],
+                    )
+                )
             del raw
             for pk in ids:
                 r = rows[pk]
@@ -112,29 +125,63 @@ class _Builder:
                     if len(subscriber_cache) > 10000:
                         subscriber_cache.clear()
                     sub = subscriber_cache[key] = x.Subscriber(
-                        member_id=r[9], last_name=r[10], first_name=r[11], birth_date=r[12],
-                        gender=r[13] if r[13] in ("F", "M") else "U", address=_address(r[14], r[15], r[16], r[17]),
-                    )  # fmt: skip
+                        member_id=r[9],
+                        last_name=r[10],
+                        first_name=r[11],
+                        birth_date=r[12],
+                        gender=r[13] if r[13] in ("F", "M") else "U",
+                        address=_address(r[14], r[15], r[16], r[17]),
+                    )
                 yield x.Claim(
-                    control_number=r[1], billing_provider=self.provider(r[2]), subscriber=sub, payer=self.payer,
-                    place_of_service=r[4], diagnosis_codes=tuple(r[5]), lines=tuple(lines[pk]), frequency=r[6],
-                    payer_claim_number=r[7] or None, prior_authorization=r[8] or None,
-                )  # fmt: skip
+                    control_number=r[1],
+                    billing_provider=self.provider(r[2]),
+                    subscriber=sub,
+                    payer=self.payer,
+                    place_of_service=r[4],
+                    diagnosis_codes=tuple(r[5]),
+                    lines=tuple(lines[pk]),
+                    frequency=r[6],
+                    payer_claim_number=r[7] or None,
+                    prior_authorization=r[8] or None,
+                )
                 written += 1
                 if progress is not None and written % 500 == 0:
                     progress(written)
 
 
 CLAIM_COLUMNS = (
-    "pk", "control_number", "billing_provider_id", "member_id", "place_of_service", "diagnosis_codes",
-    "frequency", "payer_claim_number", "authorization__number", "member__cin", "member__last_name",
-    "member__first_name", "member__dob", "member__sex", "member__street", "member__city",
-    "member__state", "member__zip",
-)  # fmt: skip
+    "pk",
+    "control_number",
+    "billing_provider_id",
+    "member_id",
+    "place_of_service",
+    "diagnosis_codes",
+    "frequency",
+    "payer_claim_number",
+    "authorization__number",
+    "member__cin",
+    "member__last_name",
+    "member__first_name",
+    "member__dob",
+    "member__sex",
+    "member__street",
+    "member__city",
+    "member__state",
+    "member__zip",
+)
 LINE_COLUMNS = (
-    "claim_id", "procedure_code", "modifiers", "charge", "units", "service_date", "end_date",
-    "diagnosis_pointers", "place_of_service", "line_control_number", "delivery_id",
-)  # fmt: skip
+    "claim_id",
+    "procedure_code",
+    "modifiers",
+    "charge",
+    "units",
+    "service_date",
+    "end_date",
+    "diagnosis_pointers",
+    "place_of_service",
+    "line_control_number",
+    "delivery_id",
+)
 
 
 def _fetch_orm(ids: Sequence[int]) -> tuple[dict[int, tuple], list[tuple]]:
@@ -208,15 +255,31 @@ class EnvelopeOptions:
     receiver_qualifier: str = "ZZ"
 
 
-def _group(submitter: Organization, plan: Organization, contract: Contract, *, gs: int, batch_label: str,
-           claims: Iterable[x.Claim] = (), set_numbers: Sequence[int] | None = None) -> x.FunctionalGroup837:  # fmt: skip
+def _group(
+    submitter: Organization,
+    plan: Organization,
+    contract: Contract,
+    *,
+    gs: int,
+    batch_label: str,
+    claims: Iterable[x.Claim] = (),
+    set_numbers: Sequence[int] | None = None,
+) -> x.FunctionalGroup837:
     phone = _digits(submitter.phone)[-10:]
     return x.FunctionalGroup837(
-        submitter=x.Submitter(submitter.legal_name, contract.submitter_id, submitter.contact_name or submitter.legal_name,
-                              phone=phone if len(phone) == 10 else "", email=submitter.contact_email or ""),
+        submitter=x.Submitter(
+            submitter.legal_name,
+            contract.submitter_id,
+            submitter.contact_name or submitter.legal_name,
+            phone=phone if len(phone) == 10 else "",
+            email=submitter.contact_email or "",
+        ),
         receiver=x.Receiver(plan.legal_name, contract.receiver_id),
-        group_control_number=gs, batch_id=batch_label, claims=claims, set_numbers=set_numbers,
-    )  # fmt: skip
+        group_control_number=gs,
+        batch_id=batch_label,
+        claims=claims,
+        set_numbers=set_numbers,
+    )
 
 
 def write_sets(
@@ -239,8 +302,13 @@ def write_sets(
     group = _group(
         submitter, plan, contract, gs=0, batch_label=batch_label, claims=claims, set_numbers=set_numbers
     )
-    for chunk in x.iter_sets(group, created.replace(tzinfo=None), result=result, track_claims=False,
-                             max_claims_per_set=x.MAX_CLAIMS_PER_SET):  # fmt: skip
+    for chunk in x.iter_sets(
+        group,
+        created.replace(tzinfo=None),
+        result=result,
+        track_claims=False,
+        max_claims_per_set=x.MAX_CLAIMS_PER_SET,
+    ):
         out.write(chunk)
     return result
 
@@ -260,10 +328,16 @@ def join_837(
     ``body(out)``, which writes the transaction sets (``write_sets``, whole or in parts) and
     returns how many, then GE/IEA. Returns (ISA13, GS06, SHA-256 of the text)."""
     isa, gs, _st = control_numbers.envelope_numbers(str(submitter.pk), sets=0)
-    envelope = Envelope(sender_id=contract.submitter_id, receiver_id=contract.receiver_id,
-                        interchange_control_number=isa, created=created.replace(tzinfo=None), usage=options.usage,
-                        ack_requested=options.ack_requested, sender_qualifier=options.sender_qualifier,
-                        receiver_qualifier=options.receiver_qualifier)  # fmt: skip
+    envelope = Envelope(
+        sender_id=contract.submitter_id,
+        receiver_id=contract.receiver_id,
+        interchange_control_number=isa,
+        created=created.replace(tzinfo=None),
+        usage=options.usage,
+        ack_requested=options.ack_requested,
+        sender_qualifier=options.sender_qualifier,
+        receiver_qualifier=options.receiver_qualifier,
+    )
     group = _group(submitter, plan, contract, gs=gs, batch_label=batch_label)
     sink = _Digesting(out)
     sink.write(x.envelope_head(envelope, group))
@@ -301,14 +375,31 @@ def write_837(
     written = x.Write837Result()
 
     def body(sink: IO[str]) -> int:
-        written.add(write_sets(sink, claim_ids, set_numbers, submitter=submitter, plan=plan, contract=contract,
-                               batch_label=batch_label, created=created, progress=progress))  # fmt: skip
+        written.add(
+            write_sets(
+                sink,
+                claim_ids,
+                set_numbers,
+                submitter=submitter,
+                plan=plan,
+                contract=contract,
+                batch_label=batch_label,
+                created=created,
+                progress=progress,
+            )
+        )
         return len(written.sets)
 
     isa, gs, sha = join_837(
-        out, body, submitter=submitter, plan=plan, contract=contract, batch_label=batch_label, created=created,
+        out,
+        body,
+        submitter=submitter,
+        plan=plan,
+        contract=contract,
+        batch_label=batch_label,
+        created=created,
         options=EnvelopeOptions(usage, ack_requested, sender_qualifier, receiver_qualifier),
-    )  # fmt: skip
+    )
     result = x.Write837Result(interchange_control_number=isa, group_count=1, segment_count=4)  # ISA GS GE IEA
     result.add(written)
     return ExportResult(isa, gs, result.claim_count, sha, list(claim_ids), result)

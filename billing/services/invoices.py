@@ -24,11 +24,29 @@ from cbo_portal import csvsafe
 from contracts.money import ZERO
 
 HEADER = [
-    "invoice_number", "invoice_date", "plan", "provider_name", "provider_npi", "provider_tin", "provider_address",
-    "member_last_name", "member_first_name", "member_dob", "member_cin", "authorization_number", "line",
-    "service_date", "service_end_date", "procedure_code", "modifiers", "units", "rate", "charge", "diagnosis_codes",
+    "invoice_number",
+    "invoice_date",
+    "plan",
+    "provider_name",
+    "provider_npi",
+    "provider_tin",
+    "provider_address",
+    "member_last_name",
+    "member_first_name",
+    "member_dob",
+    "member_cin",
+    "authorization_number",
+    "line",
+    "service_date",
+    "service_end_date",
+    "procedure_code",
+    "modifiers",
+    "units",
+    "rate",
+    "charge",
+    "diagnosis_codes",
     "place_of_service",
-]  # fmt: skip
+]
 
 
 def sha256_of(path: Path | str) -> str:
@@ -56,13 +74,32 @@ def write_csv(out: IO[str], claim_ids: Sequence[int], *, invoice_date: date | No
     for start in range(0, len(claim_ids), 2000):
         for ln in _lines(claim_ids[start : start + 2000]).iterator(chunk_size=2000):
             c, p, m = ln.claim, ln.claim.billing_provider, ln.claim.member
-            writer.writerow([
-                c.control_number, invoice_date.isoformat(), c.plan.legal_name, p.legal_name, p.npi, p.tin,
-                f"{p.service_street}, {p.service_city}, {p.service_state} {p.service_zip}", m.last_name, m.first_name,
-                m.dob.isoformat(), m.cin, c.authorization.number if c.authorization else "", ln.line_number,
-                ln.service_date.isoformat(), ln.end_date.isoformat() if ln.end_date else "", ln.procedure_code,
-                " ".join(ln.modifiers), ln.units, ln.rate, ln.charge, " ".join(c.diagnosis_codes), c.place_of_service,
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    c.control_number,
+                    invoice_date.isoformat(),
+                    c.plan.legal_name,
+                    p.legal_name,
+                    p.npi,
+                    p.tin,
+                    f"{p.service_street}, {p.service_city}, {p.service_state} {p.service_zip}",
+                    m.last_name,
+                    m.first_name,
+                    m.dob.isoformat(),
+                    m.cin,
+                    c.authorization.number if c.authorization else "",
+                    ln.line_number,
+                    ln.service_date.isoformat(),
+                    ln.end_date.isoformat() if ln.end_date else "",
+                    ln.procedure_code,
+                    " ".join(ln.modifiers),
+                    ln.units,
+                    ln.rate,
+                    ln.charge,
+                    " ".join(c.diagnosis_codes),
+                    c.place_of_service,
+                ]
+            )
     return len(claim_ids)
 
 

@@ -86,7 +86,7 @@ from cbo_portal.fastpath import (
     on_postgresql,
     reserve_ids,
     update_from_arrays,
-)  # fmt: skip
+)
 from cbo_portal.models import Organization
 from cbo_portal.services import audit
 from cbo_portal.words import count
@@ -258,8 +258,9 @@ def import_remittance(data: bytes, *, file_name: str, acting_user=None, _retry: 
     try:
         text = decode_x12(data, "835")
         with transaction.atomic():
-            mark_answered_batches(lambda: _claim_numbers(text), answer=f"835 {name}", acting_user=acting_user,
-                                  scope=scope)  # fmt: skip
+            mark_answered_batches(
+                lambda: _claim_numbers(text), answer=f"835 {name}", acting_user=acting_user, scope=scope
+            )
             ctx = _Context(
                 file_name=name, acting_user=acting_user, now=timezone.now(), scope=scope, org_ids=org_ids
             )
@@ -379,18 +380,27 @@ def _lock_plan(plan: Organization | None) -> None:
         advisory_lock(835, plan.pk)
 
 
-def _start_remittance(header: x835.Remittance, ctx: _Context, digest: str, data: bytes,
-                      payee: Organization | None) -> Remittance:  # fmt: skip
+def _start_remittance(
+    header: x835.Remittance, ctx: _Context, digest: str, data: bytes, payee: Organization | None
+) -> Remittance:
     plan = _resolve_plan(header)
     _lock_plan(plan)
     row = Remittance(
-        plan=plan, payee=payee, file_name=ctx.file_name, sha256=digest, payment_key=header.payment_key,
+        plan=plan,
+        payee=payee,
+        file_name=ctx.file_name,
+        sha256=digest,
+        payment_key=header.payment_key,
         originator_id=header.originator_id[:50],
-        payer_name=header.payer_name[:120], payer_id=header.payer_id[:50], payee_npi=header.payee_npi[:10],
-        trace_number=header.trace_number[:50], payment_method=header.payment_method[:3],
-        payment_date=header.payment_date, total_paid=money(header.total_paid),
+        payer_name=header.payer_name[:120],
+        payer_id=header.payer_id[:50],
+        payee_npi=header.payee_npi[:10],
+        trace_number=header.trace_number[:50],
+        payment_method=header.payment_method[:3],
+        payment_date=header.payment_date,
+        total_paid=money(header.total_paid),
         imported_by=ctx.acting_user if getattr(ctx.acting_user, "is_authenticated", False) else None,
-    )  # fmt: skip
+    )
     first = ctx.result.remittance
     if first is None:
         row.file.save(ctx.file_name, ContentFile(data), save=False)
@@ -417,7 +427,7 @@ def _finish_remittance(event: x835.RemittanceEnd, ctx: _Context) -> None:
             reason_code=p.reason[:2],
             reference=p.reference[:50],
             amount=money(p.amount),
-        )  # fmt: skip
+        )
         for p in event.remittance.provider_adjustments
         if p.amount
     ]
@@ -428,11 +438,14 @@ def _finish_remittance(event: x835.RemittanceEnd, ctx: _Context) -> None:
     row.save(update_fields=["claim_count", "matched_count", "unmatched_count"])
     ctx.result.provider_adjustment_total += sum((p.amount for p in plbs), ZERO)
     audit.record(
-        actor=ctx.acting_user, action=AuditAction.CREATE, obj=row, organization=row.payee,
+        actor=ctx.acting_user,
+        action=AuditAction.CREATE,
+        obj=row,
+        organization=row.payee,
         summary=f"Imported 835 {row.trace_number} from {row.payer_name}: {count(row.claim_count, 'claim')}, "
         f"{row.matched_count} matched, ${row.total_paid} paid",
         changes={"file": ctx.file_name, "claims": row.claim_count, "unmatched": row.unmatched_count},
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- posting, chunk by chunk
@@ -474,8 +487,9 @@ class _Pipeline:
         chunk, self.chunk = self.chunk, []
         read = _read_chunk(chunk, self.ctx)
         built = _build_chunk(chunk, read, self.ctx)
-        adjudicate_claims(built.claims, acting_user=_actor(self.ctx.acting_user), reason=built.reason,
-                          now=self.ctx.now)  # fmt: skip
+        adjudicate_claims(
+            built.claims, acting_user=_actor(self.ctx.acting_user), reason=built.reason, now=self.ctx.now
+        )
         _write_chunk(built, self.check_sql)
 
 
@@ -526,9 +540,17 @@ def _pick_claim(candidates: list[tuple], ctx: _Context) -> tuple | None:
 
 
 _CANDIDATE_FIELDS = (
-    "id", "control_number", "status", "plan_id", "billing_provider_id", "submitter_id", "billed_amount",
-    "paid_amount", "patient_responsibility", "payer_claim_number",
-)  # fmt: skip
+    "id",
+    "control_number",
+    "status",
+    "plan_id",
+    "billing_provider_id",
+    "submitter_id",
+    "billed_amount",
+    "paid_amount",
+    "patient_responsibility",
+    "payer_claim_number",
+)
 
 
 def _read_chunk(chunk: list[x835.ClaimPayment], ctx: _Context) -> _ChunkRead:
@@ -578,9 +600,14 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
         if cand is not None:
             chosen[number] = cand[0]
             states[cand[0]] = _ClaimState(
-                id=cand[0], status=cand[2], billed=cand[6], paid=cand[7], patient_responsibility=cand[8],
-                payer_claim_number=cand[9], control_number=number,
-            )  # fmt: skip
+                id=cand[0],
+                status=cand[2],
+                billed=cand[6],
+                paid=cand[7],
+                patient_responsibility=cand[8],
+                payer_claim_number=cand[9],
+                control_number=number,
+            )
     lines_by_control: dict[str, tuple[int, int]] = {}  # REF*6R → (line id, claim id)
     lines_by_claim: dict[int, list[tuple[int, str]]] = defaultdict(list)  # claim → [(line id, code)] in order
     line_before: dict[int, Decimal] = {}  # line id → paid so far
@@ -591,10 +618,21 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             line_before[line_id] = paid_before
     owed = [patient_responsibility_of(cp) for cp in chunk]
     remittance_claims = [
-        (row.pk, chosen.get(cp.patient_control_number), cp.patient_control_number[:38], cp.status[:2],
-         cents[cp.charge], cents[cp.paid], cents[pr], cp.payer_claim_number[:50], None, None, "")
+        (
+            row.pk,
+            chosen.get(cp.patient_control_number),
+            cp.patient_control_number[:38],
+            cp.status[:2],
+            cents[cp.charge],
+            cents[cp.paid],
+            cents[pr],
+            cp.payer_claim_number[:50],
+            None,
+            None,
+            "",
+        )
         for cp, pr in zip(chunk, owed, strict=True)
-    ]  # fmt: skip
+    ]
     rc_ids = read.rc_ids
     copy = rc_ids is not None  # PostgreSQL: COPY text, made here
     inserts: list[tuple[type, list[str], list[tuple] | str]] = []
@@ -629,8 +667,19 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             if cp.payer_claim_number:
                 state.payer_claim_number = cp.payer_claim_number
         for a in cp.adjustments:
-            adjustments.append((claim_id, None, rc_id, a.group, a.reason[:5], cp.remark_codes, cents[a.amount],
-                                None if a.quantity is None else cents[a.quantity], now))  # fmt: skip
+            adjustments.append(
+                (
+                    claim_id,
+                    None,
+                    rc_id,
+                    a.group,
+                    a.reason[:5],
+                    cp.remark_codes,
+                    cents[a.amount],
+                    None if a.quantity is None else cents[a.quantity],
+                    now,
+                )
+            )
         used: set[int] = set()
         lines_paid = ZERO
         for svc in cp.services:
@@ -642,8 +691,19 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
             if line_id is not None:
                 line_paid[line_id] += svc_paid
             for a in svc.adjustments:
-                adjustments.append((claim_id, line_id, rc_id, a.group, a.reason[:5], svc.remark_codes,
-                                    cents[a.amount], None if a.quantity is None else cents[a.quantity], now))  # fmt: skip
+                adjustments.append(
+                    (
+                        claim_id,
+                        line_id,
+                        rc_id,
+                        a.group,
+                        a.reason[:5],
+                        svc.remark_codes,
+                        cents[a.amount],
+                        None if a.quantity is None else cents[a.quantity],
+                        now,
+                    )
+                )
         if cp.is_reversal and not cp.services:
             # A claim-level reversal takes back what each line was paid, line by line.
             to_take = -paid
@@ -670,15 +730,24 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: _Context
     return _ChunkWrites(
         reason=f"835 {row.trace_number} from {row.payer_name} ({ctx.file_name})"[:300],
         claims=[
-            Adjudication(s.id, cents[s.paid], cents[s.patient_responsibility], s.payer_claim_number[:50], s.status,
-                         adjudicated_status(paid=s.paid, billed=s.billed, denied=s.denied))
+            Adjudication(
+                s.id,
+                cents[s.paid],
+                cents[s.patient_responsibility],
+                s.payer_claim_number[:50],
+                s.status,
+                adjudicated_status(paid=s.paid, billed=s.billed, denied=s.denied),
+            )
             for s in states.values()
             if s.touched
         ],
-        inserts=[*inserts, (Payment, PAYMENT_FIELDS, copy_text(payments) if copy else payments),
-                 (Adjustment, ADJUSTMENT_FIELDS, copy_text(adjustments) if copy else adjustments)],
+        inserts=[
+            *inserts,
+            (Payment, PAYMENT_FIELDS, copy_text(payments) if copy else payments),
+            (Adjustment, ADJUSTMENT_FIELDS, copy_text(adjustments) if copy else adjustments),
+        ],
         line_increments=increments,
-    )  # fmt: skip
+    )
 
 
 def _write_chunk(writes: _ChunkWrites, check_sql: list[str]) -> None:
@@ -701,8 +770,13 @@ def _actor(user):
     return user if getattr(user, "is_authenticated", False) else None
 
 
-def _match_line(svc: x835.ServicePayment, claim_id: int, by_control: dict[str, tuple[int, int]],
-                by_claim: dict[int, list[tuple[int, str]]], used: set[int]) -> int | None:  # fmt: skip
+def _match_line(
+    svc: x835.ServicePayment,
+    claim_id: int,
+    by_control: dict[str, tuple[int, int]],
+    by_claim: dict[int, list[tuple[int, str]]],
+    used: set[int],
+) -> int | None:
     """REF*6R names our line; without it, the first line of the claim with the same code."""
     if svc.line_control_number:
         hit = by_control.get(svc.line_control_number)
@@ -719,13 +793,30 @@ def _match_line(svc: x835.ServicePayment, claim_id: int, by_control: dict[str, t
 # --------------------------------------------------------------------------- bulk writes
 
 REMIT_CLAIM_FIELDS = [
-    "remittance_id", "claim_id", "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
-    "payer_claim_number", "resolved_at", "resolved_by_id", "resolution_note",
-]  # fmt: skip
+    "remittance_id",
+    "claim_id",
+    "patient_control_number",
+    "status_code",
+    "charge",
+    "paid",
+    "patient_responsibility",
+    "payer_claim_number",
+    "resolved_at",
+    "resolved_by_id",
+    "resolution_note",
+]
 PAYMENT_FIELDS = ["claim_id", "claim_line_id", "remittance_claim_id", "amount", "created_at"]
 ADJUSTMENT_FIELDS = [
-    "claim_id", "claim_line_id", "remittance_claim_id", "group", "carc", "rarcs", "amount", "quantity", "created_at",
-]  # fmt: skip
+    "claim_id",
+    "claim_line_id",
+    "remittance_claim_id",
+    "group",
+    "carc",
+    "rarcs",
+    "amount",
+    "quantity",
+    "created_at",
+]
 # The tables an import inserts into; their foreign keys are checked chunk by chunk (``_write_chunk``).
 WRITTEN_MODELS = (RemittanceClaim, Payment, Adjustment, ClaimStatusChange)
 
@@ -745,21 +836,34 @@ def summarize(rows: list[Remittance]) -> ImportResult:
     payments again reports this and changes nothing."""
     claims = RemittanceClaim.objects.filter(remittance__in=rows)
     totals = claims.aggregate(
-        matched=Count("pk", filter=Q(claim__isnull=False)), unmatched=Count("pk", filter=Q(claim__isnull=True)),
-        paid_sum=Sum("paid"), charge_sum=Sum("charge"),
+        matched=Count("pk", filter=Q(claim__isnull=False)),
+        unmatched=Count("pk", filter=Q(claim__isnull=True)),
+        paid_sum=Sum("paid"),
+        charge_sum=Sum("charge"),
         denied=Count("pk", filter=~Q(status_code=REVERSAL) & (Q(status_code=DENIED) | Q(paid__lte=0))),
-    )  # fmt: skip
+    )
     plb = (
         ProviderAdjustment.objects.filter(remittance__in=rows).aggregate(total=Sum("amount"))["total"] or ZERO
     )
     paid = totals["paid_sum"] or ZERO
     return ImportResult(
-        remittance=rows[0], remittances=rows, claims_matched=totals["matched"], claims_unmatched=totals["unmatched"],
-        paid_total=money(paid), adjustment_total=money((totals["charge_sum"] or ZERO) - paid),
-        provider_adjustment_total=money(plb), denied_count=totals["denied"], already_imported=True,
-        overpaid=sorted(set(claims.filter(claim__paid_amount__gt=F("claim__billed_amount")).values_list(
-            "claim__control_number", flat=True))),
-    )  # fmt: skip
+        remittance=rows[0],
+        remittances=rows,
+        claims_matched=totals["matched"],
+        claims_unmatched=totals["unmatched"],
+        paid_total=money(paid),
+        adjustment_total=money((totals["charge_sum"] or ZERO) - paid),
+        provider_adjustment_total=money(plb),
+        denied_count=totals["denied"],
+        already_imported=True,
+        overpaid=sorted(
+            set(
+                claims.filter(claim__paid_amount__gt=F("claim__billed_amount")).values_list(
+                    "claim__control_number", flat=True
+                )
+            )
+        ),
+    )
 
 
 def resolve_unmatched(item: RemittanceClaim, *, acting_user, note: str) -> RemittanceClaim:
@@ -780,10 +884,13 @@ def resolve_unmatched(item: RemittanceClaim, *, acting_user, note: str) -> Remit
         locked.resolution_note = note[:2000]
         locked.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
         audit.record(
-            actor=acting_user, action=AuditAction.UPDATE, obj=locked, organization=locked.remittance.payee,
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=locked,
+            organization=locked.remittance.payee,
             summary=f"Resolved unmatched 835 claim {locked.patient_control_number}",
             changes={"note": locked.resolution_note},
-        )  # fmt: skip
+        )
     return locked
 
 

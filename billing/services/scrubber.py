@@ -68,8 +68,13 @@ class Problem:
 
     def as_dict(self) -> dict:
         # What dataclasses.asdict gives, without its deep copy (called for every claim built).
-        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix,
-                "line": self.line}  # fmt: skip
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+            "line": self.line,
+        }
 
 
 def has_errors(problems: Iterable[Problem | dict]) -> bool:
@@ -334,14 +339,21 @@ def check_billing_provider(claim: Claim, lines: list[ClaimLine], lk: Lookups) ->
     if not (org.service_street or "").strip() or not (org.service_city or "").strip():
         yield Problem("provider_address", ERROR, "The billing provider has no street address and city.", fix)
     elif _PO_BOX.search(org.service_street) or _PO_BOX.search(org.service_street2 or ""):
-        yield Problem("provider_address", ERROR,
-                      "The billing provider address is a PO box; claims need the street address where "
-                      "services are run.", fix)  # fmt: skip
+        yield Problem(
+            "provider_address",
+            ERROR,
+            "The billing provider address is a PO box; claims need the street address where "
+            "services are run.",
+            fix,
+        )
     if not _ZIP9.match((org.service_zip or "").strip()):
-        yield Problem("provider_zip", ERROR,
-                      f"The billing provider ZIP code {org.service_zip or '(missing)'} needs all nine digits "
-                      "(ZIP+4); plans reject 837P claims without them.",
-                      f"Add the four-digit extension (e.g. 90012-1234) on {org}'s profile, then re-scrub.")  # fmt: skip
+        yield Problem(
+            "provider_zip",
+            ERROR,
+            f"The billing provider ZIP code {org.service_zip or '(missing)'} needs all nine digits "
+            "(ZIP+4); plans reject 837P claims without them.",
+            f"Add the four-digit extension (e.g. 90012-1234) on {org}'s profile, then re-scrub.",
+        )
 
 
 @_same_for(lambda claim, _lines: (claim.contract_id, claim.plan_id, claim.submitter_id))
@@ -355,14 +367,21 @@ def check_plan_settings(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
     if not (contract.payer_id or plan.payer_id):
         yield Problem("payer_id", ERROR, f"No payer id is set for {plan}.", fix)
     if contract.claim_format == "837p" and not (contract.receiver_id and contract.submitter_id):
-        yield Problem("x12_ids", ERROR,
-                      f"Contract {contract.number} does not give the receiver and submitter ids the plan's "
-                      "clearinghouse expects.", fix)  # fmt: skip
+        yield Problem(
+            "x12_ids",
+            ERROR,
+            f"Contract {contract.number} does not give the receiver and submitter ids the plan's "
+            "clearinghouse expects.",
+            fix,
+        )
     submitter = lk.orgs[claim.submitter_id]
     if not (submitter.contact_name and (submitter.phone or submitter.contact_email)):
-        yield Problem("submitter_contact", ERROR,
-                      f"{submitter} has no billing contact name with a phone number or e-mail.",
-                      f"Add a contact person and phone on {submitter}'s profile.")  # fmt: skip
+        yield Problem(
+            "submitter_contact",
+            ERROR,
+            f"{submitter} has no billing contact name with a phone number or e-mail.",
+            f"Add a contact person and phone on {submitter}'s profile.",
+        )
 
 
 @_same_for(lambda claim, _lines: (claim.member_id,))
@@ -387,9 +406,12 @@ def check_member(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[
             fix,
         )
     if not (m.street or "").strip() or not (m.city or "").strip() or not _ZIP.match((m.zip or "").strip()):
-        yield Problem("member_address", ERROR,
-                      f"Member {m.cin} has no complete address (street, city and ZIP code); the 837P needs one.",
-                      fix + " If the member is unhoused, use the shelter or the CBO's address as the plan allows.")  # fmt: skip
+        yield Problem(
+            "member_address",
+            ERROR,
+            f"Member {m.cin} has no complete address (street, city and ZIP code); the 837P needs one.",
+            fix + " If the member is unhoused, use the shelter or the CBO's address as the plan allows.",
+        )
 
 
 def check_enrollment(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -400,11 +422,14 @@ def check_enrollment(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
         for day in days:
             if not enrolled(claim.member_id, claim.plan_id, day):
                 plan = lk.orgs[claim.plan_id]
-                yield Problem("not_enrolled", ERROR,
-                              f"The member is not enrolled with {plan} on {human_date(day)}.",
-                              "Check eligibility; if the plan's enrollment file is out of date, update the "
-                              "member's enrollment, then re-scrub. Otherwise void the service entry.",
-                              ln.line_number)  # fmt: skip
+                yield Problem(
+                    "not_enrolled",
+                    ERROR,
+                    f"The member is not enrolled with {plan} on {human_date(day)}.",
+                    "Check eligibility; if the plan's enrollment file is out of date, update the "
+                    "member's enrollment, then re-scrub. Otherwise void the service entry.",
+                    ln.line_number,
+                )
                 break
 
 
@@ -415,43 +440,72 @@ def check_authorization(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
     if auth is None:
         needed = [ln for ln in lines if lk.terms(claim, ln).authorization_required]
         if needed:
-            yield Problem("auth_missing", ERROR,
-                          f"The contract requires the plan's authorization for line(s) "
-                          f"{', '.join(str(ln.line_number) for ln in needed)}, and none is attached.",
-                          "Request the authorization from the plan, attach it to the service entries, then re-scrub.")  # fmt: skip
+            yield Problem(
+                "auth_missing",
+                ERROR,
+                f"The contract requires the plan's authorization for line(s) "
+                f"{', '.join(str(ln.line_number) for ln in needed)}, and none is attached.",
+                "Request the authorization from the plan, attach it to the service entries, then re-scrub.",
+            )
         return
     label = f"Authorization {auth.number or '(no number)'}"
     if auth.status not in BILLABLE_AUTHORIZATION:
-        yield Problem("auth_not_approved", ERROR, f"{label} is {auth.get_status_display().lower()}, not approved.",
-                      "Ask the plan to approve or extend it, then re-scrub.")  # fmt: skip
+        yield Problem(
+            "auth_not_approved",
+            ERROR,
+            f"{label} is {auth.get_status_display().lower()}, not approved.",
+            "Ask the plan to approve or extend it, then re-scrub.",
+        )
     if not (auth.number or "").strip():
-        yield Problem("auth_number", ERROR, f"{label} has no number to send to the plan.",
-                      "Enter the plan's authorization number.")  # fmt: skip
+        yield Problem(
+            "auth_number",
+            ERROR,
+            f"{label} has no number to send to the plan.",
+            "Enter the plan's authorization number.",
+        )
     if auth.member_id != claim.member_id or auth.plan_id != claim.plan_id:
-        yield Problem("auth_mismatch", ERROR, f"{label} is for another member or plan.",
-                      "Attach the member's own authorization from this plan.")  # fmt: skip
+        yield Problem(
+            "auth_mismatch",
+            ERROR,
+            f"{label} is for another member or plan.",
+            "Attach the member's own authorization from this plan.",
+        )
     provider = lk.orgs[claim.billing_provider_id]
     if auth.cbo_id not in (provider.pk, provider.hub_id):
-        yield Problem("auth_mismatch", ERROR, f"{label} was issued to another provider.",
-                      "Attach an authorization issued to this provider.")  # fmt: skip
+        yield Problem(
+            "auth_mismatch",
+            ERROR,
+            f"{label} was issued to another provider.",
+            "Attach an authorization issued to this provider.",
+        )
     for ln in lines:
         if ln.service_id != auth.service_id:
-            yield Problem("auth_service", ERROR,
-                          f"{label} is for {lk.services[auth.service_id].display}, not {lk.services[ln.service_id].display}.",
-                          "Attach the authorization for this service.", ln.line_number)  # fmt: skip
+            yield Problem(
+                "auth_service",
+                ERROR,
+                f"{label} is for {lk.services[auth.service_id].display}, not {lk.services[ln.service_id].display}.",
+                "Attach the authorization for this service.",
+                ln.line_number,
+            )
         last = ln.end_date or ln.service_date
         if not (auth.start_date <= ln.service_date and last <= auth.end_date):
-            yield Problem("auth_dates", ERROR,
-                          f"{label} runs {human_date(auth.start_date)} – {human_date(auth.end_date)}; the service "
-                          f"on {human_date(ln.service_date)} is outside it.",
-                          "Ask the plan to extend the authorization (or attach the one covering this date), then re-scrub.",
-                          ln.line_number)  # fmt: skip
+            yield Problem(
+                "auth_dates",
+                ERROR,
+                f"{label} runs {human_date(auth.start_date)} – {human_date(auth.end_date)}; the service "
+                f"on {human_date(ln.service_date)} is outside it.",
+                "Ask the plan to extend the authorization (or attach the one covering this date), then re-scrub.",
+                ln.line_number,
+            )
         total = lk.billed.per_auth.get(ln.delivery_id)
         if auth.units_approved is not None and total is not None and total > auth.units_approved:
-            yield Problem("auth_units", ERROR,
-                          f"{label} approves {auth.units_approved} units; with this line {total} would be billed.",
-                          "Ask the plan for more units, or correct the units logged, then re-scrub.",
-                          ln.line_number)  # fmt: skip
+            yield Problem(
+                "auth_units",
+                ERROR,
+                f"{label} approves {auth.units_approved} units; with this line {total} would be billed.",
+                "Ask the plan for more units, or correct the units logged, then re-scrub.",
+                ln.line_number,
+            )
 
 
 def check_coverage(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -462,9 +516,14 @@ def check_coverage(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterato
     for ln in lines:
         price = book.price(lk.services[ln.service_id], ln.units, on=ln.service_date, county=county)
         if not price.covered:
-            yield Problem("not_covered", ERROR, price.message,
-                          "Ask the plan to add the service to the contract (or amend its dates), or void the "
-                          "service entry if it was logged by mistake; then re-scrub.", ln.line_number)  # fmt: skip
+            yield Problem(
+                "not_covered",
+                ERROR,
+                price.message,
+                "Ask the plan to add the service to the contract (or amend its dates), or void the "
+                "service entry if it was logged by mistake; then re-scrub.",
+                ln.line_number,
+            )
 
 
 def check_modifiers(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -472,14 +531,23 @@ def check_modifiers(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterat
     for ln in lines:
         fault = lk.modifier_fault(ln.service_id, ln.modifiers)
         if fault == "invalid":
-            yield Problem("modifiers", ERROR, f"Line {ln.line_number} has invalid modifiers {ln.modifiers}.",
-                          "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
+            yield Problem(
+                "modifiers",
+                ERROR,
+                f"Line {ln.line_number} has invalid modifiers {ln.modifiers}.",
+                "Re-scrub to take the modifiers from the service catalog.",
+                ln.line_number,
+            )
         elif fault == "mismatch":
             service = lk.services[ln.service_id]
-            yield Problem("modifiers", ERROR,
-                          f"Line {ln.line_number}'s code {ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} "
-                          f"is not {service.name} ({service.label}).",
-                          "Re-scrub to take the modifiers from the service catalog.", ln.line_number)  # fmt: skip
+            yield Problem(
+                "modifiers",
+                ERROR,
+                f"Line {ln.line_number}'s code {ln.procedure_code} with {'/'.join(ln.modifiers) or 'no modifier'} "
+                f"is not {service.name} ({service.label}).",
+                "Re-scrub to take the modifiers from the service catalog.",
+                ln.line_number,
+            )
 
 
 @_same_for(lambda claim, _lines: tuple(claim.diagnosis_codes or ()))
@@ -495,16 +563,23 @@ def check_diagnoses(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterat
                 "diagnosis_invalid", ERROR, problem, "Correct the code on the referral, then re-scrub."
             )
     if len(codes) > 12:
-        yield Problem("diagnosis_count", ERROR, f"The claim has {len(codes)} diagnosis codes; at most 12 fit.",
-                      "Keep the 12 that matter on the referral.")  # fmt: skip
+        yield Problem(
+            "diagnosis_count",
+            ERROR,
+            f"The claim has {len(codes)} diagnosis codes; at most 12 fit.",
+            "Keep the 12 that matter on the referral.",
+        )
 
 
 def check_place_of_service(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """A place-of-service code CBOs use (04, 12, 13, 14, 16, 27, 99, 02, 10)."""
     if claim.place_of_service not in _VALID_POS:
-        yield Problem("place_of_service", ERROR,
-                      f"Place of service {claim.place_of_service!r} is not one plans accept for these services.",
-                      "Correct the place of service on the service entry, then re-scrub.")  # fmt: skip
+        yield Problem(
+            "place_of_service",
+            ERROR,
+            f"Place of service {claim.place_of_service!r} is not one plans accept for these services.",
+            "Correct the place of service on the service entry, then re-scrub.",
+        )
 
 
 def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -518,19 +593,26 @@ def check_units_caps(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
             total = billed.per_day.get(ln.delivery_id, ln.units)
             if ln.units > terms.units_per_day * days or (days == 1 and total > terms.units_per_day):
                 label = lk.services[ln.service_id].display
-                yield Problem("units_per_day", ERROR,
-                              f"{label}: {total} units on {human_date(ln.service_date)}; the contract allows "
-                              f"{terms.units_per_day} a day.",
-                              "Correct the units on the service entry (or void the extra entry), then re-scrub.",
-                              ln.line_number)  # fmt: skip
+                yield Problem(
+                    "units_per_day",
+                    ERROR,
+                    f"{label}: {total} units on {human_date(ln.service_date)}; the contract allows "
+                    f"{terms.units_per_day} a day.",
+                    "Correct the units on the service entry (or void the extra entry), then re-scrub.",
+                    ln.line_number,
+                )
         if terms.units_per_month:
             total = billed.per_month.get(ln.delivery_id, ln.units)
             if total > terms.units_per_month:
                 label, d = lk.services[ln.service_id].display, ln.service_date
-                yield Problem("units_per_month", ERROR,
-                              f"{label}: {total} units in {d:%B %Y}; the contract allows {terms.units_per_month} "
-                              "a month.",
-                              "Void the extra service entry or correct its units, then re-scrub.", ln.line_number)  # fmt: skip
+                yield Problem(
+                    "units_per_month",
+                    ERROR,
+                    f"{label}: {total} units in {d:%B %Y}; the contract allows {terms.units_per_month} "
+                    "a month.",
+                    "Void the extra service entry or correct its units, then re-scrub.",
+                    ln.line_number,
+                )
 
 
 def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -539,11 +621,15 @@ def check_duplicates(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Itera
     repeats = lk.billed.repeats
     for ln in lines:
         if ln.delivery_id in repeats:
-            yield Problem("duplicate", ERROR,
-                          f"{lk.services[ln.service_id].display} on {human_date(ln.service_date)} for this member is "
-                          "already billed on another claim.",
-                          "If it was logged twice, void this service entry; if it is a separate service, "
-                          "correct the date or units.", ln.line_number)  # fmt: skip
+            yield Problem(
+                "duplicate",
+                ERROR,
+                f"{lk.services[ln.service_id].display} on {human_date(ln.service_date)} for this member is "
+                "already billed on another claim.",
+                "If it was logged twice, void this service entry; if it is a separate service, "
+                "correct the date or units.",
+                ln.line_number,
+            )
 
 
 @_same_for(lambda claim, lines: (claim.contract_id, min((ln.service_date for ln in lines), default=None)))
@@ -556,29 +642,43 @@ def check_timely_filing(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> It
     first = min(ln.service_date for ln in lines)
     deadline = first + timedelta(days=contract.timely_filing_days)
     if lk.today > deadline:
-        yield Problem("timely_filing", ERROR,
-                      f"The service on {human_date(first)} was due to {contract.plan} by {human_date(deadline)} "
-                      f"({contract.timely_filing_days} days); the plan will deny it as late.",
-                      "Ask the plan whether it accepts a late claim with a reason (e.g. retroactive "
-                      "eligibility); otherwise void it.")  # fmt: skip
+        yield Problem(
+            "timely_filing",
+            ERROR,
+            f"The service on {human_date(first)} was due to {contract.plan} by {human_date(deadline)} "
+            f"({contract.timely_filing_days} days); the plan will deny it as late.",
+            "Ask the plan whether it accepts a late claim with a reason (e.g. retroactive "
+            "eligibility); otherwise void it.",
+        )
     elif (deadline - lk.today).days <= TIMELY_FILING_WARNING_DAYS:
-        yield Problem("timely_filing_soon", WARNING,
-                      f"Send this claim by {human_date(deadline)}: that is the plan's timely-filing limit.",
-                      "Put it in a batch today.")  # fmt: skip
+        yield Problem(
+            "timely_filing_soon",
+            WARNING,
+            f"Send this claim by {human_date(deadline)}: that is the plan's timely-filing limit.",
+            "Put it in a batch today.",
+        )
 
 
 def check_charge(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
     """Every line carries a charge above zero (a zero charge means the rate is missing)."""
     for ln in lines:
         if ln.charge <= 0:
-            yield Problem("no_charge", ERROR, f"Line {ln.line_number} has no charge: no rate was found for it.",
-                          "Make sure the contract has a rate for the service on this date, then re-scrub.",
-                          ln.line_number)  # fmt: skip
+            yield Problem(
+                "no_charge",
+                ERROR,
+                f"Line {ln.line_number} has no charge: no rate was found for it.",
+                "Make sure the contract has a rate for the service on this date, then re-scrub.",
+                ln.line_number,
+            )
 
 
 # The member fields the 837P carries as free text, with the names a coordinator knows them by.
-_MEMBER_TEXT = (("last_name", "last name", 60), ("first_name", "first name", 35), ("street", "street", 55),
-                ("city", "city", 30))  # fmt: skip
+_MEMBER_TEXT = (
+    ("last_name", "last name", 60),
+    ("first_name", "first name", 35),
+    ("street", "street", 55),
+    ("city", "city", 30),
+)
 
 
 def check_x12_text(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterator[Problem]:
@@ -590,11 +690,12 @@ def check_x12_text(claim: Claim, lines: list[ClaimLine], lk: Lookups) -> Iterato
         value = getattr(m, attr, "") or ""
         if value and basic_text(value, width) != clean_text(value, width).upper():
             yield Problem(
-                "x12_text_transliterated", WARNING,
+                "x12_text_transliterated",
+                WARNING,
                 f"Member {m.cin}'s {label} {value!r} will be sent as {basic_text(value, width)!r}: the 837P "
                 "carries only the X12 basic character set.",
                 "Nothing to do if the plan knows the member by that spelling; otherwise correct the member record.",
-            )  # fmt: skip
+            )
 
 
 CHECKS: tuple[Check, ...] = (

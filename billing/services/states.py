@@ -90,10 +90,13 @@ def transition_claim(
     )
     if audit_it:
         audit.record(
-            actor=acting_user, action=AuditAction.TRANSITION, obj=locked, organization=locked.billing_provider,
+            actor=acting_user,
+            action=AuditAction.TRANSITION,
+            obj=locked,
+            organization=locked.billing_provider,
             summary=f"Claim {locked.control_number}: {C(previous).label.lower()} → {C(to).label.lower()}",
             changes={"status": [previous, to], "reason": reason},
-        )  # fmt: skip
+        )
     claim.status = locked.status
     return locked
 
@@ -193,9 +196,10 @@ def adjudicate_claims(rows: list[Adjudication], *, acting_user, reason: str, now
             totals_only.append((*r[:4], now, now))
     _move_adjudicated(retry, acting_user, reason, now)
     update_from_arrays(
-        Claim, ["paid_amount", "patient_responsibility", "payer_claim_number", "adjudicated_at", "updated_at"],
+        Claim,
+        ["paid_amount", "patient_responsibility", "payer_claim_number", "adjudicated_at", "updated_at"],
         totals_only,
-    )  # fmt: skip
+    )
 
 
 def _move_adjudicated(rows: list[Adjudication], actor, reason: str, now: datetime) -> set[int]:
@@ -221,13 +225,23 @@ def _move_adjudicated(rows: list[Adjudication], actor, reason: str, now: datetim
         )
         update_from_arrays(
             Claim,
-            ["paid_amount", "patient_responsibility", "payer_claim_number", "status", "adjudicated_at", "updated_at"],
+            [
+                "paid_amount",
+                "patient_responsibility",
+                "payer_claim_number",
+                "status",
+                "adjudicated_at",
+                "updated_at",
+            ],
             [(*r[:4], to, now, now) for r in group if r.id in keep],
-        )  # fmt: skip
+        )
         ClaimStatusChange.objects.bulk_create(
-            [ClaimStatusChange(claim_id=pk, from_status=frm, to_status=to, actor=actor, reason=reason) for pk in keep],
+            [
+                ClaimStatusChange(claim_id=pk, from_status=frm, to_status=to, actor=actor, reason=reason)
+                for pk in keep
+            ],
             batch_size=500,
-        )  # fmt: skip
+        )
         moved |= keep
     return moved
 
@@ -247,8 +261,11 @@ def transition_batch(batch: Batch, to: str, *, acting_user=None, reason: str = "
         batch=locked, from_status=previous, to_status=to, actor=acting_user, reason=reason
     )
     audit.record(
-        actor=acting_user, action=AuditAction.TRANSITION, obj=locked, organization=locked.submitter,
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=locked,
+        organization=locked.submitter,
         summary=f"Batch {locked.pk} to {locked.plan}: {B(previous).label.lower()} → {B(to).label.lower()}",
         changes={"status": [previous, to], "reason": reason},
-    )  # fmt: skip
+    )
     return locked

@@ -92,15 +92,26 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     query["format"] = "csv"
-    return render(request, "billing/claims_list.html", {
-        "page": page, "statuses": ClaimStatus.choices, "status": status, "plans": plans, "plan": plan,
-        "month": month.strftime("%Y-%m") if month else "", "biller": _is_biller(request.user),
-        "ready_count": counts.get(ClaimStatus.READY, 0), "held_count": counts.get(ClaimStatus.HELD, 0),
-        "rejected_count": counts.get(ClaimStatus.REJECTED, 0),
-        "csv_query": query.urlencode(), "billable": _billable_count(request.user),
-        "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
-        "awaiting_approval": _awaiting_approval(request),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/claims_list.html",
+        {
+            "page": page,
+            "statuses": ClaimStatus.choices,
+            "status": status,
+            "plans": plans,
+            "plan": plan,
+            "month": month.strftime("%Y-%m") if month else "",
+            "biller": _is_biller(request.user),
+            "ready_count": counts.get(ClaimStatus.READY, 0),
+            "held_count": counts.get(ClaimStatus.HELD, 0),
+            "rejected_count": counts.get(ClaimStatus.REJECTED, 0),
+            "csv_query": query.urlencode(),
+            "billable": _billable_count(request.user),
+            "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
+            "awaiting_approval": _awaiting_approval(request),
+        },
+    )
 
 
 def _awaiting_approval(request: HttpRequest) -> bool:
@@ -153,10 +164,16 @@ def _build_text(run: ClaimBuild) -> str:
 def claim_build(request: HttpRequest, pk: int) -> HttpResponse:
     """One "Build claims" run: its progress while it works, then what it made."""
     run = get_visible(ClaimBuild.objects.all(), request.user, pk=pk)
-    return render(request, "billing/claim_build.html", {
-        "run": run, "text": _build_text(run), "finished": run.status not in build_services.UNFINISHED,
-        "progress_url": reverse("billing:claim_build_progress", args=[run.pk]),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/claim_build.html",
+        {
+            "run": run,
+            "text": _build_text(run),
+            "finished": run.status not in build_services.UNFINISHED,
+            "progress_url": reverse("billing:claim_build_progress", args=[run.pk]),
+        },
+    )
 
 
 @portal_view
@@ -164,8 +181,14 @@ def claim_build(request: HttpRequest, pk: int) -> HttpResponse:
 def claim_build_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """The build page's progress bar: percent, a sentence, and whether it has finished."""
     run = get_visible(ClaimBuild.objects.all(), request.user, pk=pk)
-    return JsonResponse({"status": run.status, "percent": run.percent, "text": _build_text(run),
-                         "finished": run.status not in build_services.UNFINISHED})  # fmt: skip
+    return JsonResponse(
+        {
+            "status": run.status,
+            "percent": run.percent,
+            "text": _build_text(run),
+            "finished": run.status not in build_services.UNFINISHED,
+        }
+    )
 
 
 @portal_view
@@ -173,8 +196,9 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One claim: lines, problems with their fixes, history; re-scrub (POST)."""
     claim = get_visible(
         Claim.objects.for_list().select_related("contract", "authorization", "replaces", "referral"),
-        request.user, pk=pk,
-    )  # fmt: skip
+        request.user,
+        pk=pk,
+    )
     if request.method == "POST":
         was_rejected = claim.status == ClaimStatus.REJECTED
         try:
@@ -184,8 +208,11 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, message)
         else:
             if claim.status == ClaimStatus.READY:
-                messages.success(request, f"Claim {claim.control_number} is clean and ready to send."
-                                 + (f" It goes in the next batch to {claim.plan}." if was_rejected else ""))  # fmt: skip
+                messages.success(
+                    request,
+                    f"Claim {claim.control_number} is clean and ready to send."
+                    + (f" It goes in the next batch to {claim.plan}." if was_rejected else ""),
+                )
             else:
                 messages.warning(request, f"Claim {claim.control_number} still has problems to fix.")
         return redirect("billing:claim", pk=pk)
@@ -197,20 +224,36 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.user, claim, claim.problems or [], active_org=getattr(request, "org", None)
     )
     rejected = ack_services.rejection(claim)
-    refused = fixlinks.fix_links(request.user, claim, [
-        {"code": r.code, "line": r.line, "message": r.message, "fix": r.fix} for r in rejected.reasons
-    ], active_org=getattr(request, "org", None)) if rejected else []  # fmt: skip
+    refused = (
+        fixlinks.fix_links(
+            request.user,
+            claim,
+            [{"code": r.code, "line": r.line, "message": r.message, "fix": r.fix} for r in rejected.reasons],
+            active_org=getattr(request, "org", None),
+        )
+        if rejected
+        else []
+    )
     member_problem = any(p.get("code") in fixlinks.MEMBER_CODES for p in problems + refused)
-    return render(request, "billing/claims_detail.html", {
-        "claim": claim, "lines": claim.lines.select_related("service"), "history": history,
-        "problem_errors": [p for p in problems if p.get("severity") == "error"],
-        "problem_warnings": [p for p in problems if p.get("severity") != "error"],
-        "corrections": fixlinks.member_corrections(request.user, claim) if member_problem else [],
-        "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
-        "can_fix": claim.status in claim_services.CORRECTABLE and bool(claim.payer_claim_number)
-        and _can_bill(request.user, claim),
-        "replaced_by": Claim.objects.filter(replaces=claim).first(), "rejection": rejected, "refused": refused,
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/claims_detail.html",
+        {
+            "claim": claim,
+            "lines": claim.lines.select_related("service"),
+            "history": history,
+            "problem_errors": [p for p in problems if p.get("severity") == "error"],
+            "problem_warnings": [p for p in problems if p.get("severity") != "error"],
+            "corrections": fixlinks.member_corrections(request.user, claim) if member_problem else [],
+            "can_rescrub": claim.status in claim_services.RESCRUBBABLE and _can_bill(request.user, claim),
+            "can_fix": claim.status in claim_services.CORRECTABLE
+            and bool(claim.payer_claim_number)
+            and _can_bill(request.user, claim),
+            "replaced_by": Claim.objects.filter(replaces=claim).first(),
+            "rejection": rejected,
+            "refused": refused,
+        },
+    )
 
 
 def _can_bill(user, claim: Claim) -> bool:
@@ -232,10 +275,17 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(batches, 25).get_page(request.GET.get("page"))
     for b in page:
         b.percent = progress_percent(b)
-    return render(request, "billing/batch_list.html", {
-        "page": page, "statuses": BatchStatus.choices, "status": status, "biller": _is_biller(request.user),
-        "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/batch_list.html",
+        {
+            "page": page,
+            "statuses": BatchStatus.choices,
+            "status": status,
+            "biller": _is_biller(request.user),
+            "groups": batch_services.ready_groups(request.user) if _is_biller(request.user) else [],
+        },
+    )
 
 
 @portal_view
@@ -246,9 +296,10 @@ def batch_create(request: HttpRequest) -> HttpResponse:
         if request.POST.get("plan") and request.POST.get("submitter"):
             batch = batch_services.create_batch(
                 submitter=Organization.objects.get(pk=posted_id(request.POST, "submitter")),
-                plan=Organization.objects.get(pk=posted_id(request.POST, "plan")), acting_user=request.user,
+                plan=Organization.objects.get(pk=posted_id(request.POST, "plan")),
+                acting_user=request.user,
                 claim_format=request.POST.get("claim_format") or "837p",
-            )  # fmt: skip
+            )
             messages.success(
                 request,
                 f"Batch {batch.pk} created with {count(batch.claim_count, 'claim')}; writing its file.",
@@ -287,20 +338,32 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, message)
         return redirect("billing:batch", pk=pk)
     channel = PlanChannel.objects.filter(plan=batch.plan).first()
-    claims = Paginator(Claim.objects.filter(batch=batch).select_related("member", "billing_provider")
-                       .order_by("billing_provider_id", "member__last_name", "pk"), 50).get_page(request.GET.get("page"))  # fmt: skip
+    claims = Paginator(
+        Claim.objects.filter(batch=batch)
+        .select_related("member", "billing_provider")
+        .order_by("billing_provider_id", "member__last_name", "pk"),
+        50,
+    ).get_page(request.GET.get("page"))
     record_claims_view(acting_user=request.user, claims=claims, where=f"batch {batch.pk}")
     history = batch.history.select_related("actor")
     batch.percent = progress_percent(batch)
     # Claims the plan rejected leave the batch when they are fixed, to go out in a later one.
     resent = batch.claim_count - claims.paginator.count if batch.status != BatchStatus.BUILDING else 0
-    return render(request, "billing/batch_detail.html", {
-        "batch": batch, "page": claims, "history": history, "is_submitter": is_submitter,
-        "answers": batch.acknowledgements.order_by("imported_at", "pk"), "resent": max(resent, 0),
-        "sftp": channel is not None and channel.method == DeliveryMethod.SFTP,
-        "progress_url": reverse("billing:batch_progress", args=[batch.pk]),
-        "invoice": batch.format == BatchFormat.INVOICE,
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/batch_detail.html",
+        {
+            "batch": batch,
+            "page": claims,
+            "history": history,
+            "is_submitter": is_submitter,
+            "answers": batch.acknowledgements.order_by("imported_at", "pk"),
+            "resent": max(resent, 0),
+            "sftp": channel is not None and channel.method == DeliveryMethod.SFTP,
+            "progress_url": reverse("billing:batch_progress", args=[batch.pk]),
+            "invoice": batch.format == BatchFormat.INVOICE,
+        },
+    )
 
 
 @portal_view
@@ -308,11 +371,18 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """The progress bar's feed: status, claims written, percent."""
     batch = get_visible(Batch.objects.all(), request.user, pk=pk)
-    return JsonResponse({"status": batch.status, "status_label": batch.get_status_display(),
-                         "done": batch.progress_done, "total": batch.progress_total,
-                         "percent": progress_percent(batch), "error": batch.error,
-                         "text": f"{batch.progress_done:,} of {count(batch.progress_total, 'claim')} written.",
-                         "finished": batch.status != BatchStatus.BUILDING})  # fmt: skip
+    return JsonResponse(
+        {
+            "status": batch.status,
+            "status_label": batch.get_status_display(),
+            "done": batch.progress_done,
+            "total": batch.progress_total,
+            "percent": progress_percent(batch),
+            "error": batch.error,
+            "text": f"{batch.progress_done:,} of {count(batch.progress_total, 'claim')} written.",
+            "finished": batch.status != BatchStatus.BUILDING,
+        }
+    )
 
 
 @portal_view
@@ -325,8 +395,11 @@ def batch_download(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404 from exc
     if not batch.file:
         raise Http404("The file is still being written.")
-    record_claims_view(acting_user=request.user, claims=Claim.objects.filter(batch=batch),
-                       where=f"downloaded batch {batch.pk} file {batch.file_name}")  # fmt: skip
+    record_claims_view(
+        acting_user=request.user,
+        claims=Claim.objects.filter(batch=batch),
+        where=f"downloaded batch {batch.pk} file {batch.file_name}",
+    )
     return FileResponse(batch.file.open("rb"), as_attachment=True, filename=batch.file_name)
 
 

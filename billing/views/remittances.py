@@ -71,20 +71,54 @@ def remittance_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("unmatched") == "1":
         remits = remits.filter(unmatched_count__gt=0)
     if request.GET.get("format") == "csv":
-        return _csv("remittances.csv", ["Payment date", "Payer", "Payee", "Trace number", "Method", "Total paid",
-                                        "Claims", "Matched", "Unmatched", "File", "Imported"],
-                    ([r.payment_date, r.payer_name, r.payee or r.payee_npi, r.trace_number, r.payment_method,
-                      r.total_paid, r.claim_count, r.matched_count, r.unmatched_count, r.file_name,
-                      r.imported_at.isoformat()] for r in remits.iterator()))  # fmt: skip
+        return _csv(
+            "remittances.csv",
+            [
+                "Payment date",
+                "Payer",
+                "Payee",
+                "Trace number",
+                "Method",
+                "Total paid",
+                "Claims",
+                "Matched",
+                "Unmatched",
+                "File",
+                "Imported",
+            ],
+            (
+                [
+                    r.payment_date,
+                    r.payer_name,
+                    r.payee or r.payee_npi,
+                    r.trace_number,
+                    r.payment_method,
+                    r.total_paid,
+                    r.claim_count,
+                    r.matched_count,
+                    r.unmatched_count,
+                    r.file_name,
+                    r.imported_at.isoformat(),
+                ]
+                for r in remits.iterator()
+            ),
+        )
     waiting = (
         RemittanceClaim.objects.visible_to(request.user)
         .filter(claim__isnull=True, resolved_at__isnull=True)
         .count()
     )
-    return render(request, "billing/remit_list.html", {
-        "page": _page(request, remits), "q": query, "unmatched": request.GET.get("unmatched", ""),
-        "waiting": waiting, "can_upload": _is_biller(request.user),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/remit_list.html",
+        {
+            "page": _page(request, remits),
+            "q": query,
+            "unmatched": request.GET.get("unmatched", ""),
+            "waiting": waiting,
+            "can_upload": _is_biller(request.user),
+        },
+    )
 
 
 @portal_view
@@ -103,27 +137,69 @@ def remittance_detail(request: HttpRequest, pk: int) -> HttpResponse:
         rows = []
         for rc in claims.iterator(chunk_size=1000):
             adjustments = "; ".join(f"{a.group}-{a.carc} {a.amount}" for a in rc.adjustments.all())
-            rows.append([rc.patient_control_number, rc.payer_claim_number, rc.status_code, rc.charge, rc.paid,
-                         rc.patient_responsibility, rc.claim.get_status_display() if rc.claim else "Unmatched", adjustments])  # fmt: skip
-        record_claims_view(acting_user=request.user, claims=claims, member_field="claim__member_id",
-                           where=f"remittance {remittance.trace_number} CSV")  # fmt: skip
-        return _csv(f"remittance-{remittance.trace_number}.csv", ["Our claim", "Plan claim", "Plan's status code", "Charge", "Paid",
-                                                                  "Patient share", "Claim status", "Adjustments"], rows)  # fmt: skip
+            rows.append(
+                [
+                    rc.patient_control_number,
+                    rc.payer_claim_number,
+                    rc.status_code,
+                    rc.charge,
+                    rc.paid,
+                    rc.patient_responsibility,
+                    rc.claim.get_status_display() if rc.claim else "Unmatched",
+                    adjustments,
+                ]
+            )
+        record_claims_view(
+            acting_user=request.user,
+            claims=claims,
+            member_field="claim__member_id",
+            where=f"remittance {remittance.trace_number} CSV",
+        )
+        return _csv(
+            f"remittance-{remittance.trace_number}.csv",
+            [
+                "Our claim",
+                "Plan claim",
+                "Plan's status code",
+                "Charge",
+                "Paid",
+                "Patient share",
+                "Claim status",
+                "Adjustments",
+            ],
+            rows,
+        )
     page = _page(request, claims)
-    record_claims_view(acting_user=request.user, claims=page, member_field="claim__member_id",
-                       where=f"remittance {remittance.trace_number}")  # fmt: skip
+    record_claims_view(
+        acting_user=request.user,
+        claims=page,
+        member_field="claim__member_id",
+        where=f"remittance {remittance.trace_number}",
+    )
     for rc in page:
         rc.explained = [(a, codes.carc(a.carc)) for a in rc.adjustments.all()]
-    return render(request, "billing/remit_detail.html", {
-        "remittance": remittance, "page": page, "plbs": remittance.provider_adjustments.all(),
-        "plb_names": PLB_REASONS,
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/remit_detail.html",
+        {
+            "remittance": remittance,
+            "page": page,
+            "plbs": remittance.provider_adjustments.all(),
+            "plb_names": PLB_REASONS,
+        },
+    )
 
 
 PLB_REASONS = {
-    "L6": "Interest owed", "WO": "Overpayment recovery", "FB": "Forwarding balance", "72": "Authorized return",
-    "CS": "Adjustment", "J1": "Non-reimbursable", "50": "Late charge", "IR": "Internal Revenue Service withholding",
-}  # fmt: skip
+    "L6": "Interest owed",
+    "WO": "Overpayment recovery",
+    "FB": "Forwarding balance",
+    "72": "Authorized return",
+    "CS": "Adjustment",
+    "J1": "Non-reimbursable",
+    "50": "Late charge",
+    "IR": "Internal Revenue Service withholding",
+}
 
 
 # --------------------------------------------------------------------------- upload
@@ -152,8 +228,14 @@ def detect_kind(data: bytes) -> str:
     if kind is not None:
         return "835" if kind == "835" else "999"
     element = head[3:4] if head.startswith("ISA") else "*"
-    for marker, kind in ((f"GS{element}HP", "835"), (f"GS{element}FA", "999"), (f"GS{element}HN", "999"),
-                         (f"ST{element}835", "835"), (f"ST{element}999", "999"), (f"ST{element}277", "999")):  # fmt: skip
+    for marker, kind in (
+        (f"GS{element}HP", "835"),
+        (f"GS{element}FA", "999"),
+        (f"GS{element}HN", "999"),
+        (f"ST{element}835", "835"),
+        (f"ST{element}999", "999"),
+        (f"ST{element}277", "999"),
+    ):
         if marker in head:
             return kind
     return ""
@@ -162,10 +244,10 @@ def detect_kind(data: bytes) -> str:
 # What a file is, by its functional group (GS01), for files this page does not take.
 _NOT_AN_ANSWER = {
     "HC": "This is an 837 claim file (one we or another biller send to a plan), not an answer from the plan. "
-          "Upload the 835 remittance or the 999 or 277CA acknowledgement the plan sent back.",
+    "Upload the 835 remittance or the 999 or 277CA acknowledgement the plan sent back.",
     "BE": "This is an 834 enrollment file, not a remittance or an acknowledgement.",
     "HS": "This is a 270 eligibility question, not a remittance or an acknowledgement.",
-}  # fmt: skip
+}
 
 
 def wrong_file(data: bytes) -> str | None:
@@ -196,8 +278,11 @@ def upload(request: HttpRequest) -> HttpResponse:
             if kind == "999":
                 ack = ack_services.import_ack(data, file_name=upload_file.name, acting_user=request.user)
                 if ack.already_imported:
-                    messages.info(request, f"{upload_file.name} was already imported on "
-                                           f"{human_date(timezone.localdate(ack.imported_at))}; nothing changed.")  # fmt: skip
+                    messages.info(
+                        request,
+                        f"{upload_file.name} was already imported on "
+                        f"{human_date(timezone.localdate(ack.imported_at))}; nothing changed.",
+                    )
                 else:
                     messages.success(request, ack_summary(ack))
                 return redirect("billing:ack", pk=ack.pk)
@@ -210,14 +295,20 @@ def upload(request: HttpRequest) -> HttpResponse:
             if result.already_imported:
                 messages.info(request, f"{upload_file.name} was already imported; nothing changed.")
             else:
-                messages.success(request, (
-                    f"835 imported: {count(result.claims_matched, 'claim')} matched, {result.claims_unmatched} unmatched, "
-                    f"${result.paid_total:,} paid, {result.denied_count} denied."
-                ))  # fmt: skip
+                messages.success(
+                    request,
+                    (
+                        f"835 imported: {count(result.claims_matched, 'claim')} matched, {result.claims_unmatched} unmatched, "
+                        f"${result.paid_total:,} paid, {result.denied_count} denied."
+                    ),
+                )
             return redirect("billing:remittance", pk=result.remittance.pk)
     recent = Acknowledgement.objects.visible_to(request.user).select_related("batch")[:5]
-    return render(request, "billing/remit_upload.html", {"form": form, "errors": errors, "recent_acks": recent,
-                                                          "can_upload": _is_biller(request.user)})  # fmt: skip
+    return render(
+        request,
+        "billing/remit_upload.html",
+        {"form": form, "errors": errors, "recent_acks": recent, "can_upload": _is_biller(request.user)},
+    )
 
 
 # What each kind of acknowledgement counts.
@@ -229,8 +320,11 @@ def ack_summary(ack: Acknowledgement) -> str:
     accepted, 1 rejected."."""
     unit = _ACK_UNITS.get(ack.kind, "item")
     if ack.kind == "TA1" and ack.accepted_sets + ack.rejected_sets == 1:
-        return "TA1 imported: the plan " + ("could read the file." if ack.accepted_sets else
-                                            "could not read the file; its claims are rejected.")  # fmt: skip
+        return "TA1 imported: the plan " + (
+            "could read the file."
+            if ack.accepted_sets
+            else "could not read the file; its claims are rejected."
+        )
     return f"{ack.kind} imported: {count(ack.accepted_sets, unit)} accepted, {ack.rejected_sets} rejected."
 
 
@@ -252,17 +346,28 @@ def ack_detail(request: HttpRequest, pk: int) -> HttpResponse:
             acting_user=request.user, claims=list(claims.values()), where=f"277CA {ack.file_name}"
         )
     rows = [{**r, "claim_obj": claims.get(r.get("claim"))} for r in page]
-    return render(request, "billing/ack_detail.html", {
-        "ack": ack, "rows": rows, "page": page, "unit": _ACK_UNITS.get(ack.kind, "item"),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/ack_detail.html",
+        {
+            "ack": ack,
+            "rows": rows,
+            "page": page,
+            "unit": _ACK_UNITS.get(ack.kind, "item"),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- unmatched work queue
 
 
 class ResolveForm(forms.Form):
-    note = forms.CharField(label="What did you do?", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text="E.g. “Called the plan: paid another provider's claim, refund requested.”")  # fmt: skip
+    note = forms.CharField(
+        label="What did you do?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="E.g. “Called the plan: paid another provider's claim, refund requested.”",
+    )
 
 
 @portal_view
@@ -270,24 +375,54 @@ def unmatched(request: HttpRequest) -> HttpResponse:
     """Claim payments that matched none of our claims, waiting for someone to deal with them."""
     show = request.GET.get("show", "open")
     items = (
-        RemittanceClaim.objects.visible_to(request.user).filter(claim__isnull=True)
-        .select_related("remittance", "resolved_by").order_by("-remittance__imported_at", "pk")
-    )  # fmt: skip
+        RemittanceClaim.objects.visible_to(request.user)
+        .filter(claim__isnull=True)
+        .select_related("remittance", "resolved_by")
+        .order_by("-remittance__imported_at", "pk")
+    )
     items = items.filter(resolved_at__isnull=show != "resolved")
     if request.GET.get("format") == "csv":
         rows = list(items[:50000])
         why = remit_services.unmatched_reasons(rows)
-        return _csv("unmatched-payments.csv", ["Claim number in 835", "Plan claim", "Payer", "Trace", "Payment date",
-                                               "Charge", "Paid", "Why", "Resolved", "Note"],
-                    ([i.patient_control_number, i.payer_claim_number, i.remittance.payer_name, i.remittance.trace_number,
-                      i.remittance.payment_date, i.charge, i.paid, why[i.pk],
-                      i.resolved_at.isoformat() if i.resolved_at else "", i.resolution_note] for i in rows))  # fmt: skip
+        return _csv(
+            "unmatched-payments.csv",
+            [
+                "Claim number in 835",
+                "Plan claim",
+                "Payer",
+                "Trace",
+                "Payment date",
+                "Charge",
+                "Paid",
+                "Why",
+                "Resolved",
+                "Note",
+            ],
+            (
+                [
+                    i.patient_control_number,
+                    i.payer_claim_number,
+                    i.remittance.payer_name,
+                    i.remittance.trace_number,
+                    i.remittance.payment_date,
+                    i.charge,
+                    i.paid,
+                    why[i.pk],
+                    i.resolved_at.isoformat() if i.resolved_at else "",
+                    i.resolution_note,
+                ]
+                for i in rows
+            ),
+        )
     page = _page(request, items)
     why = remit_services.unmatched_reasons(page)
     for item in page:
         item.why = why[item.pk]
-    return render(request, "billing/remit_unmatched.html", {"page": page, "show": show, "form": ResolveForm(),
-                                                             "can_resolve": _is_biller(request.user)})  # fmt: skip
+    return render(
+        request,
+        "billing/remit_unmatched.html",
+        {"page": page, "show": show, "form": ResolveForm(), "can_resolve": _is_biller(request.user)},
+    )
 
 
 @portal_view
@@ -320,20 +455,49 @@ def denial_list(request: HttpRequest) -> HttpResponse:
     if status in denial_services.QUEUE_STATUSES:
         claims = claims.filter(status=status)
     if query := request.GET.get("q", "").strip():
-        claims = claims.filter(Q(control_number__icontains=query) | Q(member__cin__iexact=query)
-                               | Q(payer_claim_number__icontains=query))  # fmt: skip
+        claims = claims.filter(
+            Q(control_number__icontains=query)
+            | Q(member__cin__iexact=query)
+            | Q(payer_claim_number__icontains=query)
+        )
     if request.GET.get("format") == "csv":
         rows, shown = [], []
         for c in claims[:50000]:
             reasons = denial_services.reasons(c)
-            rows.append([c.control_number, denial_services.payer_claim_number(c), c.plan, c.billing_provider, c.member.cin,
-                         c.first_service_date, c.get_status_display(), c.billed_amount, c.paid_amount,
-                         "; ".join(f"{r.label} {r.amount}: {r.description}" for r in reasons),
-                         " ".join(r.advice for r in reasons if not r.is_patient_share)])  # fmt: skip
+            rows.append(
+                [
+                    c.control_number,
+                    denial_services.payer_claim_number(c),
+                    c.plan,
+                    c.billing_provider,
+                    c.member.cin,
+                    c.first_service_date,
+                    c.get_status_display(),
+                    c.billed_amount,
+                    c.paid_amount,
+                    "; ".join(f"{r.label} {r.amount}: {r.description}" for r in reasons),
+                    " ".join(r.advice for r in reasons if not r.is_patient_share),
+                ]
+            )
             shown.append(c)
         record_claims_view(acting_user=request.user, claims=shown, where="denials CSV")
-        return _csv("denials.csv", ["Claim", "Plan claim", "Plan", "Provider", "CIN", "Service date", "Status", "Billed",
-                                    "Paid", "Reasons", "What to do"], rows)  # fmt: skip
+        return _csv(
+            "denials.csv",
+            [
+                "Claim",
+                "Plan claim",
+                "Plan",
+                "Provider",
+                "CIN",
+                "Service date",
+                "Status",
+                "Billed",
+                "Paid",
+                "Reasons",
+                "What to do",
+            ],
+            rows,
+        )
     page = _page(request, claims)
     record_claims_view(acting_user=request.user, claims=page, where="denials queue")
     for c in page:
@@ -375,12 +539,18 @@ def denial_fix(request: HttpRequest, pk: int, how: str) -> HttpResponse:
                 messages.error(request, f"Claim {claim.control_number}: {message}")
             return redirect("billing:denials")
         if how == "correct":
-            messages.success(request, f"Claim {claim.control_number} corrected: the replacement claim "
-                                      f"{new.control_number or new.pk} is {new.get_status_display().lower()} "
-                                      "for the next batch.")  # fmt: skip
+            messages.success(
+                request,
+                f"Claim {claim.control_number} corrected: the replacement claim "
+                f"{new.control_number or new.pk} is {new.get_status_display().lower()} "
+                "for the next batch.",
+            )
         elif rebill == "yes":
-            messages.success(request, f"Claim {claim.control_number} voided. Its services go back to billing "
-                                      "and will be on the next claims built.")  # fmt: skip
+            messages.success(
+                request,
+                f"Claim {claim.control_number} voided. Its services go back to billing "
+                "and will be on the next claims built.",
+            )
         else:
             messages.success(
                 request, f"Claim {claim.control_number} voided. Its services will not be billed again."
@@ -392,9 +562,13 @@ def denial_fix(request: HttpRequest, pk: int, how: str) -> HttpResponse:
         from billing.services import claims as claim_services
 
         preview = claim_services.preview_correction(claim)
-        context.update(preview=preview, problems=fixlinks.fix_links(
-            request.user, claim, preview.problems, active_org=getattr(request, "org", None)
-        ), has_errors=any(p["severity"] == "error" for p in preview.problems))  # fmt: skip
+        context.update(
+            preview=preview,
+            problems=fixlinks.fix_links(
+                request.user, claim, preview.problems, active_org=getattr(request, "org", None)
+            ),
+            has_errors=any(p["severity"] == "error" for p in preview.problems),
+        )
     return render(request, "billing/denial_confirm.html", context)
 
 
@@ -406,24 +580,45 @@ def report(request: HttpRequest) -> HttpResponse:
     """A/R aging by plan, billed vs paid by month (chart), denial rate by reason; CSV for each."""
     export = request.GET.get("export")
     if export == "aging":
-        return _csv("ar-aging.csv", ["Plan", "Claims", "0-30 days", "31-60 days", "61-90 days", "90+ days", "Total"],
-                    ([r.plan, r.claims, *[r.buckets[k] for k, *_ in reports.BUCKETS], r.total]
-                     for r in reports.aging(request.user)))  # fmt: skip
+        return _csv(
+            "ar-aging.csv",
+            ["Plan", "Claims", "0-30 days", "31-60 days", "61-90 days", "90+ days", "Total"],
+            (
+                [r.plan, r.claims, *[r.buckets[k] for k, *_ in reports.BUCKETS], r.total]
+                for r in reports.aging(request.user)
+            ),
+        )
     if export == "billed-vs-paid":
-        return _csv("billed-vs-paid.csv", ["Month", "Billed", "Paid"],
-                    ([m.month.strftime("%Y-%m"), m.billed, m.paid] for m in reports.billed_vs_paid(request.user)))  # fmt: skip
+        return _csv(
+            "billed-vs-paid.csv",
+            ["Month", "Billed", "Paid"],
+            ([m.month.strftime("%Y-%m"), m.billed, m.paid] for m in reports.billed_vs_paid(request.user)),
+        )
     if export == "denial-rate":
         rate = reports.denial_rate(request.user)
-        return _csv("denial-rate.csv", ["CARC", "Reason", "Claims", "Share of decided claims (%)", "Amount", "What to do"],
-                    ([r.carc, r.description, r.claims, r.share, r.amount, r.advice] for r in rate.reasons))  # fmt: skip
+        return _csv(
+            "denial-rate.csv",
+            ["CARC", "Reason", "Claims", "Share of decided claims (%)", "Amount", "What to do"],
+            ([r.carc, r.description, r.claims, r.share, r.amount, r.advice] for r in rate.reasons),
+        )
     months = reports.billed_vs_paid(request.user)
-    return render(request, "billing/report_index.html", {
-        "aging": reports.aging(request.user), "buckets": reports.BUCKETS, "months": months,
-        "chart": bar_chart([m.month.strftime("%b %Y") for m in months],
-                           {"Billed": [m.billed for m in months], "Paid": [m.paid for m in months]}, money=True),
-        "rate": reports.denial_rate(request.user),
-        "billed_total": sum((m.billed for m in months), Decimal(0)), "paid_total": sum((m.paid for m in months), Decimal(0)),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/report_index.html",
+        {
+            "aging": reports.aging(request.user),
+            "buckets": reports.BUCKETS,
+            "months": months,
+            "chart": bar_chart(
+                [m.month.strftime("%b %Y") for m in months],
+                {"Billed": [m.billed for m in months], "Paid": [m.paid for m in months]},
+                money=True,
+            ),
+            "rate": reports.denial_rate(request.user),
+            "billed_total": sum((m.billed for m in months), Decimal(0)),
+            "paid_total": sum((m.paid for m in months), Decimal(0)),
+        },
+    )
 
 
 urlpatterns = [

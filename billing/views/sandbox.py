@@ -24,8 +24,11 @@ def batch_sandbox(request: HttpRequest, pk: int) -> HttpResponse:
         if request.method == "POST":
             run = sandbox.answer_batch(batch, acting_user=request.user)
             if run.changed:
-                messages.success(request, f"{batch.plan} answered batch {batch.pk}. "
-                                 + " ".join(d.summary for d in run.deliveries if not d.already))  # fmt: skip
+                messages.success(
+                    request,
+                    f"{batch.plan} answered batch {batch.pk}. "
+                    + " ".join(d.summary for d in run.deliveries if not d.already),
+                )
             else:
                 messages.info(
                     request, f"{batch.plan} had already answered batch {batch.pk}; nothing was posted twice."
@@ -49,10 +52,17 @@ def batch_sandbox(request: HttpRequest, pk: int) -> HttpResponse:
         .distinct()
         .order_by("pk")
     )
-    return render(request, "billing/batch_sandbox.html", {
-        "batch": batch, "rows": rows, "acks": acks, "remittances": remits,
-        "paid": sum(1 for d in decisions if d.outcome == sandbox.PAID),
-    })  # fmt: skip
+    return render(
+        request,
+        "billing/batch_sandbox.html",
+        {
+            "batch": batch,
+            "rows": rows,
+            "acks": acks,
+            "remittances": remits,
+            "paid": sum(1 for d in decisions if d.outcome == sandbox.PAID),
+        },
+    )
 
 
 urlpatterns = [

@@ -159,11 +159,20 @@ def parse_277ca(source: str | IO[str]) -> list[Ack277]:
         nonlocal claim, line
         if claim is not None:
             if not claim["control_number"]:
-                raise X12ParseError("a 277CA claim (HL PT) has no TRN*2 claim control number",
-                                    segment_number=claim["at"], segment_id="HL")  # fmt: skip
+                raise X12ParseError(
+                    "a 277CA claim (HL PT) has no TRN*2 claim control number",
+                    segment_number=claim["at"],
+                    segment_id="HL",
+                )
             claim.pop("at")
-            claims.append(ClaimAck(reasons=tuple(claim.pop("reasons")), line_reasons=tuple(claim.pop("lines")),
-                                   provider_npi=provider_npi, **claim))  # fmt: skip
+            claims.append(
+                ClaimAck(
+                    reasons=tuple(claim.pop("reasons")),
+                    line_reasons=tuple(claim.pop("lines")),
+                    provider_npi=provider_npi,
+                    **claim,
+                )
+            )
         claim, line = None, None
 
     for seg in reader:
@@ -193,8 +202,16 @@ def parse_277ca(source: str | IO[str]) -> list[Ack277]:
             if level == "19":
                 provider_npi = ""
             if level == "PT":
-                claim = {"control_number": "", "reasons": [], "lines": [], "payer_claim_number": "",
-                         "clearinghouse_trace": "", "charge": "", "status_date": "", "at": reader.count}  # fmt: skip
+                claim = {
+                    "control_number": "",
+                    "reasons": [],
+                    "lines": [],
+                    "payer_claim_number": "",
+                    "clearinghouse_trace": "",
+                    "charge": "",
+                    "status_date": "",
+                    "at": reader.count,
+                }
         elif tag == "NM1":
             if level == "19" and element(seg, 1) == "85" and element(seg, 8) == "XX":
                 provider_npi = element(seg, 9)
@@ -253,15 +270,22 @@ def parse_ta1(source: str | IO[str]) -> list[Ta1]:
         if seg[0] == "TA1":
             status = element(seg, 4)
             if status not in ("A", "E", "R"):
-                raise X12ParseError(f"TA104 {status!r} is not A, E or R", segment_number=reader.count,
-                                    segment_id="TA1")  # fmt: skip
+                raise X12ParseError(
+                    f"TA104 {status!r} is not A, E or R", segment_number=reader.count, segment_id="TA1"
+                )
             if not element(seg, 1).isdigit():
-                raise X12ParseError(f"TA101 {element(seg, 1)!r} is not an interchange control number",
-                                    segment_number=reader.count, segment_id="TA1")  # fmt: skip
+                raise X12ParseError(
+                    f"TA101 {element(seg, 1)!r} is not an interchange control number",
+                    segment_number=reader.count,
+                    segment_id="TA1",
+                )
             out.append(Ta1(element(seg, 1), element(seg, 2), element(seg, 3), status, element(seg, 5)))
         elif seg[0] not in ("ISA", "IEA", "GS", "GE", "ST", "SE") and not out:
-            raise X12ParseError(f"unexpected segment {seg[0]!r} in a TA1 acknowledgment",
-                                segment_number=reader.count, segment_id=seg[0])  # fmt: skip
+            raise X12ParseError(
+                f"unexpected segment {seg[0]!r} in a TA1 acknowledgment",
+                segment_number=reader.count,
+                segment_id=seg[0],
+            )
     if not out:
         raise X12ParseError("the file holds no TA1 segment", segment_number=reader.count)
     return out
@@ -292,9 +316,16 @@ class ClaimVerdict:
     service_date_end: dt.date | None = None
 
 
-def render_277ca(envelope: Envelope, *, batch_reference: str, provider_npi: str, provider_name: str,
-                 verdicts: Sequence[ClaimVerdict], group_control_number: int = 1,
-                 set_control_number: str = "0001") -> str:  # fmt: skip
+def render_277ca(
+    envelope: Envelope,
+    *,
+    batch_reference: str,
+    provider_npi: str,
+    provider_name: str,
+    verdicts: Sequence[ClaimVerdict],
+    group_control_number: int = 1,
+    set_control_number: str = "0001",
+) -> str:
     """A 277CA (one ST) from a clearinghouse to us about ``verdicts``: claims of the provider
     named by ``provider_npi``/``provider_name``, or each under the provider it names (one HL 19
     per provider, in first-seen order)."""
@@ -370,8 +401,13 @@ def render_ta1(
 ) -> str:
     """A TA1 alone in its interchange (IEA01 = 0 groups)."""
     when = envelope.created
-    return "~".join([
-        envelope.isa(),
-        f"TA1*{interchange_control_number:09d}*{when.strftime('%y%m%d')}*{fmt_time(when)}*{status}*{note_code}",
-        f"IEA*0*{envelope.interchange_control_number:09d}",
-    ]) + "~"  # fmt: skip
+    return (
+        "~".join(
+            [
+                envelope.isa(),
+                f"TA1*{interchange_control_number:09d}*{when.strftime('%y%m%d')}*{fmt_time(when)}*{status}*{note_code}",
+                f"IEA*0*{envelope.interchange_control_number:09d}",
+            ]
+        )
+        + "~"
+    )

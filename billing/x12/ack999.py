@@ -207,20 +207,28 @@ class Ack999:
         rejected = self.rejected_control_numbers
         accepted = self.accepted_control_numbers
         if self.status in ("A", "E") and rejected:
-            out.append(f"functional group {self.group_control_number}: AK9 says {self.status} (accepted) but IK5 "
-                       f"rejects transaction set(s) {', '.join(rejected)}; each set is treated as its IK5 says")  # fmt: skip
+            out.append(
+                f"functional group {self.group_control_number}: AK9 says {self.status} (accepted) but IK5 "
+                f"rejects transaction set(s) {', '.join(rejected)}; each set is treated as its IK5 says"
+            )
         if self.status == "R" and accepted and not rejected:
-            out.append(f"functional group {self.group_control_number}: AK9 says R (rejected) but IK5 accepts every "
-                       f"set listed ({', '.join(accepted)}); each set is treated as its IK5 says")  # fmt: skip
+            out.append(
+                f"functional group {self.group_control_number}: AK9 says R (rejected) but IK5 accepts every "
+                f"set listed ({', '.join(accepted)}); each set is treated as its IK5 says"
+            )
         if len(self.sets) == self.sets_received and self.sets_accepted != len(accepted):
-            out.append(f"functional group {self.group_control_number}: AK904 counts {self.sets_accepted} accepted "
-                       f"sets but the IK5s accept {len(accepted)}")  # fmt: skip
+            out.append(
+                f"functional group {self.group_control_number}: AK904 counts {self.sets_accepted} accepted "
+                f"sets but the IK5s accept {len(accepted)}"
+            )
         return out
 
     def messages(self) -> list[str]:
         """Readable sentences for the group and each set."""
-        out = [f"functional group {self.group_control_number}: {GROUP_STATUSES.get(self.status, self.status)} "
-               f"({self.sets_accepted} of {self.sets_received} transaction sets accepted)"]  # fmt: skip
+        out = [
+            f"functional group {self.group_control_number}: {GROUP_STATUSES.get(self.status, self.status)} "
+            f"({self.sets_accepted} of {self.sets_received} transaction sets accepted)"
+        ]
         for item in self.sets:
             out.extend(item.messages())
         return out
@@ -270,8 +278,17 @@ def parse_999(source: str | IO[str]) -> list[Ack999]:
                 else:
                     contexts.append(ctx)
             position = _el(ik3, 2)
-            seg_errors.append(SegmentError(_el(ik3, 1), int(position) if position.isdigit() else 0, _el(ik3, 4),
-                                           _el(ik3, 3), claim, tuple(contexts), tuple(ik4s)))  # fmt: skip
+            seg_errors.append(
+                SegmentError(
+                    _el(ik3, 1),
+                    int(position) if position.isdigit() else 0,
+                    _el(ik3, 4),
+                    _el(ik3, 3),
+                    claim,
+                    tuple(contexts),
+                    tuple(ik4s),
+                )
+            )
         ik3, ik3_ctx, ik4s = None, [], []
 
     trailers = TrailerCounts()
@@ -320,8 +337,16 @@ def parse_999(source: str | IO[str]) -> list[Ack999]:
             status = _el(seg, 1)
             if status not in SET_STATUSES:
                 raise err(f"IK501 {status!r} is not a set acknowledgment code")
-            sets.append(SetAck(_el(ak2, 1), _el(ak2, 2), status, _el(ak2, 3), tuple(c for c in seg[2:] if c),
-                               tuple(seg_errors)))  # fmt: skip
+            sets.append(
+                SetAck(
+                    _el(ak2, 1),
+                    _el(ak2, 2),
+                    status,
+                    _el(ak2, 3),
+                    tuple(c for c in seg[2:] if c),
+                    tuple(seg_errors),
+                )
+            )
             ak2 = None
         elif tag == "AK9":
             if ak1 is None:
@@ -336,8 +361,20 @@ def parse_999(source: str | IO[str]) -> list[Ack999]:
                 if not _el(seg, index).isdigit():
                     raise err(f"AK9{index:02d} {_el(seg, index)!r} is not a count")
                 counts.append(int(_el(seg, index)))
-            out.append(Ack999(_el(ak1, 1), _el(ak1, 2), _el(ak1, 3), status, counts[0], counts[1], counts[2],
-                              tuple(sets), tuple(c for c in seg[5:] if c), isa13))  # fmt: skip
+            out.append(
+                Ack999(
+                    _el(ak1, 1),
+                    _el(ak1, 2),
+                    _el(ak1, 3),
+                    status,
+                    counts[0],
+                    counts[1],
+                    counts[2],
+                    tuple(sets),
+                    tuple(c for c in seg[5:] if c),
+                    isa13,
+                )
+            )
             ak1 = None
         elif tag in ("SE", "GE", "IEA", "TA1"):
             pass
@@ -373,8 +410,13 @@ def _ik_segments(error: SegmentError) -> list[str]:
     return out
 
 
-def render_999(envelope: Envelope, requests: Iterable[AckRequest], *, group_control_number: int = 1,
-               set_control_number: str = "0001") -> str:  # fmt: skip
+def render_999(
+    envelope: Envelope,
+    requests: Iterable[AckRequest],
+    *,
+    group_control_number: int = 1,
+    set_control_number: str = "0001",
+) -> str:
     """A 999 (one ST) acknowledging each requested group: sets listed in ``rejected`` get IK5*R*5
     (with their IK3/IK4 errors), the others IK5*A; AK9 is A, P or R accordingly."""
     body = [f"ST*999*{set_control_number}*{VERSION}"]

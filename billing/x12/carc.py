@@ -56,8 +56,12 @@ def _read(name: str) -> dict[str, CodeInfo]:
     path = DATA_DIR / name
     with path.open(newline="", encoding="utf-8") as fh:
         rows = csv.DictReader(line for line in fh if not line.startswith("#"))
-        return {row["code"].strip().upper(): CodeInfo(row["code"].strip().upper(), row["description"].strip(),
-                                                      row["advice"].strip()) for row in rows}  # fmt: skip
+        return {
+            row["code"].strip().upper(): CodeInfo(
+                row["code"].strip().upper(), row["description"].strip(), row["advice"].strip()
+            )
+            for row in rows
+        }
 
 
 @functools.cache
@@ -78,9 +82,12 @@ def carc(code: str) -> CodeInfo:
     found = carc_table().get(key)
     if found is not None:
         return found
-    return CodeInfo(key, f"Adjustment reason {key or '(none)'} (not in our summary table)",
-                    "Look the code up in the X12 Claim Adjustment Reason Code list (x12.org/codes) or ask the plan.",
-                    known=False)  # fmt: skip
+    return CodeInfo(
+        key,
+        f"Adjustment reason {key or '(none)'} (not in our summary table)",
+        "Look the code up in the X12 Claim Adjustment Reason Code list (x12.org/codes) or ask the plan.",
+        known=False,
+    )
 
 
 def rarc(code: str) -> CodeInfo:
@@ -89,16 +96,23 @@ def rarc(code: str) -> CodeInfo:
     found = rarc_table().get(key)
     if found is not None:
         return found
-    return CodeInfo(key, f"Remark {key or '(none)'} (not in our summary table)",
-                    "Look the code up in the X12 Remittance Advice Remark Code list (x12.org/codes) or ask the plan.",
-                    known=False)  # fmt: skip
+    return CodeInfo(
+        key,
+        f"Remark {key or '(none)'} (not in our summary table)",
+        "Look the code up in the X12 Remittance Advice Remark Code list (x12.org/codes) or ask the plan.",
+        known=False,
+    )
 
 
 def group(code: str) -> CodeInfo:
     """Explain a CAS group code (CO, OA, PI, PR); anything else gets a fallback."""
     key = (code or "").strip().upper()
-    return GROUP_CODES.get(key) or CodeInfo(key, f"Unknown adjustment group {key!r}",
-                                            "Valid groups are CO, OA, PI and PR: ask the plan.", known=False)  # fmt: skip
+    return GROUP_CODES.get(key) or CodeInfo(
+        key,
+        f"Unknown adjustment group {key!r}",
+        "Valid groups are CO, OA, PI and PR: ask the plan.",
+        known=False,
+    )
 
 
 def describe_adjustment(group_code: str, reason_code: str) -> str:

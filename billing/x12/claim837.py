@@ -529,8 +529,17 @@ def _line_segments(control: str, number: int, line: ServiceLine, claim_pos: str,
     if type(charge) is Decimal and type(units) is Decimal:
         # SV1 up to its pointers, cached by everything it and the line's checks depend on. (The
         # pointers' text is not cached: equal pointers may print differently, 1 and True.)
-        key = (line.procedure_code, line.modifiers, charge, units, line.place_of_service, line.unit_basis,
-               pointers, claim_pos, dx_count)  # fmt: skip
+        key = (
+            line.procedure_code,
+            line.modifiers,
+            charge,
+            units,
+            line.place_of_service,
+            line.unit_basis,
+            pointers,
+            claim_pos,
+            dx_count,
+        )
         try:
             sv1 = _LINE_CACHE.get(key)
         except TypeError:  # unhashable (a list of pointers, a signaling NaN): check without the cache
@@ -629,10 +638,15 @@ def iter_837(
         res.group_count += 1
         before = len(res.sets)
         yield from iter_sets(
-            group, envelope.created, result=res, max_claims_per_set=max_claims_per_set,
-            max_claims_per_subscriber=max_claims_per_subscriber, newline=newline, track_claims=track_claims,
+            group,
+            envelope.created,
+            result=res,
+            max_claims_per_set=max_claims_per_set,
+            max_claims_per_subscriber=max_claims_per_subscriber,
+            newline=newline,
+            track_claims=track_claims,
             seen=seen,
-        )  # fmt: skip
+        )
         if len(res.sets) == before:
             raise X12InputError(f"functional group {group.group_control_number} has no claims")
         yield f"GE*{len(res.sets) - before}*{group.group_control_number}" + term
@@ -655,9 +669,14 @@ def envelope_tail(envelope: Envelope, group: FunctionalGroup837, set_count: int)
 
 
 def _gs(envelope: Envelope, group: FunctionalGroup837) -> str:
-    return gs_segment("HC", group.application_sender_code or envelope.sender_id,
-                      group.application_receiver_code or envelope.receiver_id, envelope.created,
-                      group.group_control_number, VERSION)  # fmt: skip
+    return gs_segment(
+        "HC",
+        group.application_sender_code or envelope.sender_id,
+        group.application_receiver_code or envelope.receiver_id,
+        envelope.created,
+        group.group_control_number,
+        VERSION,
+    )
 
 
 def _check_limits(max_claims_per_set: int, max_claims_per_subscriber: int) -> None:
@@ -731,8 +750,10 @@ def iter_sets(
             provider = None
             sub_key = None
         elif current is not None and current.claim_count >= max_claims_per_set:
-            raise X12InputError(f"transaction set {current.set_control_number} would hold more than "
-                                f"{max_claims_per_set} claims")  # fmt: skip
+            raise X12InputError(
+                f"transaction set {current.set_control_number} would hold more than "
+                f"{max_claims_per_set} claims"
+            )
         assert current is not None  # opened above
         if claim.billing_provider is not provider and claim.billing_provider != provider:
             provider = claim.billing_provider

@@ -51,7 +51,7 @@ def _read(name: str) -> dict[str, StatusInfo]:
                 row["description"].strip(),
                 row["advice"].strip(),
                 (row.get("outcome") or "").strip(),
-            )  # fmt: skip
+            )
             for row in rows
         }
 
@@ -76,18 +76,23 @@ def category(code: str) -> StatusInfo:
     reject a claim on a code we cannot read."""
     key = (code or "").strip().upper()
     return categories().get(key) or StatusInfo(
-        key, f"Status category {key or '(none)'} (not in our table)",
-        "Look the code up in the X12 Claim Status Category list or ask the plan.", "pending", known=False,
-    )  # fmt: skip
+        key,
+        f"Status category {key or '(none)'} (not in our table)",
+        "Look the code up in the X12 Claim Status Category list or ask the plan.",
+        "pending",
+        known=False,
+    )
 
 
 def status(code: str) -> StatusInfo:
     """A claim status code (STC01-2)."""
     key = (code or "").strip().upper()
     return statuses().get(key) or StatusInfo(
-        key, f"Status code {key or '(none)'} (not in our table)",
-        "Look the code up in the X12 Claim Status Code list or ask the plan.", known=False,
-    )  # fmt: skip
+        key,
+        f"Status code {key or '(none)'} (not in our table)",
+        "Look the code up in the X12 Claim Status Code list or ask the plan.",
+        known=False,
+    )
 
 
 def ta1_note(code: str) -> StatusInfo:

@@ -105,10 +105,30 @@ def clean_text(value: str, max_length: int) -> str:
 # delimiters * : ^ ~. Anything else is transliterated when it can be (accents dropped, ß → SS, curly
 # quotes → straight) and otherwise dropped: payers' translators reject the rest (pyx12: IK4 code 6).
 _NOT_BASIC_RE = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=]")
-_TRANSLITERATE = str.maketrans({
-    "ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Đ": "D", "đ": "D", "Ł": "L",
-    "ł": "L", "Þ": "TH", "þ": "TH", "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "–": "-", "—": "-",
-})  # fmt: skip
+_TRANSLITERATE = str.maketrans(
+    {
+        "ß": "SS",
+        "Æ": "AE",
+        "æ": "AE",
+        "Œ": "OE",
+        "œ": "OE",
+        "Ø": "O",
+        "ø": "O",
+        "Đ": "D",
+        "đ": "D",
+        "Ł": "L",
+        "ł": "L",
+        "Þ": "TH",
+        "þ": "TH",
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "“": '"',
+        "”": '"',
+        "–": "-",
+        "—": "-",
+    }
+)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -343,8 +363,9 @@ def _delimiters_from_isa(head: str) -> Delimiters:
     repetition = (
         parts[11] if parts[12] >= "00402" and len(parts[11]) == 1 and _is_delimiter(parts[11]) else ""
     )
-    return Delimiters(element=element, component=component, repetition=repetition, segment=segment,
-                      version=parts[12])  # fmt: skip
+    return Delimiters(
+        element=element, component=component, repetition=repetition, segment=segment, version=parts[12]
+    )
 
 
 def x12_version_name(isa12: str) -> str:
@@ -450,27 +471,43 @@ class TrailerCounts:
         elif tag == "SE":
             count = n - self.st_at + 1
             if element(seg, 1) != str(count):
-                raise X12ParseError(f"SE01 says {element(seg, 1)!r} segments but the transaction set has {count}",
-                                    segment_number=n, segment_id="SE")  # fmt: skip
+                raise X12ParseError(
+                    f"SE01 says {element(seg, 1)!r} segments but the transaction set has {count}",
+                    segment_number=n,
+                    segment_id="SE",
+                )
             if element(seg, 2) != self.st02:
-                raise X12ParseError(f"SE02 {element(seg, 2)!r} does not match ST02 {self.st02!r}",
-                                    segment_number=n, segment_id="SE")  # fmt: skip
+                raise X12ParseError(
+                    f"SE02 {element(seg, 2)!r} does not match ST02 {self.st02!r}",
+                    segment_number=n,
+                    segment_id="SE",
+                )
         elif tag == "GE":
             if element(seg, 1) != str(self.sets):
-                raise X12ParseError(f"GE01 says {element(seg, 1)!r} transaction sets but the group has {self.sets}",
-                                    segment_number=n, segment_id="GE")  # fmt: skip
+                raise X12ParseError(
+                    f"GE01 says {element(seg, 1)!r} transaction sets but the group has {self.sets}",
+                    segment_number=n,
+                    segment_id="GE",
+                )
             if element(seg, 2) != self.gs06:
-                raise X12ParseError(f"GE02 {element(seg, 2)!r} does not match GS06 {self.gs06!r}",
-                                    segment_number=n, segment_id="GE")  # fmt: skip
+                raise X12ParseError(
+                    f"GE02 {element(seg, 2)!r} does not match GS06 {self.gs06!r}",
+                    segment_number=n,
+                    segment_id="GE",
+                )
         elif tag == "IEA":
             if element(seg, 1) != str(self.groups):
                 raise X12ParseError(
                     f"IEA01 says {element(seg, 1)!r} functional groups but the interchange has {self.groups}",
-                    segment_number=n, segment_id="IEA",
-                )  # fmt: skip
+                    segment_number=n,
+                    segment_id="IEA",
+                )
             if element(seg, 2) != self.isa13:
-                raise X12ParseError(f"IEA02 {element(seg, 2)!r} does not match ISA13 {self.isa13!r}",
-                                    segment_number=n, segment_id="IEA")  # fmt: skip
+                raise X12ParseError(
+                    f"IEA02 {element(seg, 2)!r} does not match ISA13 {self.isa13!r}",
+                    segment_number=n,
+                    segment_id="IEA",
+                )
 
 
 def answer_kind(text: str) -> str | None:

@@ -111,8 +111,11 @@ def read_837(source: str | IO[str]) -> Sent837:
             isa = seg
         elif tag == "GS":
             if element(seg, 1) != "HC":
-                raise X12ParseError(f"GS01 {element(seg, 1)!r} is not HC: this is not an 837 claim file",
-                                    segment_number=n, segment_id="GS")  # fmt: skip
+                raise X12ParseError(
+                    f"GS01 {element(seg, 1)!r} is not HC: this is not an 837 claim file",
+                    segment_number=n,
+                    segment_id="GS",
+                )
             if not element(seg, 6).isdigit():
                 raise X12ParseError("GS06 is not a group control number", segment_number=n, segment_id="GS")
             day, time = element(seg, 4), element(seg, 5)
@@ -121,12 +124,18 @@ def read_837(source: str | IO[str]) -> Sent837:
                 dt.time(int(time[:2] or 0), int(time[2:4] or 0)) if time[:4].isdigit() else dt.time(),
             )
             sent = Sent837(
-                sender_qualifier=element(isa, 5), sender_id=element(isa, 6).strip(),
-                receiver_qualifier=element(isa, 7), receiver_id=element(isa, 8).strip(),
-                interchange_control_number=int(element(isa, 13) or 0), usage=element(isa, 15),
-                group_sender=element(seg, 2), group_receiver=element(seg, 3), created=created,
-                group_control_number=int(element(seg, 6)), batch_reference="",
-            )  # fmt: skip
+                sender_qualifier=element(isa, 5),
+                sender_id=element(isa, 6).strip(),
+                receiver_qualifier=element(isa, 7),
+                receiver_id=element(isa, 8).strip(),
+                interchange_control_number=int(element(isa, 13) or 0),
+                usage=element(isa, 15),
+                group_sender=element(seg, 2),
+                group_receiver=element(seg, 3),
+                created=created,
+                group_control_number=int(element(seg, 6)),
+                batch_reference="",
+            )
         elif sent is None:
             if tag not in ("IEA",):
                 raise X12ParseError(f"{tag} before the GS of an 837", segment_number=n, segment_id=tag)
@@ -153,10 +162,15 @@ def read_837(source: str | IO[str]) -> Sent837:
             claim = SentClaim(
                 control_number=element(seg, 1),
                 charge=parse_decimal(element(seg, 2), segment_number=n, segment_id="CLM", what="CLM02"),
-                place_of_service=composite[0], frequency=composite[2] if len(composite) > 2 else "1",
-                set_control_number=st02, provider_npi=provider[0], provider_name=provider[1],
-                member_id=subscriber[0], last_name=subscriber[1], first_name=subscriber[2],
-            )  # fmt: skip
+                place_of_service=composite[0],
+                frequency=composite[2] if len(composite) > 2 else "1",
+                set_control_number=st02,
+                provider_npi=provider[0],
+                provider_name=provider[1],
+                member_id=subscriber[0],
+                last_name=subscriber[1],
+                first_name=subscriber[2],
+            )
             sent.claims.append(claim)
             line = None
         elif claim is None:
@@ -167,10 +181,13 @@ def read_837(source: str | IO[str]) -> Sent837:
             parts = element(seg, 1).split(reader.delimiters.component if reader.delimiters else ":")
             units = element(seg, 4)
             line = SentLine(
-                procedure_code=parts[1] if len(parts) > 1 else "", modifiers=tuple(m for m in parts[2:6] if m),
+                procedure_code=parts[1] if len(parts) > 1 else "",
+                modifiers=tuple(m for m in parts[2:6] if m),
                 charge=parse_decimal(element(seg, 2), segment_number=n, segment_id="SV1", what="SV102"),
-                units=parse_decimal(units, segment_number=n, segment_id="SV1", what="SV104") if units else Decimal(1),
-            )  # fmt: skip
+                units=parse_decimal(units, segment_number=n, segment_id="SV1", what="SV104")
+                if units
+                else Decimal(1),
+            )
             claim.lines.append(line)
         elif tag == "DTP" and line is not None and element(seg, 1) == "472":
             value = element(seg, 3)

@@ -62,8 +62,16 @@ class RemittanceBalanceError(X12ParseError):
     """An 835 whose amounts do not add up. ``kind`` is ``payment`` (BPR02), ``claim`` or ``line``;
     ``expected`` and ``actual`` are the two sides that disagree."""
 
-    def __init__(self, message: str, *, kind: str, expected: Decimal, actual: Decimal,
-                 segment_number: int | None = None, segment_id: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        expected: Decimal,
+        actual: Decimal,
+        segment_number: int | None = None,
+        segment_id: str | None = None,
+    ) -> None:
         self.kind = kind
         self.expected = expected
         self.actual = actual
@@ -194,13 +202,24 @@ class Remittance:
     def payment_key(self) -> str:
         """This payment's identity (``payment_key``)."""
         return payment_key(
-            payer_id=self.payer_id, originator_id=self.originator_id, payer_name=self.payer_name,
-            trace_number=self.trace_number, payment_date=self.payment_date, total_paid=self.total_paid,
-        )  # fmt: skip
+            payer_id=self.payer_id,
+            originator_id=self.originator_id,
+            payer_name=self.payer_name,
+            trace_number=self.trace_number,
+            payment_date=self.payment_date,
+            total_paid=self.total_paid,
+        )
 
 
-def payment_key(*, payer_id: str, originator_id: str, payer_name: str, trace_number: str,
-                payment_date: dt.date | None, total_paid: Decimal) -> str:  # fmt: skip
+def payment_key(
+    *,
+    payer_id: str,
+    originator_id: str,
+    payer_name: str,
+    trace_number: str,
+    payment_date: dt.date | None,
+    total_paid: Decimal,
+) -> str:
     """What makes a payment the same payment whatever envelope it comes in: the payer (its payer
     id, else TRN03 the originating company, else its name), TRN02 the check or EFT trace number,
     BPR16 the date and BPR02 the amount, hashed to 64 hex characters. ISA/GS control numbers,
@@ -333,9 +352,12 @@ class _Parser:
                     f"service line {line} of claim {claim['patient_control_number'] if claim else '?'} does not "
                     f"balance: SVC02 charge {sp.charge} − SVC03 paid {sp.paid} = {sp.charge - sp.paid}, but its "
                     f"CAS adjustments total {sp.adjustment_total}",
-                    kind="line", expected=sp.charge - sp.paid, actual=sp.adjustment_total,
-                    segment_number=service_at, segment_id="SVC",
-                )  # fmt: skip
+                    kind="line",
+                    expected=sp.charge - sp.paid,
+                    actual=sp.adjustment_total,
+                    segment_number=service_at,
+                    segment_id="SVC",
+                )
             services.append(sp)
             service = None
             service_cas = []
@@ -365,8 +387,12 @@ class _Parser:
                         f"claim {cp.patient_control_number} does not balance: CLP03 charge {cp.charge} − CLP04 "
                         f"paid {cp.paid} = {expected}, but its CAS adjustments total {actual} (claim level "
                         f"{claim_level} + line level {actual - claim_level})",
-                        kind="claim", expected=expected, actual=actual, segment_number=claim_at, segment_id="CLP",
-                    )  # fmt: skip
+                        kind="claim",
+                        expected=expected,
+                        actual=actual,
+                        segment_number=claim_at,
+                        segment_id="CLP",
+                    )
             claim = None
             claim_cas = []
             services = []
@@ -419,8 +445,12 @@ class _Parser:
             elif tag == "NM1" and state == "claim":
                 assert claim is not None
                 if seg[1] == "QC":
-                    claim.update(patient_last_name=seg[3], patient_first_name=seg[4],
-                                 patient_member_id=seg[9], _has_patient=True)  # fmt: skip
+                    claim.update(
+                        patient_last_name=seg[3],
+                        patient_first_name=seg[4],
+                        patient_member_id=seg[9],
+                        _has_patient=True,
+                    )
             elif tag == "MOA" and state == "claim":
                 assert claim is not None
                 claim["remark_codes"] = tuple(c for c in seg[3:8] if c)
@@ -509,9 +539,12 @@ class _Parser:
                 if seg[3] not in ("C", "D"):
                     raise self.error(f"BPR03 credit/debit flag {seg[3]!r} is not C or D")
                 header.update(
-                    handling_code=seg[1], total_paid=total, credit_debit=seg[3],
-                    payment_method=seg[4], payment_date=self.date(seg[16], "BPR16 payment date"),
-                )  # fmt: skip
+                    handling_code=seg[1],
+                    total_paid=total,
+                    credit_debit=seg[3],
+                    payment_method=seg[4],
+                    payment_date=self.date(seg[16], "BPR16 payment date"),
+                )
                 if not header["handling_code"]:
                     raise self.error("BPR01 handling code is missing")
             elif tag == "TRN":
@@ -593,9 +626,12 @@ class _Parser:
                             f"the payment does not balance: BPR02 total paid is {remittance.total_paid}, but "
                             f"Σ CLP04 claim payments {claims_paid} − Σ PLB provider adjustments {plb_total} = "
                             f"{expected} (difference {remittance.total_paid - expected})",
-                            kind="payment", expected=expected, actual=remittance.total_paid,
-                            segment_number=self.n, segment_id="SE",
-                        )  # fmt: skip
+                            kind="payment",
+                            expected=expected,
+                            actual=remittance.total_paid,
+                            segment_number=self.n,
+                            segment_id="SE",
+                        )
                 yield RemittanceEnd(remittance, claim_count, claims_paid)
                 state = "group"
             elif tag == "GE":
@@ -620,12 +656,17 @@ class _Parser:
                 raise self.error(f"unexpected segment {tag!r} here ({state})")
         _ = repetition
         if state != "start":
-            raise X12ParseError("the file ends before its IEA segment (it is truncated)",
-                                segment_number=self.reader.count)  # fmt: skip
+            raise X12ParseError(
+                "the file ends before its IEA segment (it is truncated)", segment_number=self.reader.count
+            )
 
     def _remittance(self, header: dict[str, object]) -> Remittance:
-        for key, what in (("payer_name", "N1*PR payer"), ("payee_name", "N1*PE payee"),
-                          ("handling_code", "BPR"), ("trace_number", "TRN")):  # fmt: skip
+        for key, what in (
+            ("payer_name", "N1*PR payer"),
+            ("payee_name", "N1*PE payee"),
+            ("handling_code", "BPR"),
+            ("trace_number", "TRN"),
+        ):
             if key not in header:
                 raise self.error(f"the 835 header has no {what} segment")
         return Remittance(**header)  # type: ignore[arg-type]

@@ -188,8 +188,19 @@ def iter_835_text(
         return term.join(segments) + term
 
     r = remittance
-    yield emit([envelope.isa(), gs_segment("HP", envelope.sender_id, envelope.receiver_id, envelope.created,
-                                           group_control_number, VERSION)])  # fmt: skip
+    yield emit(
+        [
+            envelope.isa(),
+            gs_segment(
+                "HP",
+                envelope.sender_id,
+                envelope.receiver_id,
+                envelope.created,
+                group_control_number,
+                VERSION,
+            ),
+        ]
+    )
     if r.payment_method == "ACH":
         if ach is None:
             raise X12InputError("an ACH payment needs AchDetails (BPR05-BPR15)")

@@ -25,8 +25,17 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organization
-        fields = ["id", "kind", *[f for f in PROFILE_FIELDS if f != "hub"], "hub", "counties",
-                  "onboarding_status", "submitted_at", "approved_at", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "kind",
+            *[f for f in PROFILE_FIELDS if f != "hub"],
+            "hub",
+            "counties",
+            "onboarding_status",
+            "submitted_at",
+            "approved_at",
+            "created_at",
+        ]
         read_only_fields = ["kind", "hub", "submitted_at", "approved_at", "created_at"]
         extra_kwargs = {"legal_name": {"required": False}}
 
@@ -78,8 +87,19 @@ class DocumentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Document
-        fields = ["id", "organization", "kind", "file", "original_name", "content_type", "size", "sha256",
-                  "uploaded_at", "superseded", "download_url"]  # fmt: skip
+        fields = [
+            "id",
+            "organization",
+            "kind",
+            "file",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "uploaded_at",
+            "superseded",
+            "download_url",
+        ]
         read_only_fields = [
             "organization",
             "original_name",
@@ -101,8 +121,19 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "actor", "actor_email", "organization", "action", "object_type",
-                  "object_id", "summary", "changes", "ip_address"]  # fmt: skip
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_email",
+            "organization",
+            "action",
+            "object_type",
+            "object_id",
+            "summary",
+            "changes",
+            "ip_address",
+        ]
         read_only_fields = fields
 
 

@@ -125,9 +125,11 @@ class DocumentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         if org is None:
             raise serializers.ValidationError("You do not belong to an organization.")
         serializer.instance = onboarding.upload_document(
-            org, acting_user=self.request.user, kind=serializer.validated_data["kind"],
+            org,
+            acting_user=self.request.user,
+            kind=serializer.validated_data["kind"],
             upload=serializer.validated_data["file"],
-        )  # fmt: skip
+        )
 
 
 class AuditEventFilter(filters.FilterSet):
@@ -180,5 +182,10 @@ class MeView(APIView):
     def get(self, request):
         user = get_user_model().objects.get(pk=request.user.pk)
         mships = s.MembershipSerializer(access.memberships(request.user), many=True).data
-        return Response({**s.UserSerializer(user).data, "memberships": mships,
-                         "is_platform_admin": access.is_platform_admin(request.user)})  # fmt: skip
+        return Response(
+            {
+                **s.UserSerializer(user).data,
+                "memberships": mships,
+                "is_platform_admin": access.is_platform_admin(request.user),
+            }
+        )

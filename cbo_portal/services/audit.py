@@ -71,13 +71,20 @@ def record_many(
     actor = actor if getattr(actor, "is_authenticated", False) else None
     AuditEvent.objects.bulk_create(
         [
-            AuditEvent(actor=actor, organization_id=organization_id or context.organization_id, action=action,
-                       object_type=obj._meta.label, object_id=str(obj.pk), summary=summary[:300],
-                       changes=changes or {}, ip_address=context.ip_address)
+            AuditEvent(
+                actor=actor,
+                organization_id=organization_id or context.organization_id,
+                action=action,
+                object_type=obj._meta.label,
+                object_id=str(obj.pk),
+                summary=summary[:300],
+                changes=changes or {},
+                ip_address=context.ip_address,
+            )
             for obj, summary, changes in entries
         ],
         batch_size=1000,
-    )  # fmt: skip
+    )
 
 
 def diff(instance: models.Model, before: dict[str, Any], fields: list[str]) -> dict[str, list[Any]]:

@@ -171,9 +171,11 @@ def upload_document(org: Organization, *, acting_user, kind: str, upload: Upload
         uploaded_by=acting_user,
     )
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=document,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=document,
         summary=f"Uploaded {document.get_kind_display()}: {document.original_name}",
-    )  # fmt: skip
+    )
     return document
 
 

@@ -19,11 +19,29 @@ from cbo_portal.services import audit
 User = get_user_model()
 
 PROFILE_FIELDS = [
-    "legal_name", "dba", "tin", "npi", "taxonomy_code", "medi_cal_provider_number", "payer_id",
-    "service_street", "service_street2", "service_city", "service_state", "service_zip",
-    "mailing_same_as_service", "mailing_street", "mailing_city", "mailing_state", "mailing_zip",
-    "phone", "contact_name", "contact_email", "services_offered", "hub",
-]  # fmt: skip
+    "legal_name",
+    "dba",
+    "tin",
+    "npi",
+    "taxonomy_code",
+    "medi_cal_provider_number",
+    "payer_id",
+    "service_street",
+    "service_street2",
+    "service_city",
+    "service_state",
+    "service_zip",
+    "mailing_same_as_service",
+    "mailing_street",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "phone",
+    "contact_name",
+    "contact_email",
+    "services_offered",
+    "hub",
+]
 # A provider may only change its profile while its application is open; afterwards the
 # reviewed facts (TIN, NPI, ...) change only through a platform admin.
 EDITABLE_STATUSES = {OnboardingStatus.DRAFT, OnboardingStatus.CHANGES_REQUESTED}

@@ -54,9 +54,11 @@ def invite(org: Organization, *, acting_user, email: str, role: str) -> tuple[In
     )
     link = settings.SITE_URL + reverse("accept_invitation", args=[token])
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=invitation,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=invitation,
         summary=f"Invited {email} as {Role(role).label}",
-    )  # fmt: skip
+    )
     email_after_commit(
         [email],
         f"You are invited to join {org} on CalAIM Billing",
@@ -113,9 +115,12 @@ def accept_invitation(token: str, *, password: str, first_name: str = "", last_n
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     audit.record(
-        actor=user, action=AuditAction.CREATE, obj=membership, organization=invitation.organization,
+        actor=user,
+        action=AuditAction.CREATE,
+        obj=membership,
+        organization=invitation.organization,
         summary=f"{user.email} joined as {Role(invitation.role).label}",
-    )  # fmt: skip
+    )
     access.forget(user)
     return user
 
@@ -161,9 +166,12 @@ def change_membership(
         raise ValidationError("An organization needs at least one active admin.")
     membership.save()
     audit.record(
-        actor=acting_user, action=AuditAction.UPDATE, obj=membership,
-        summary=f"Changed {membership.user.email}'s membership", changes=audit.diff(membership, before, ["role", "is_active"]),
-    )  # fmt: skip
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=membership,
+        summary=f"Changed {membership.user.email}'s membership",
+        changes=audit.diff(membership, before, ["role", "is_active"]),
+    )
     access.forget(membership.user)
     return membership
 

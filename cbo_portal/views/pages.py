@@ -97,9 +97,11 @@ def onboarding_page(request: HttpRequest) -> HttpResponse:
                 document_form = DocumentForm(request.POST, request.FILES, prefix="doc")
                 if document_form.is_valid():
                     onboarding.upload_document(
-                        org, acting_user=request.user, kind=document_form.cleaned_data["kind"],
+                        org,
+                        acting_user=request.user,
+                        kind=document_form.cleaned_data["kind"],
                         upload=document_form.cleaned_data["file"],
-                    )  # fmt: skip
+                    )
                     messages.success(request, "Document uploaded.")
                     return redirect("onboarding")
             elif action == "submit":
@@ -160,8 +162,12 @@ def _document_rows(documents: list[Document]) -> list[dict]:
 def document_download(request: HttpRequest, pk: int) -> FileResponse:
     document = get_visible(Document.objects.select_related("organization"), request.user, pk=pk)
     onboarding.record_download(document, acting_user=request.user)
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name,
-                        content_type=document.content_type)  # fmt: skip
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
 
 
 @portal_view
@@ -177,14 +183,22 @@ def team(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "revoke":
-                invitation = get_visible(Invitation.objects.select_related("organization"), request.user,
-                                         pk=posted_id(request.POST, "invitation"), organization=org)  # fmt: skip
+                invitation = get_visible(
+                    Invitation.objects.select_related("organization"),
+                    request.user,
+                    pk=posted_id(request.POST, "invitation"),
+                    organization=org,
+                )
                 people.revoke_invitation(invitation, acting_user=request.user)
                 messages.success(request, f"Invitation for {invitation.email} withdrawn.")
                 return redirect("team")
             if request.POST.get("action") in ("deactivate", "activate", "role"):
-                membership = get_visible(Membership.objects.select_related("organization", "user"), request.user,
-                                         pk=posted_id(request.POST, "membership"), organization=org)  # fmt: skip
+                membership = get_visible(
+                    Membership.objects.select_related("organization", "user"),
+                    request.user,
+                    pk=posted_id(request.POST, "membership"),
+                    organization=org,
+                )
                 action = request.POST["action"]
                 people.change_membership(
                     membership,
@@ -293,8 +307,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     for e in page:
         e.sentence = audit_sentence(e)
-    return render(request, "cbo_portal/audit_log.html",
-                  {"page": page, "actions": AuditAction.choices, "action": action, "q": query})  # fmt: skip
+    return render(
+        request,
+        "cbo_portal/audit_log.html",
+        {"page": page, "actions": AuditAction.choices, "action": action, "q": query},
+    )
 
 
 _VERB = re.compile(r"^(?:[A-Z][a-z]+ed|Built|Sent|Chose|Made|Took|Gave|Set|Wrote|Read)\b")

@@ -55,20 +55,38 @@ class CatalogEntrySerializer(serializers.ModelSerializer):
     category = serializers.ChoiceField(choices=ServiceCategory.choices)
     unit = serializers.ChoiceField(source="default_unit", choices=Unit.choices)
     authorization = serializers.ChoiceField(
-        source="default_authorization", choices=AuthorizationMode.choices, required=False,
+        source="default_authorization",
+        choices=AuthorizationMode.choices,
+        required=False,
         help_text="Default authorization mode for new rate lines",
-    )  # fmt: skip
+    )
     label = serializers.CharField(read_only=True)
     retired = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ServiceCatalogEntry
         fields = [
-            "id", "code", "modifiers", "optional_modifiers", "label", "name", "service", "category", "description",
-            "unit", "authorization", "default_units_per_authorization", "default_units_per_day",
-            "default_units_per_week", "default_units_per_month", "default_units_per_year",
-            "default_lifetime_dollar_cap", "effective_from", "effective_to", "retired",
-        ]  # fmt: skip
+            "id",
+            "code",
+            "modifiers",
+            "optional_modifiers",
+            "label",
+            "name",
+            "service",
+            "category",
+            "description",
+            "unit",
+            "authorization",
+            "default_units_per_authorization",
+            "default_units_per_day",
+            "default_units_per_week",
+            "default_units_per_month",
+            "default_units_per_year",
+            "default_lifetime_dollar_cap",
+            "effective_from",
+            "effective_to",
+            "retired",
+        ]
 
 
 class RetireSerializer(serializers.Serializer):
@@ -83,8 +101,17 @@ class RateVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RateLineVersion
-        fields = ["id", "effective_from", "unit", "rate", "authorization", "authorization_required", *CAP_FIELDS,
-                  "amendment", "amendment_number"]  # fmt: skip
+        fields = [
+            "id",
+            "effective_from",
+            "unit",
+            "rate",
+            "authorization",
+            "authorization_required",
+            *CAP_FIELDS,
+            "amendment",
+            "amendment_number",
+        ]
         read_only_fields = fields
 
 
@@ -129,8 +156,19 @@ class RateLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RateLine
-        fields = ["id", "contract", "service", "current", "versions", "code", "modifiers", "rate", "unit",
-                  "authorization", *CAP_FIELDS]  # fmt: skip
+        fields = [
+            "id",
+            "contract",
+            "service",
+            "current",
+            "versions",
+            "code",
+            "modifiers",
+            "rate",
+            "unit",
+            "authorization",
+            *CAP_FIELDS,
+        ]
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
@@ -174,9 +212,10 @@ class AmendmentSerializer(serializers.ModelSerializer):
 
 class ContractSerializer(serializers.ModelSerializer):
     plan = serializers.PrimaryKeyRelatedField(
-        queryset=Organization.objects.filter(kind=OrgKind.PLAN), required=False,
+        queryset=Organization.objects.filter(kind=OrgKind.PLAN),
+        required=False,
         help_text="Defaults to the plan the caller acts for",
-    )  # fmt: skip
+    )
     cbo = serializers.PrimaryKeyRelatedField(
         queryset=Organization.objects.filter(kind__in=[OrgKind.CBO, OrgKind.HUB])
     )
@@ -193,14 +232,47 @@ class ContractSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contract
         fields = [
-            "id", "number", "title", "plan", "plan_name", "cbo", "cbo_name", "start_date", "end_date", "counties",
-            "status", "plan_contact_name", "plan_contact_email", "plan_contact_phone", "cbo_contact_name",
-            "cbo_contact_email", "cbo_contact_phone", "payer_id", "receiver_id", "submitter_id", "claim_format",
-            "timely_filing_days", "payment_terms_days", "not_to_exceed", "termination_date", "termination_reason",
-            "activated_at", "signed_document_name", "signed_document_url", "rate_lines", "created_at", "updated_at",
-        ]  # fmt: skip
-        read_only_fields = ["termination_date", "termination_reason", "activated_at", "signed_document_name",
-                            "created_at", "updated_at"]  # fmt: skip
+            "id",
+            "number",
+            "title",
+            "plan",
+            "plan_name",
+            "cbo",
+            "cbo_name",
+            "start_date",
+            "end_date",
+            "counties",
+            "status",
+            "plan_contact_name",
+            "plan_contact_email",
+            "plan_contact_phone",
+            "cbo_contact_name",
+            "cbo_contact_email",
+            "cbo_contact_phone",
+            "payer_id",
+            "receiver_id",
+            "submitter_id",
+            "claim_format",
+            "timely_filing_days",
+            "payment_terms_days",
+            "not_to_exceed",
+            "termination_date",
+            "termination_reason",
+            "activated_at",
+            "signed_document_name",
+            "signed_document_url",
+            "rate_lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "termination_date",
+            "termination_reason",
+            "activated_at",
+            "signed_document_name",
+            "created_at",
+            "updated_at",
+        ]
         validators: list = []  # the service checks the number is new for the plan
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -227,8 +299,12 @@ class TerminateSerializer(serializers.Serializer):
 
 class RateChangeSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=5)
-    modifiers = serializers.ListField(child=serializers.CharField(max_length=2, allow_blank=True), max_length=4,
-                                      required=False, default=list)  # fmt: skip
+    modifiers = serializers.ListField(
+        child=serializers.CharField(max_length=2, allow_blank=True),
+        max_length=4,
+        required=False,
+        default=list,
+    )
     rate = serializers.DecimalField(max_digits=12, decimal_places=4, required=False)
     unit = serializers.ChoiceField(choices=Unit.choices, required=False)
     authorization = serializers.ChoiceField(choices=AuthorizationMode.choices, required=False)

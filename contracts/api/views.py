@@ -133,9 +133,12 @@ class ContractViewSet(
             entry = s.resolve_service_field(item.pop("code"), item.pop("modifiers", []))
             changes.append(rate_services.RateChange(entry, item))
         amendment = rate_services.amend(
-            obj, acting_user=request.user, effective_from=data["effective_from"],
-            reason=data["reason"], changes=changes,
-        )  # fmt: skip
+            obj,
+            acting_user=request.user,
+            effective_from=data["effective_from"],
+            reason=data["reason"],
+            changes=changes,
+        )
         return Response(s.AmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -161,9 +164,12 @@ class ContractViewSet(
 
 
 class RateLineViewSet(
-    ScopedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+    ScopedViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.ReadOnlyModelViewSet,
-):  # fmt: skip
+):
     """Rate lines (covered services with dated terms). Lines of a draft are added, edited and
     removed here; an active contract's change only by amendment (POST /contracts/{id}/amend/)."""
 

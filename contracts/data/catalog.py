@@ -34,10 +34,17 @@ def _row(
     **caps,
 ):
     return {
-        "code": code, "modifiers": list(modifiers), "optional_modifiers": list(optional), "name": name,
-        "service": service, "category": category, "default_unit": unit, "default_authorization": authorization,
-        "effective_from": start, **{f"default_{k}": v for k, v in caps.items()},
-    }  # fmt: skip
+        "code": code,
+        "modifiers": list(modifiers),
+        "optional_modifiers": list(optional),
+        "name": name,
+        "service": service,
+        "category": category,
+        "default_unit": unit,
+        "default_authorization": authorization,
+        "effective_from": start,
+        **{f"default_{k}": v for k, v in caps.items()},
+    }
 
 
 CATALOG: list[dict] = [
@@ -118,7 +125,7 @@ CATALOG: list[dict] = [
             ("H2014", "15min"),
             ("H2038", "15min"),
         )
-    ],  # fmt: skip
+    ],
     _row(
         "T2038",
         ["U4"],
@@ -193,7 +200,7 @@ CATALOG: list[dict] = [
             units_per_year=6,
         )
         for code, mod in (("H0040", "U1"), ("H0040", "U2"), ("H0043", "U2"), ("H0044", "U6"))
-    ],  # fmt: skip
+    ],
     _row(
         "T1016",
         ["U8"],

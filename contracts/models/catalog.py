@@ -103,9 +103,11 @@ class ServiceCatalogEntry(models.Model):
     modifiers = models.JSONField(default=list, blank=True, help_text="Sorted list of two-character modifiers")
     modifier_key = models.CharField(max_length=20, blank=True, editable=False)
     optional_modifiers = models.JSONField(
-        default=list, blank=True, help_text="Modifiers that may accompany the code without changing the "
+        default=list,
+        blank=True,
+        help_text="Modifiers that may accompany the code without changing the "
         "service, e.g. GQ for telephonic or video",
-    )  # fmt: skip
+    )
     name = models.CharField(max_length=160)
     service = models.CharField("CalAIM service", max_length=40, choices=CalAIMService.choices)
     category = models.CharField(max_length=20, choices=ServiceCategory.choices)

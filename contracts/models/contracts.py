@@ -68,13 +68,18 @@ class Contract(models.Model):
     """
 
     plan = models.ForeignKey(
-        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="plan_contracts",
+        "cbo_portal.Organization",
+        on_delete=models.PROTECT,
+        related_name="plan_contracts",
         limit_choices_to={"kind": OrgKind.PLAN},
-    )  # fmt: skip
+    )
     cbo = models.ForeignKey(
-        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="provider_contracts",
-        verbose_name="CBO or hub", limit_choices_to={"kind__in": [OrgKind.CBO, OrgKind.HUB]},
-    )  # fmt: skip
+        "cbo_portal.Organization",
+        on_delete=models.PROTECT,
+        related_name="provider_contracts",
+        verbose_name="CBO or hub",
+        limit_choices_to={"kind__in": [OrgKind.CBO, OrgKind.HUB]},
+    )
     number = models.CharField("contract number", max_length=40)
     title = models.CharField(max_length=160, blank=True)
     start_date = models.DateField("effective date")
@@ -109,9 +114,13 @@ class Contract(models.Model):
         default=30, help_text="Days the plan has to pay a clean claim"
     )
     not_to_exceed = models.DecimalField(
-        "contract ceiling", max_digits=12, decimal_places=2, null=True, blank=True,
+        "contract ceiling",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Most the plan will pay under this contract, if capped",
-    )  # fmt: skip
+    )
 
     termination_date = models.DateField(
         null=True, blank=True, help_text="Services on or after this date are not covered"

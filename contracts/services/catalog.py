@@ -15,11 +15,24 @@ from contracts.models import ServiceCatalogEntry
 from contracts.models.contracts import human_date
 
 EDITABLE_FIELDS = [
-    "code", "modifiers", "optional_modifiers", "name", "service", "category", "description", "default_unit",
-    "default_authorization", "default_units_per_authorization", "default_units_per_day", "default_units_per_week",
-    "default_units_per_month", "default_units_per_year", "default_lifetime_dollar_cap", "effective_from",
+    "code",
+    "modifiers",
+    "optional_modifiers",
+    "name",
+    "service",
+    "category",
+    "description",
+    "default_unit",
+    "default_authorization",
+    "default_units_per_authorization",
+    "default_units_per_day",
+    "default_units_per_week",
+    "default_units_per_month",
+    "default_units_per_year",
+    "default_lifetime_dollar_cap",
+    "effective_from",
     "effective_to",
-]  # fmt: skip
+]
 
 
 def _require_platform_admin(user, action: str) -> None:
@@ -68,8 +81,13 @@ def update_entry(entry: ServiceCatalogEntry, *, acting_user, changes: dict[str, 
     _check_unique(entry)
     entry.save()
     if diff := audit.diff(entry, before, EDITABLE_FIELDS):
-        audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=entry, summary=f"Edited {entry.label}",
-                     changes=diff)  # fmt: skip
+        audit.record(
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=entry,
+            summary=f"Edited {entry.label}",
+            changes=diff,
+        )
     return entry
 
 
@@ -80,15 +98,19 @@ def retire_entry(entry: ServiceCatalogEntry, *, acting_user, last_day: date) -> 
     entry = ServiceCatalogEntry.objects.select_for_update().get(pk=entry.pk)
     if last_day < entry.effective_from:
         raise ValidationError(
-            {"effective_to": f"{entry.label} is in use from {human_date(entry.effective_from)}; "
-             "it cannot be retired before that."}
-        )  # fmt: skip
+            {
+                "effective_to": f"{entry.label} is in use from {human_date(entry.effective_from)}; "
+                "it cannot be retired before that."
+            }
+        )
     before = entry.effective_to
     entry.effective_to = last_day
     entry.save(update_fields=["effective_to", "updated_at"])
     audit.record(
-        actor=acting_user, action=AuditAction.UPDATE, obj=entry,
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=entry,
         summary=f"Retired {entry.label} after {human_date(last_day)}",
         changes={"effective_to": [str(before) if before else None, str(last_day)]},
-    )  # fmt: skip
+    )
     return entry

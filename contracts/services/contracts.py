@@ -42,10 +42,20 @@ CONTRACT_ROLES = (Role.PLAN_ADMIN, Role.PLAN_CONTRACT_MANAGER)
 # Fields a contract manager may change while a contract is a draft; ADMIN_FIELDS also afterwards
 # (contacts and the plan's claim-submission settings change without an amendment).
 ADMIN_FIELDS = [
-    "title", "plan_contact_name", "plan_contact_email", "plan_contact_phone", "cbo_contact_name",
-    "cbo_contact_email", "cbo_contact_phone", "payer_id", "receiver_id", "submitter_id", "claim_format",
-    "timely_filing_days", "payment_terms_days",
-]  # fmt: skip
+    "title",
+    "plan_contact_name",
+    "plan_contact_email",
+    "plan_contact_phone",
+    "cbo_contact_name",
+    "cbo_contact_email",
+    "cbo_contact_phone",
+    "payer_id",
+    "receiver_id",
+    "submitter_id",
+    "claim_format",
+    "timely_filing_days",
+    "payment_terms_days",
+]
 DRAFT_FIELDS = ["number", "start_date", "end_date", "not_to_exceed", *ADMIN_FIELDS]
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -58,9 +68,11 @@ def check_provider_approved(cbo: Organization) -> None:
     """Only CBOs and hubs that passed onboarding can be contracted."""
     if not Organization.objects.approved_providers().filter(pk=cbo.pk).exists():
         raise ValidationError(
-            {"cbo": f"{cbo} is not an approved provider ({cbo.get_onboarding_status_display().lower()}); "
-             "only CBOs and hubs that passed onboarding can be contracted."}
-        )  # fmt: skip
+            {
+                "cbo": f"{cbo} is not an approved provider ({cbo.get_onboarding_status_display().lower()}); "
+                "only CBOs and hubs that passed onboarding can be contracted."
+            }
+        )
 
 
 def check_no_overlap(contract: Contract, service_ids: Iterable[int] | None = None) -> None:
@@ -118,9 +130,12 @@ def _record_status(
     contract: Contract, from_status: str, to_status: str, *, acting_user, comment: str = ""
 ) -> None:
     ContractStatusChange.objects.create(
-        contract=contract, from_status=from_status, to_status=to_status,
-        actor=acting_user if getattr(acting_user, "is_authenticated", False) else None, comment=comment,
-    )  # fmt: skip
+        contract=contract,
+        from_status=from_status,
+        to_status=to_status,
+        actor=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+        comment=comment,
+    )
 
 
 @transaction.atomic
@@ -142,9 +157,14 @@ def create_contract(
     if unknown:
         raise ValidationError(f"Unknown contract fields: {', '.join(sorted(unknown))}")
     contract = Contract(
-        plan=plan, cbo=cbo, number=(number or "").strip(), start_date=start_date, end_date=end_date,
-        created_by=acting_user, **fields,
-    )  # fmt: skip
+        plan=plan,
+        cbo=cbo,
+        number=(number or "").strip(),
+        start_date=start_date,
+        end_date=end_date,
+        created_by=acting_user,
+        **fields,
+    )
     if not contract.payer_id:
         contract.payer_id = plan.payer_id
     contract.full_clean(validate_constraints=False)
@@ -156,9 +176,12 @@ def create_contract(
     contract.counties.set(resolved)
     _record_status(contract, "", S.DRAFT, acting_user=acting_user, comment="Created")
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=contract, organization=plan,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=contract,
+        organization=plan,
         summary=f"Created draft contract {contract.number} with {cbo}",
-    )  # fmt: skip
+    )
     return contract
 
 
@@ -205,9 +228,13 @@ def update_contract(
             diff["counties"] = [before_counties, after]
     if diff:
         audit.record(
-            actor=acting_user, action=AuditAction.UPDATE, obj=contract, organization=contract.plan,
-            summary=f"Edited contract {contract.number}", changes=diff,
-        )  # fmt: skip
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=contract,
+            organization=contract.plan,
+            summary=f"Edited contract {contract.number}",
+            changes=diff,
+        )
     return contract
 
 
@@ -240,9 +267,13 @@ def activate(contract: Contract, *, acting_user, comment: str = "") -> Contract:
     contract.activated_at = timezone.now()
     contract.save(update_fields=["status", "activated_at", "updated_at"])
     audit.record(
-        actor=acting_user, action=AuditAction.TRANSITION, obj=contract, organization=contract.plan,
-        summary=f"Activated contract {contract.number}", changes={"status": [previous, S.ACTIVE]},
-    )  # fmt: skip
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=contract,
+        organization=contract.plan,
+        summary=f"Activated contract {contract.number}",
+        changes={"status": [previous, S.ACTIVE]},
+    )
     return contract
 
 
@@ -270,10 +301,13 @@ def terminate(contract: Contract, *, acting_user, termination_date: date, reason
     contract.termination_reason = reason
     contract.save(update_fields=["status", "termination_date", "termination_reason", "updated_at"])
     audit.record(
-        actor=acting_user, action=AuditAction.TRANSITION, obj=contract, organization=contract.plan,
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=contract,
+        organization=contract.plan,
         summary=f"Terminated contract {contract.number} effective {human_date(termination_date)}",
         changes={"status": [previous, S.TERMINATED], "termination_date": [None, str(termination_date)]},
-    )  # fmt: skip
+    )
     return contract
 
 
@@ -287,10 +321,13 @@ def expire_ended(*, today: date | None = None) -> list[Contract]:
         contract, previous = _transition(contract, S.EXPIRED, acting_user=None, comment="End date passed")
         contract.save(update_fields=["status", "updated_at"])
         audit.record(
-            actor=None, action=AuditAction.TRANSITION, obj=contract, organization=contract.plan,
+            actor=None,
+            action=AuditAction.TRANSITION,
+            obj=contract,
+            organization=contract.plan,
             summary=f"Contract {contract.number} expired after {human_date(contract.end_date)}",
             changes={"status": [previous, S.EXPIRED]},
-        )  # fmt: skip
+        )
         expired.append(contract)
     return expired
 
@@ -311,7 +348,10 @@ def upload_signed_document(contract: Contract, *, acting_user, upload: UploadedF
     contract.signed_document_name = (upload.name or "contract.pdf")[:255]
     contract.save(update_fields=["signed_document", "signed_document_name", "updated_at"])
     audit.record(
-        actor=acting_user, action=AuditAction.UPDATE, obj=contract, organization=contract.plan,
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=contract,
+        organization=contract.plan,
         summary=f"Uploaded the signed copy of contract {contract.number}",
-    )  # fmt: skip
+    )
     return contract

@@ -82,9 +82,11 @@ def _check_service_in_catalog(contract: Contract, service: ServiceCatalogEntry, 
         )
     if last and service.effective_from > last:
         raise ValidationError(
-            {"service": f"{service.display} is in use only from {human_date(service.effective_from)}, "
-             f"after this contract ends."}
-        )  # fmt: skip
+            {
+                "service": f"{service.display} is in use only from {human_date(service.effective_from)}, "
+                f"after this contract ends."
+            }
+        )
 
 
 def _line_label(line: RateLine) -> str:
@@ -116,10 +118,13 @@ def add_rate_line(
     version.created_by = acting_user
     version.save()
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=line, organization=contract.plan,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=line,
+        organization=contract.plan,
         summary=f"Added {_line_label(line)} at ${version.rate} per {version.get_unit_display().lower()} "
         f"to contract {contract.number}",
-    )  # fmt: skip
+    )
     return line
 
 
@@ -140,13 +145,20 @@ def update_rate_line(line: RateLine, *, acting_user, **terms: Any) -> RateLine:
         setattr(version, name, value)
     _validated_version(version)
     version.save()
-    changes = {k: [str(before[k]) if before[k] is not None else None, str(v) if v is not None else None]
-               for k, v in version.terms().items() if before[k] != v}  # fmt: skip
+    changes = {
+        k: [str(before[k]) if before[k] is not None else None, str(v) if v is not None else None]
+        for k, v in version.terms().items()
+        if before[k] != v
+    }
     if changes:
         audit.record(
-            actor=acting_user, action=AuditAction.UPDATE, obj=line, organization=line.contract.plan,
-            summary=f"Edited {_line_label(line)} on contract {line.contract.number}", changes=changes,
-        )  # fmt: skip
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=line,
+            organization=line.contract.plan,
+            summary=f"Edited {_line_label(line)} on contract {line.contract.number}",
+            changes=changes,
+        )
     return line
 
 
@@ -161,9 +173,12 @@ def remove_rate_line(line: RateLine, *, acting_user) -> None:
             "stay on record. End one by terminating the contract."
         )
     audit.record(
-        actor=acting_user, action=AuditAction.DELETE, obj=line, organization=line.contract.plan,
+        actor=acting_user,
+        action=AuditAction.DELETE,
+        obj=line,
+        organization=line.contract.plan,
         summary=f"Removed {_line_label(line)} from contract {line.contract.number}",
-    )  # fmt: skip
+    )
     line.delete()
 
 
@@ -258,10 +273,15 @@ def amend(
         version.created_by = acting_user
         version.save()
     audit.record(
-        actor=acting_user, action=AuditAction.UPDATE, obj=contract, organization=contract.plan,
-        summary=f"Amendment {number} to contract {contract.number} from {human_date(effective_from)}: {reason}"[:300],
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=contract,
+        organization=contract.plan,
+        summary=f"Amendment {number} to contract {contract.number} from {human_date(effective_from)}: {reason}"[
+            :300
+        ],
         changes={service.label: diff for _line, service, _v, diff in planned},
-    )  # fmt: skip
+    )
     return amendment
 
 

@@ -55,8 +55,21 @@ class MemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Member
-        fields = ["id", "cin", "first_name", "last_name", "dob", "sex", "phone", "street", "city", "state", "zip",
-                  "county", "preferred_language"]  # fmt: skip
+        fields = [
+            "id",
+            "cin",
+            "first_name",
+            "last_name",
+            "dob",
+            "sex",
+            "phone",
+            "street",
+            "city",
+            "state",
+            "zip",
+            "county",
+            "preferred_language",
+        ]
         read_only_fields = fields
 
 
@@ -107,8 +120,18 @@ class MemberCorrectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MemberCorrection
-        fields = ["id", "member", "member_cin", "organization", "changes", "note", "status", "decided_at",
-                  "decision_note", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "member",
+            "member_cin",
+            "organization",
+            "changes",
+            "note",
+            "status",
+            "decided_at",
+            "decision_note",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -134,11 +157,35 @@ class ReferralSerializer(serializers.ModelSerializer):
     class Meta:
         model = Referral
         fields = [
-            "id", "number", "member", "plan", "plan_id", "cbo", "cbo_id", "service", "source", "plan_reference",
-            "reason", "diagnosis_codes", "priority", "population", "notes", "contact_preference", "contact_notes",
-            "status", "status_changed_at", "respond_by", "is_overdue", "responded_at", "decline_reason",
-            "closure_reason", "closure_note", "closed_at", "first_service_date", "created_at",
-        ]  # fmt: skip
+            "id",
+            "number",
+            "member",
+            "plan",
+            "plan_id",
+            "cbo",
+            "cbo_id",
+            "service",
+            "source",
+            "plan_reference",
+            "reason",
+            "diagnosis_codes",
+            "priority",
+            "population",
+            "notes",
+            "contact_preference",
+            "contact_notes",
+            "status",
+            "status_changed_at",
+            "respond_by",
+            "is_overdue",
+            "responded_at",
+            "decline_reason",
+            "closure_reason",
+            "closure_note",
+            "closed_at",
+            "first_service_date",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -223,7 +270,7 @@ class DecideSerializer(serializers.Serializer):
                 AuthorizationStatus.PARTIALLY_APPROVED,
                 AuthorizationStatus.DENIED,
             )
-        ]  # fmt: skip
+        ]
     )
     number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     units_approved = serializers.DecimalField(
@@ -251,10 +298,28 @@ class AuthorizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Authorization
         fields = [
-            "id", "referral", "referral_number", "member_cin", "plan", "cbo", "service", "number", "kind", "status",
-            "units_requested", "units_approved", "units_used", "units_remaining", "start_date", "end_date",
-            "extends", "request_note", "decision_note", "decided_at", "created_at",
-        ]  # fmt: skip
+            "id",
+            "referral",
+            "referral_number",
+            "member_cin",
+            "plan",
+            "cbo",
+            "service",
+            "number",
+            "kind",
+            "status",
+            "units_requested",
+            "units_approved",
+            "units_used",
+            "units_remaining",
+            "start_date",
+            "end_date",
+            "extends",
+            "request_note",
+            "decision_note",
+            "decided_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -268,10 +333,27 @@ class DeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = ServiceDelivery
         fields = [
-            "id", "referral", "referral_number", "member_cin", "service", "service_date", "end_date", "units",
-            "minutes", "place_of_service", "note", "staff", "status", "authorization", "authorization_number",
-            "billed_at", "voided_at", "void_reason", "replaces", "created_at",
-        ]  # fmt: skip
+            "id",
+            "referral",
+            "referral_number",
+            "member_cin",
+            "service",
+            "service_date",
+            "end_date",
+            "units",
+            "minutes",
+            "place_of_service",
+            "note",
+            "staff",
+            "status",
+            "authorization",
+            "authorization_number",
+            "billed_at",
+            "voided_at",
+            "void_reason",
+            "replaces",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -321,8 +403,18 @@ class OutreachAttemptSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OutreachAttempt
-        fields = ["id", "referral", "referral_number", "attempted_on", "method", "successful", "minutes", "note",
-                  "staff", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "referral",
+            "referral_number",
+            "attempted_on",
+            "method",
+            "successful",
+            "minutes",
+            "note",
+            "staff",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -338,9 +430,23 @@ class ReferralImportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReferralImport
-        fields = ["id", "original_name", "size", "status", "valid_rows_only", "total_rows", "processed_rows",
-                  "error_rows", "created_count", "skipped_count", "message", "percent", "finished", "created_at",
-                  "finished_at"]  # fmt: skip
+        fields = [
+            "id",
+            "original_name",
+            "size",
+            "status",
+            "valid_rows_only",
+            "total_rows",
+            "processed_rows",
+            "error_rows",
+            "created_count",
+            "skipped_count",
+            "message",
+            "percent",
+            "finished",
+            "created_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 

@@ -148,14 +148,16 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
         rows = response.data["results"] if isinstance(response.data, dict) else response.data
-        member_svc.record_view(acting_user=request.user, members=[r["member"]["id"] for r in rows],
-                               where="API referral list")  # fmt: skip
+        member_svc.record_view(
+            acting_user=request.user, members=[r["member"]["id"] for r in rows], where="API referral list"
+        )
         return response
 
     def retrieve(self, request, *args, **kwargs):
         referral = self.get_object()
-        member_svc.record_view(acting_user=request.user, members=[referral.member_id],
-                               where=f"API referral {referral.number}")  # fmt: skip
+        member_svc.record_view(
+            acting_user=request.user, members=[referral.member_id], where=f"API referral {referral.number}"
+        )
         return Response(self.get_serializer(referral).data)
 
     def _out(self, referral: Referral, code: int = status.HTTP_200_OK) -> Response:
@@ -172,12 +174,24 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         plan = _org(request, plan_id, (OrgKind.PLAN,), "plan")
         cbo = _org(request, cbo_id, (OrgKind.CBO, OrgKind.HUB), "cbo")
         if source == ReferralSource.PLAN:
-            referral = ref_svc.create_referral(acting_user=request.user, plan=plan, cbo=cbo,
-                                               member_details=member_data, service=service, **data)  # fmt: skip
+            referral = ref_svc.create_referral(
+                acting_user=request.user,
+                plan=plan,
+                cbo=cbo,
+                member_details=member_data,
+                service=service,
+                **data,
+            )
         else:
-            referral = ref_svc.record_community_referral(acting_user=request.user, plan=plan, cbo=cbo,
-                                                         member_details=member_data, service=service, source=source,
-                                                         **data)  # fmt: skip
+            referral = ref_svc.record_community_referral(
+                acting_user=request.user,
+                plan=plan,
+                cbo=cbo,
+                member_details=member_data,
+                service=service,
+                source=source,
+                **data,
+            )
         return self._out(referral, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.ReferralDetailSerializer)
@@ -249,8 +263,11 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         year, month = query.validated_data["year"], query.validated_data["month"]
         rows = list(selectors.return_file_rows(referrals, year, month))
         in_file = selectors.return_file_referrals(referrals, year, month).values_list("member_id", flat=True)
-        member_svc.record_view(acting_user=request.user, members=in_file.order_by().distinct(),
-                               where=f"API status return file for {year}-{month:02d}")  # fmt: skip
+        member_svc.record_view(
+            acting_user=request.user,
+            members=in_file.order_by().distinct(),
+            where=f"API status return file for {year}-{month:02d}",
+        )
         return Response(s.ReturnRowSerializer(rows, many=True).data)
 
     @extend_schema(parameters=[s.ReturnFileQuerySerializer], responses=s.OutreachRowSerializer(many=True))
@@ -265,8 +282,11 @@ class ReferralViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
         in_file = selectors.outreach_attempts(referrals, year, month).values_list(
             "referral__member_id", flat=True
         )
-        member_svc.record_view(acting_user=request.user, members=in_file.order_by().distinct(),
-                               where=f"API outreach tracker for {year}-{month:02d}")  # fmt: skip
+        member_svc.record_view(
+            acting_user=request.user,
+            members=in_file.order_by().distinct(),
+            where=f"API outreach tracker for {year}-{month:02d}",
+        )
         return Response(s.OutreachRowSerializer(rows, many=True).data)
 
     def _plan_scope(self, plan_id: int | None):
@@ -419,11 +439,14 @@ class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewset
         plan = _org(request, None, (OrgKind.PLAN,), "plan")
         cbo_id = body.validated_data.get("cbo")
         cbo = _org(request, cbo_id, (OrgKind.CBO, OrgKind.HUB), "cbo") if cbo_id else None
-        batch, created = import_svc.start_import(acting_user=request.user, plan=plan,
-                                                 upload=body.validated_data["file"], cbo=cbo)  # fmt: skip
+        batch, created = import_svc.start_import(
+            acting_user=request.user, plan=plan, upload=body.validated_data["file"], cbo=cbo
+        )
         batch.refresh_from_db()
-        return Response(s.ReferralImportSerializer(batch).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)  # fmt: skip
+        return Response(
+            s.ReferralImportSerializer(batch).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(request=None, responses=s.ReferralImportSerializer)
     @action(detail=True, methods=["post"], url_path="import-valid")

@@ -53,9 +53,13 @@ class Authorization(models.Model):
     start_date = models.DateField()
     end_date = models.DateField()
     extends = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="extensions",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="extensions",
         help_text="The authorization this one extends",
-    )  # fmt: skip
+    )
     request_note = models.CharField(max_length=300, blank=True)
     decision_note = models.CharField(max_length=300, blank=True)
     requested_by = models.ForeignKey(

@@ -47,17 +47,24 @@ class ServiceDelivery(models.Model):
         "referrals.Member", on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
     cbo = models.ForeignKey(
-        "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False,
+        "cbo_portal.Organization",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         help_text="The provider who delivered the service",
-    )  # fmt: skip
+    )
     plan = models.ForeignKey(
         "cbo_portal.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     referral = models.ForeignKey("referrals.Referral", on_delete=models.PROTECT, related_name="deliveries")
     authorization = models.ForeignKey(
-        "referrals.Authorization", null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries",
+        "referrals.Authorization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
         db_index=False,
-    )  # fmt: skip
+    )
     service = models.ForeignKey("contracts.ServiceCatalogEntry", on_delete=models.PROTECT, related_name="+")
     service_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Last day, for a date range")
@@ -83,9 +90,14 @@ class ServiceDelivery(models.Model):
     )
     void_reason = models.CharField(max_length=300, blank=True)
     replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
-        help_text="The voided entry this one corrects", db_index=False,
-    )  # fmt: skip
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrections",
+        help_text="The voided entry this one corrects",
+        db_index=False,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -99,11 +111,12 @@ class ServiceDelivery(models.Model):
         verbose_name_plural = "service deliveries"
         constraints = [
             models.UniqueConstraint(
-                fields=["member", "service", "service_date", "staff"], condition=Q(status="logged"),
+                fields=["member", "service", "service_date", "staff"],
+                condition=Q(status="logged"),
                 name="delivery_no_duplicate",
             ),
             models.CheckConstraint(condition=Q(units__gt=0), name="delivery_units_positive"),
-        ]  # fmt: skip
+        ]
         indexes = [
             models.Index(fields=["cbo", "service_date"], name="delivery_cbo_date"),
             models.Index(fields=["plan", "service_date"], name="delivery_plan_date"),
@@ -113,13 +126,17 @@ class ServiceDelivery(models.Model):
             # the index when they are billed or voided, so stamping them writes no entry here.
             models.Index(
                 fields=["cbo", "plan", "member", "authorization", "service_date", "id"],
-                condition=Q(status="logged", billed_at__isnull=True), name="delivery_unbilled",
+                condition=Q(status="logged", billed_at__isnull=True),
+                name="delivery_unbilled",
             ),
             # Most entries have no authorization and correct no other entry: index only those that do.
-            models.Index(fields=["authorization"], condition=Q(authorization__isnull=False),
-                         name="delivery_authorization"),
+            models.Index(
+                fields=["authorization"],
+                condition=Q(authorization__isnull=False),
+                name="delivery_authorization",
+            ),
             models.Index(fields=["replaces"], condition=Q(replaces__isnull=False), name="delivery_replaces"),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_id} for {self.member_id} on {self.service_date}"

@@ -33,9 +33,13 @@ class ReferralImport(models.Model):
 
     plan = models.ForeignKey("cbo_portal.Organization", on_delete=models.PROTECT, related_name="+")
     cbo = models.ForeignKey(
-        "cbo_portal.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "cbo_portal.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The CBO rows are referred to unless a row names another by NPI",
-    )  # fmt: skip
+    )
     file = models.FileField(upload_to=import_path)
     original_name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField(default=0)

@@ -90,8 +90,14 @@ class Member(models.Model):
         from django.utils import timezone
 
         self.cin = (self.cin or "").strip().upper()
-        errors = rules.member_problems(cin=self.cin, first_name=self.first_name or "", last_name=self.last_name or "",
-                                       dob=self.dob, today=timezone.localdate(), lengths=False)  # fmt: skip
+        errors = rules.member_problems(
+            cin=self.cin,
+            first_name=self.first_name or "",
+            last_name=self.last_name or "",
+            dob=self.dob,
+            today=timezone.localdate(),
+            lengths=False,
+        )
         if errors:
             raise ValidationError(errors)
 

@@ -81,9 +81,14 @@ class Referral(models.Model):
     expected_release_date = models.DateField(null=True, blank=True)
     facility_name = models.CharField("correctional facility", max_length=160, blank=True)
     post_release_provider = models.ForeignKey(
-        "cbo_portal.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="The ECM provider who takes over after release", db_index=False,
-    )  # fmt: skip
+        "cbo_portal.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The ECM provider who takes over after release",
+        db_index=False,
+    )
     handed_off_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="handoffs"
     )
@@ -118,10 +123,11 @@ class Referral(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["plan", "plan_reference"], condition=~Q(plan_reference=""),
+                fields=["plan", "plan_reference"],
+                condition=~Q(plan_reference=""),
                 name="referral_plan_reference_unique",
             ),
-        ]  # fmt: skip
+        ]
         indexes = [
             models.Index(fields=["cbo", "status", "-created_at"], name="referral_cbo_status"),
             models.Index(fields=["plan", "status", "-created_at"], name="referral_plan_status"),
@@ -132,11 +138,17 @@ class Referral(models.Model):
             # Overdue lists and counts (awaiting a response, past respond_by) per plan and per CBO:
             # only the referrals still awaiting an answer, newest first, the deadline in the key so
             # the "past it" test is answered from the index.
-            models.Index(fields=["plan", "-created_at", "respond_by"], condition=Q(status__in=AWAITING_RESPONSE),
-                         name="referral_plan_awaiting"),
-            models.Index(fields=["cbo", "-created_at", "respond_by"], condition=Q(status__in=AWAITING_RESPONSE),
-                         name="referral_cbo_awaiting"),
-        ]  # fmt: skip
+            models.Index(
+                fields=["plan", "-created_at", "respond_by"],
+                condition=Q(status__in=AWAITING_RESPONSE),
+                name="referral_plan_awaiting",
+            ),
+            models.Index(
+                fields=["cbo", "-created_at", "respond_by"],
+                condition=Q(status__in=AWAITING_RESPONSE),
+                name="referral_cbo_awaiting",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number}: {self.member_id} → {self.cbo_id}"

@@ -50,15 +50,21 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     A.EXPIRED: (),
 }
 AUTHORIZABLE_REFERRAL = (
-    ReferralStatus.RECEIVED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.PENDING_REVIEW,
-)  # fmt: skip
+    ReferralStatus.RECEIVED,
+    ReferralStatus.ACCEPTED,
+    ReferralStatus.IN_PROGRESS,
+    ReferralStatus.PENDING_REVIEW,
+)
 
 
 def _history(auth: Authorization, previous: str, target: str, *, acting_user, reason: str = "") -> None:
     AuthorizationStatusChange.objects.create(
-        authorization=auth, from_status=previous, to_status=target, actor=actor_or_none(acting_user),
+        authorization=auth,
+        from_status=previous,
+        to_status=target,
+        actor=actor_or_none(acting_user),
         reason=reason[:300],
-    )  # fmt: skip
+    )
 
 
 def _move(auth: Authorization, target: str, *, acting_user, reason: str = "") -> str:
@@ -106,20 +112,34 @@ def authorize(
     _check_referral(referral)
     units = Decimal(str(units))
     auth = Authorization(
-        referral=referral, plan_id=referral.plan_id, cbo_id=referral.cbo_id, member_id=referral.member_id,
-        service_id=referral.service_id, number=(number or "").strip(), kind=kind, status=A.APPROVED,
-        units_requested=units, units_approved=units, start_date=start_date, end_date=end_date,
-        decision_note=note[:300], requested_by=actor_or_none(acting_user), decided_by=actor_or_none(acting_user),
+        referral=referral,
+        plan_id=referral.plan_id,
+        cbo_id=referral.cbo_id,
+        member_id=referral.member_id,
+        service_id=referral.service_id,
+        number=(number or "").strip(),
+        kind=kind,
+        status=A.APPROVED,
+        units_requested=units,
+        units_approved=units,
+        start_date=start_date,
+        end_date=end_date,
+        decision_note=note[:300],
+        requested_by=actor_or_none(acting_user),
+        decided_by=actor_or_none(acting_user),
         decided_at=timezone.now(),
-    )  # fmt: skip
+    )
     _save_new(auth)
     _history(auth, "", A.APPROVED, acting_user=acting_user, reason="Authorized by the plan")
     if kind == AuthorizationKind.RETROACTIVE:
         _attach_unauthorized(auth)
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=auth, organization=referral.plan,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=auth,
+        organization=referral.plan,
         summary=f"Authorized {units} units ({auth.number}) on referral {referral.number}",
-    )  # fmt: skip
+    )
     return auth
 
 
@@ -155,18 +175,30 @@ def request_authorization(
             "or ask the plan to decide it, before requesting again."
         )
     auth = Authorization(
-        referral=referral, plan_id=referral.plan_id, cbo_id=referral.cbo_id, member_id=referral.member_id,
-        service_id=referral.service_id, kind=kind, status=A.REQUESTED, units_requested=Decimal(str(units)),
-        start_date=start_date, end_date=end_date, request_note=(note or "")[:300], extends=extends,
+        referral=referral,
+        plan_id=referral.plan_id,
+        cbo_id=referral.cbo_id,
+        member_id=referral.member_id,
+        service_id=referral.service_id,
+        kind=kind,
+        status=A.REQUESTED,
+        units_requested=Decimal(str(units)),
+        start_date=start_date,
+        end_date=end_date,
+        request_note=(note or "")[:300],
+        extends=extends,
         requested_by=actor_or_none(acting_user),
-    )  # fmt: skip
+    )
     _save_new(auth)
     _history(auth, "", A.REQUESTED, acting_user=acting_user, reason=note or ("Extension" if extends else ""))
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=auth, organization=referral.cbo,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=auth,
+        organization=referral.cbo,
         summary=f"Requested {'an extension of ' if extends else ''}{auth.units_requested} units on referral "
         f"{referral.number}",
-    )  # fmt: skip
+    )
     return auth
 
 
@@ -211,20 +243,30 @@ def decide(
     if auth.kind == AuthorizationKind.RETROACTIVE and auth.status in USABLE_AUTHORIZATION:
         _attach_unauthorized(auth)
     audit.record(
-        actor=acting_user, action=AuditAction.TRANSITION, obj=auth, organization=auth.plan,
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=auth,
+        organization=auth.plan,
         summary=f"Authorization request on referral {auth.referral.number}: {auth.get_status_display().lower()}",
         changes={"status": [previous, auth.status], "units_approved": [None, str(auth.units_approved)]},
-    )  # fmt: skip
+    )
     return auth
 
 
 def _attach_unauthorized(auth: Authorization) -> None:
     """Retroactive authorization: link the referral's logged entries in the span that have none,
     as far as the units go (oldest first)."""
-    entries = ServiceDelivery.objects.select_for_update().filter(
-        referral_id=auth.referral_id, service_id=auth.service_id, authorization__isnull=True,
-        status=DeliveryStatus.LOGGED, service_date__range=(auth.start_date, auth.end_date),
-    ).order_by("service_date", "pk")  # fmt: skip
+    entries = (
+        ServiceDelivery.objects.select_for_update()
+        .filter(
+            referral_id=auth.referral_id,
+            service_id=auth.service_id,
+            authorization__isnull=True,
+            status=DeliveryStatus.LOGGED,
+            service_date__range=(auth.start_date, auth.end_date),
+        )
+        .order_by("service_date", "pk")
+    )
     for entry in entries:
         if auth.units_used + entry.units > auth.units_approved:
             break
@@ -261,7 +303,13 @@ def expire_ended(*, today: date | None = None) -> int:
         auth = Authorization.objects.select_for_update().get(pk=pk)
         previous = _move(auth, A.EXPIRED, acting_user=None, reason="Last day passed")
         auth.save(update_fields=["status"])
-        audit.record(actor=None, action=AuditAction.TRANSITION, obj=auth, organization=auth.plan,
-                     summary=f"Authorization {auth.number} expired", changes={"status": [previous, A.EXPIRED]})  # fmt: skip
+        audit.record(
+            actor=None,
+            action=AuditAction.TRANSITION,
+            obj=auth,
+            organization=auth.plan,
+            summary=f"Authorization {auth.number} expired",
+            changes={"status": [previous, A.EXPIRED]},
+        )
         count += 1
     return count

@@ -136,9 +136,11 @@ def _check_caps(delivery: ServiceDelivery, version: RateLineVersion, auth: Autho
     """The contract's per-member caps, counted over logged (not voided) entries for the same
     member, plan and service."""
     base = ServiceDelivery.objects.filter(
-        member_id=delivery.member_id, plan_id=delivery.plan_id, service_id=delivery.service_id,
+        member_id=delivery.member_id,
+        plan_id=delivery.plan_id,
+        service_id=delivery.service_id,
         status=DeliveryStatus.LOGGED,
-    )  # fmt: skip
+    )
     day, units, days = delivery.service_date, delivery.units, delivery.days
     unit = version.get_unit_display().lower()
     per_day = units / days
@@ -149,8 +151,12 @@ def _check_caps(delivery: ServiceDelivery, version: RateLineVersion, auth: Autho
     if version.units_per_day and days == 1:
         used = _period_units(base, day, day, delivery.pk)
         if used + units > version.units_per_day:
-            raise ValidationError({"units": f"The contract allows {version.units_per_day} {unit} per member per "
-                                   f"day; {used} already logged on {_d(day)}."})  # fmt: skip
+            raise ValidationError(
+                {
+                    "units": f"The contract allows {version.units_per_day} {unit} per member per "
+                    f"day; {used} already logged on {_d(day)}."
+                }
+            )
     windows = []
     if version.units_per_week:
         start = day - timedelta(days=day.weekday())
@@ -166,19 +172,28 @@ def _check_caps(delivery: ServiceDelivery, version: RateLineVersion, auth: Autho
     for label, cap, start, end in windows:
         used = _period_units(base, start, end, delivery.pk)
         if used + units > cap:
-            raise ValidationError({"units": f"The contract allows {cap} {unit} per member per {label}; {used} "
-                                   f"already logged this {label}, so {units} more would go over."})  # fmt: skip
+            raise ValidationError(
+                {
+                    "units": f"The contract allows {cap} {unit} per member per {label}; {used} "
+                    f"already logged this {label}, so {units} more would go over."
+                }
+            )
     cap = version.units_per_authorization
     if cap and auth is not None and auth.units_used + units > cap:
-        raise ValidationError({"units": f"The contract allows {version.units_per_authorization} {unit} per "
-                                   "authorization."})  # fmt: skip
+        raise ValidationError(
+            {"units": f"The contract allows {version.units_per_authorization} {unit} per authorization."}
+        )
     if version.lifetime_dollar_cap:
         qs = base.exclude(pk=delivery.pk) if delivery.pk else base
         spent = money((qs.aggregate(t=Sum("units"))["t"] or Decimal(0)) * version.rate)
         this = money(units * version.rate)
         if spent + this > version.lifetime_dollar_cap:
-            raise ValidationError({"units": f"The lifetime cap for this service is ${version.lifetime_dollar_cap}; "
-                                   f"${spent} is already logged for this member."})  # fmt: skip
+            raise ValidationError(
+                {
+                    "units": f"The lifetime cap for this service is ${version.lifetime_dollar_cap}; "
+                    f"${spent} is already logged for this member."
+                }
+            )
 
 
 def _lock_authorization(
@@ -199,34 +214,53 @@ def _lock_authorization(
                 status__in=USABLE_AUTHORIZATION,
                 start_date__lte=first,
                 end_date__gte=last,
-            )  # fmt: skip
+            )
             .order_by("end_date", "pk")
             .values_list("pk", flat=True)
             .first()
         )
         if candidate is None:
             used_up = Authorization.objects.filter(
-                referral=referral, service_id=delivery.service_id, status=AuthorizationStatus.EXHAUSTED,
-                start_date__lte=first, end_date__gte=last,
-            ).first()  # fmt: skip
+                referral=referral,
+                service_id=delivery.service_id,
+                status=AuthorizationStatus.EXHAUSTED,
+                start_date__lte=first,
+                end_date__gte=last,
+            ).first()
             if used_up is not None:
-                raise ValidationError({"units": f"Authorization {used_up.number} is used up (all "
-                                       f"{used_up.units_approved.normalize():f} units). Ask the plan for an "
-                                       "extension."})  # fmt: skip
-            raise ValidationError({"authorization": (
-                f"{delivery.service.display} needs the plan's authorization, and no approved authorization of "
-                f"referral {referral.number} covers {_d(first)}{'' if first == last else ' to ' + _d(last)}. "
-                "Request one (or an extension) from the referral page."
-            )})  # fmt: skip
+                raise ValidationError(
+                    {
+                        "units": f"Authorization {used_up.number} is used up (all "
+                        f"{used_up.units_approved.normalize():f} units). Ask the plan for an "
+                        "extension."
+                    }
+                )
+            raise ValidationError(
+                {
+                    "authorization": (
+                        f"{delivery.service.display} needs the plan's authorization, and no approved authorization of "
+                        f"referral {referral.number} covers {_d(first)}{'' if first == last else ' to ' + _d(last)}. "
+                        "Request one (or an extension) from the referral page."
+                    )
+                }
+            )
         auth = Authorization.objects.select_for_update().get(pk=candidate)
     else:
         return None
     if auth.status not in USABLE_AUTHORIZATION:
-        raise ValidationError({"authorization": f"Authorization {auth.number or '(requested)'} is "
-                               f"{auth.get_status_display().lower()}; it cannot be used."})  # fmt: skip
+        raise ValidationError(
+            {
+                "authorization": f"Authorization {auth.number or '(requested)'} is "
+                f"{auth.get_status_display().lower()}; it cannot be used."
+            }
+        )
     if not (auth.covers(first) and auth.covers(last)):
-        raise ValidationError({"service_date": f"Authorization {auth.number} covers {_d(auth.start_date)} to "
-                               f"{_d(auth.end_date)}; {_d(first)} is outside it."})  # fmt: skip
+        raise ValidationError(
+            {
+                "service_date": f"Authorization {auth.number} covers {_d(auth.start_date)} to "
+                f"{_d(auth.end_date)}; {_d(first)} is outside it."
+            }
+        )
     return auth
 
 
@@ -251,36 +285,55 @@ def _validate(
             "once it is accepted."
         )
     if referral.closed_at and first > timezone.localtime(referral.closed_at).date():
-        raise ValidationError({"service_date": f"Referral {referral.number} was closed on "
-                               f"{_d(timezone.localtime(referral.closed_at).date())}."})  # fmt: skip
+        raise ValidationError(
+            {
+                "service_date": f"Referral {referral.number} was closed on "
+                f"{_d(timezone.localtime(referral.closed_at).date())}."
+            }
+        )
     version = _coverage(referral, delivery.service, first)
     if last != first:
         end_version = _coverage(referral, delivery.service, last)
         if end_version.pk != version.pk:
-            raise ValidationError({"end_date": "The contract's terms change within this range; log each part "
-                                   "separately."})  # fmt: skip
+            raise ValidationError(
+                {"end_date": "The contract's terms change within this range; log each part separately."}
+            )
     delivery.minutes = entry.minutes or None
     delivery.units = _units(entry, version)
     for day in {first, last}:
         if not enrolled(referral.member_id, referral.plan_id, on=day):
-            raise ValidationError({"service_date": f"{referral.member.full_name} is not enrolled with "
-                                   f"{referral.plan} on {_d(day)}."})  # fmt: skip
+            raise ValidationError(
+                {
+                    "service_date": f"{referral.member.full_name} is not enrolled with "
+                    f"{referral.plan} on {_d(day)}."
+                }
+            )
     earliest = referral.earliest_service_date
     if earliest and first < earliest:
-        raise ValidationError({"service_date": f"Services for a member leaving incarceration may start 90 days "
-                               f"before release, on {_d(earliest)} at the earliest."})  # fmt: skip
+        raise ValidationError(
+            {
+                "service_date": f"Services for a member leaving incarceration may start 90 days "
+                f"before release, on {_d(earliest)} at the earliest."
+            }
+        )
     auth = _lock_authorization(delivery, version, referral, entry.authorization)
     delivery.authorization = auth
     duplicate = ServiceDelivery.objects.filter(
-        member_id=delivery.member_id, service_id=delivery.service_id, staff_id=delivery.staff_id,
+        member_id=delivery.member_id,
+        service_id=delivery.service_id,
+        staff_id=delivery.staff_id,
         status=DeliveryStatus.LOGGED,
-    ).filter(Q(service_date__range=(first, last)) | Q(service_date__lt=first, end_date__gte=first))  # fmt: skip
+    ).filter(Q(service_date__range=(first, last)) | Q(service_date__lt=first, end_date__gte=first))
     if delivery.pk:
         duplicate = duplicate.exclude(pk=delivery.pk)
     if duplicate.exists():
-        raise ValidationError({"service_date": f"{delivery.staff.get_full_name() or delivery.staff} already "
-                               f"logged {delivery.service.display} for {referral.member.full_name} on {_d(first)}. "
-                               "Edit that entry instead of adding another."})  # fmt: skip
+        raise ValidationError(
+            {
+                "service_date": f"{delivery.staff.get_full_name() or delivery.staff} already "
+                f"logged {delivery.service.display} for {referral.member.full_name} on {_d(first)}. "
+                "Edit that entry instead of adding another."
+            }
+        )
     if auth is not None:
         previous = Decimal(0)
         if delivery.pk:  # an edit: the entry's own units on this authorization come back first
@@ -293,9 +346,13 @@ def _validate(
                 previous = old[1]
         left = auth.units_approved - auth.units_used + previous
         if delivery.units > left:
-            raise ValidationError({"units": f"Only {left.normalize():f} unit{'s' if left != 1 else ''} left on "
-                                   f"authorization {auth.number}; this entry needs {delivery.units.normalize():f}. "
-                                   "Ask the plan for an extension."})  # fmt: skip
+            raise ValidationError(
+                {
+                    "units": f"Only {left.normalize():f} unit{'s' if left != 1 else ''} left on "
+                    f"authorization {auth.number}; this entry needs {delivery.units.normalize():f}. "
+                    "Ask the plan for an extension."
+                }
+            )
     _check_caps(delivery, version, auth)
     return version, auth
 
@@ -327,30 +384,50 @@ def log_service(
     in the module docstring. The first service moves an accepted referral to in progress."""
     require_provider_role(acting_user, referral.cbo, PROVIDER_WORKERS, action="log services")
     # Lock the referral, then the authorization: one order everywhere, so no deadlocks.
-    referral = Referral.objects.select_for_update(of=("self",)).select_related("plan", "cbo", "member", "member__county",
-                                                                  "service").get(pk=referral.pk)  # fmt: skip
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("plan", "cbo", "member", "member__county", "service")
+        .get(pk=referral.pk)
+    )
     staff = _resolve_staff(acting_user, staff, referral)
     delivery = ServiceDelivery(
-        member=referral.member, cbo=referral.cbo, plan=referral.plan, referral=referral,
-        service=service or referral.service, staff=staff, created_by=acting_user, replaces=replaces,
-    )  # fmt: skip
-    entry = Entry(service_date=service_date, end_date=end_date, units=units, minutes=minutes,
-                  place_of_service=place_of_service, note=note, authorization=authorization)  # fmt: skip
+        member=referral.member,
+        cbo=referral.cbo,
+        plan=referral.plan,
+        referral=referral,
+        service=service or referral.service,
+        staff=staff,
+        created_by=acting_user,
+        replaces=replaces,
+    )
+    entry = Entry(
+        service_date=service_date,
+        end_date=end_date,
+        units=units,
+        minutes=minutes,
+        place_of_service=place_of_service,
+        note=note,
+        authorization=authorization,
+    )
     _version, auth = _validate(delivery, entry, referral)
     try:
         with transaction.atomic():
             delivery.save()
     except IntegrityError as exc:  # the partial unique index caught a concurrent duplicate
-        raise ValidationError({"service_date": "This service is already logged for that member, day and staff "
-                               "member."}) from exc  # fmt: skip
+        raise ValidationError(
+            {"service_date": "This service is already logged for that member, day and staff member."}
+        ) from exc
     if auth is not None:
         use_units(auth, delivery.units, acting_user=acting_user)
     mark_service_started(referral, acting_user=acting_user, service_date=delivery.service_date)
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=delivery, organization=referral.cbo,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=delivery,
+        organization=referral.cbo,
         summary=f"Logged {delivery.units.normalize():f} × {delivery.service.name} for {referral.member.full_name} on "
         f"{delivery.service_date}{' (correction)' if replaces else ''}",
-    )  # fmt: skip
+    )
     return delivery
 
 
@@ -374,9 +451,18 @@ def log_series(
     for day in sorted(set(dates)):
         try:
             with transaction.atomic():
-                created.append(log_service(acting_user=acting_user, referral=referral, service_date=day,
-                                           place_of_service=place_of_service, units=units, minutes=minutes,
-                                           note=note, staff=staff))  # fmt: skip
+                created.append(
+                    log_service(
+                        acting_user=acting_user,
+                        referral=referral,
+                        service_date=day,
+                        place_of_service=place_of_service,
+                        units=units,
+                        minutes=minutes,
+                        note=note,
+                        staff=staff,
+                    )
+                )
         except ValidationError as exc:
             problems.extend(f"{day:%a} {_d(day)}: {m}" for m in exc.messages)
     if problems:
@@ -421,10 +507,14 @@ def edit_delivery(delivery: ServiceDelivery, *, acting_user, changes: dict[str, 
     minutes = changes.get("minutes", delivery.minutes)
     units = changes.get("units", delivery.units if "minutes" not in changes else None)
     entry = Entry(
-        service_date=changes.get("service_date", delivery.service_date), end_date=changes.get("end_date", delivery.end_date),
-        units=units, minutes=minutes, place_of_service=changes.get("place_of_service", delivery.place_of_service),
-        note=changes.get("note", delivery.note), authorization=changes.get("authorization", delivery.authorization),
-    )  # fmt: skip
+        service_date=changes.get("service_date", delivery.service_date),
+        end_date=changes.get("end_date", delivery.end_date),
+        units=units,
+        minutes=minutes,
+        place_of_service=changes.get("place_of_service", delivery.place_of_service),
+        note=changes.get("note", delivery.note),
+        authorization=changes.get("authorization", delivery.authorization),
+    )
     if "units" in changes and "minutes" not in changes:
         entry.minutes = None
     _version, auth = _validate(delivery, entry, referral)
@@ -436,14 +526,21 @@ def edit_delivery(delivery: ServiceDelivery, *, acting_user, changes: dict[str, 
         with transaction.atomic():
             delivery.save()
     except IntegrityError as exc:
-        raise ValidationError({"service_date": "This service is already logged for that member, day and staff "
-                               "member."}) from exc  # fmt: skip
+        raise ValidationError(
+            {"service_date": "This service is already logged for that member, day and staff member."}
+        ) from exc
     if auth is not None:
         use_units(auth, delivery.units, acting_user=acting_user)
     mark_service_started(referral, acting_user=acting_user, service_date=delivery.service_date)
     if diff := audit.diff(delivery, before, EDITABLE_FIELDS):
-        audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=delivery, organization=delivery.cbo,
-                     summary=f"Edited service entry #{delivery.pk}", changes=diff)  # fmt: skip
+        audit.record(
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=delivery,
+            organization=delivery.cbo,
+            summary=f"Edited service entry #{delivery.pk}",
+            changes=diff,
+        )
     return delivery
 
 
@@ -461,9 +558,14 @@ def _void(delivery: ServiceDelivery, *, acting_user, reason: str) -> ServiceDeli
     )
     delivery.void_reason = reason[:300]
     delivery.save(update_fields=["status", "voided_at", "voided_by", "void_reason", "updated_at"])
-    audit.record(actor=acting_user, action=AuditAction.TRANSITION, obj=delivery, organization=delivery.cbo,
-                 summary=f"Voided service entry #{delivery.pk}: {reason[:200]}",
-                 changes={"status": [DeliveryStatus.LOGGED, DeliveryStatus.VOIDED]})  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=delivery,
+        organization=delivery.cbo,
+        summary=f"Voided service entry #{delivery.pk}: {reason[:200]}",
+        changes={"status": [DeliveryStatus.LOGGED, DeliveryStatus.VOIDED]},
+    )
     return delivery
 
 
@@ -495,12 +597,22 @@ def correct_delivery(
         raise ValidationError("This entry is already voided.")
     voided = _void(delivery, acting_user=acting_user, reason=f"Corrected: {reason}" if reason else "")
     fields = {
-        "service_date": delivery.service_date, "end_date": delivery.end_date, "units": delivery.units,
-        "minutes": None, "place_of_service": delivery.place_of_service, "note": delivery.note,
-        "staff": delivery.staff, **new,
-    }  # fmt: skip
-    replacement = log_service(acting_user=acting_user, referral=delivery.referral, service=delivery.service,
-                              replaces=voided, **fields)  # fmt: skip
+        "service_date": delivery.service_date,
+        "end_date": delivery.end_date,
+        "units": delivery.units,
+        "minutes": None,
+        "place_of_service": delivery.place_of_service,
+        "note": delivery.note,
+        "staff": delivery.staff,
+        **new,
+    }
+    replacement = log_service(
+        acting_user=acting_user,
+        referral=delivery.referral,
+        service=delivery.service,
+        replaces=voided,
+        **fields,
+    )
     return voided, replacement
 
 
@@ -534,9 +646,14 @@ def mark_billed(delivery_ids: Iterable[int], *, acting_user) -> list[ServiceDeli
     ServiceDelivery.objects.filter(pk__in=ids).update(billed_at=now, updated_at=now)
     for d in rows:
         d.billed_at = now
-    audit.record(actor=acting_user, action=AuditAction.UPDATE, object_type="referrals.ServiceDelivery",
-                 organization=rows[0].cbo if rows else None, summary=f"Marked {len(ids)} service entries billed",
-                 changes={"ids": ids[:1000]})  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        object_type="referrals.ServiceDelivery",
+        organization=rows[0].cbo if rows else None,
+        summary=f"Marked {len(ids)} service entries billed",
+        changes={"ids": ids[:1000]},
+    )
     return rows
 
 
@@ -565,9 +682,14 @@ def mark_unbilled(delivery_ids: Iterable[int], *, acting_user) -> list[ServiceDe
     ServiceDelivery.objects.filter(pk__in=ids).update(billed_at=None, updated_at=timezone.now())
     for d in rows:
         d.billed_at = None
-    audit.record(actor=acting_user, action=AuditAction.UPDATE, object_type="referrals.ServiceDelivery",
-                 organization=rows[0].cbo if rows else None, summary=f"Marked {len(ids)} service entries unbilled",
-                 changes={"ids": ids[:1000]})  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        object_type="referrals.ServiceDelivery",
+        organization=rows[0].cbo if rows else None,
+        summary=f"Marked {len(ids)} service entries unbilled",
+        changes={"ids": ids[:1000]},
+    )
     return rows
 
 
@@ -577,5 +699,5 @@ def staff_choices(cbo) -> list:
     return list(
         User.objects.filter(
             memberships__organization=cbo, memberships__is_active=True, memberships__role__in=PROVIDER_WORKERS
-        ).order_by("first_name", "last_name")  # fmt: skip
+        ).order_by("first_name", "last_name")
     )

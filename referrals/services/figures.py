@@ -20,10 +20,17 @@ def refresh_network_figures(*, plan_id: int | None, period: str) -> NetworkSnaps
     recent, period = selectors.referred_within(referrals, period)
     _funnel, performance = selectors.network_figures(recent)
     figures = [
-        {"cbo_id": p.cbo.pk, "referrals": p.referrals, "accepted": p.accepted, "served": p.served,
-         "closed": p.closed, "overdue": p.overdue, "median_days": p.median_days_to_first_service}
+        {
+            "cbo_id": p.cbo.pk,
+            "referrals": p.referrals,
+            "accepted": p.accepted,
+            "served": p.served,
+            "closed": p.closed,
+            "overdue": p.overdue,
+            "median_days": p.median_days_to_first_service,
+        }
         for p in performance
-    ]  # fmt: skip
+    ]
     snapshot, _ = NetworkSnapshot.objects.update_or_create(
         key=NetworkSnapshot.key_for(plan_id, period),
         defaults={"plan_id": plan_id, "period": period, "computed_at": timezone.now(), "figures": figures},
@@ -35,8 +42,9 @@ def refresh_all_network_figures() -> int:
     """Every plan's snapshots (and the platform-wide ones), each period; returns how many. Each
     snapshot commits on its own, so a long refresh never holds one big transaction."""
     plans: list[int | None] = [
-        *Organization.objects.filter(kind=OrgKind.PLAN).order_by("pk").values_list("pk", flat=True), None,
-    ]  # fmt: skip
+        *Organization.objects.filter(kind=OrgKind.PLAN).order_by("pk").values_list("pk", flat=True),
+        None,
+    ]
     n = 0
     for plan_id in plans:
         for period in selectors.FUNNEL_PERIODS:

@@ -44,7 +44,7 @@ from cbo_portal.fastpath import (
     needs_copy_escape,
     on_postgresql,
     reserve_ids,
-)  # fmt: skip
+)
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
 from cbo_portal.words import count
@@ -70,30 +70,81 @@ BATCH = 2000
 MAX_BYTES = 200 * 1024 * 1024
 REQUIRED = ("cin", "first_name", "last_name", "dob", "service", "plan_reference")
 OPTIONAL = (
-    "sex", "street", "city", "state", "zip", "phone", "county", "diagnosis", "priority", "cbo_npi",
-    "language", "reason", "enrollment_start", "modifiers",
-)  # fmt: skip
+    "sex",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "phone",
+    "county",
+    "diagnosis",
+    "priority",
+    "cbo_npi",
+    "language",
+    "reason",
+    "enrollment_start",
+    "modifiers",
+)
 LABELS = {
-    "cin": "CIN", "first_name": "first name", "last_name": "last name", "dob": "date of birth",
-    "service": "service (HCPCS code and modifiers, e.g. S5170-U6)", "plan_reference": "plan reference",
-}  # fmt: skip
+    "cin": "CIN",
+    "first_name": "first name",
+    "last_name": "last name",
+    "dob": "date of birth",
+    "service": "service (HCPCS code and modifiers, e.g. S5170-U6)",
+    "plan_reference": "plan reference",
+}
 ALIASES = {
-    "member_cin": "cin", "client_index_number": "cin", "medi_cal_id": "cin", "medical_id": "cin",
-    "member_id": "cin", "first": "first_name", "member_first_name": "first_name", "firstname": "first_name",
-    "last": "last_name", "member_last_name": "last_name", "lastname": "last_name", "date_of_birth": "dob",
-    "birth_date": "dob", "birthdate": "dob", "member_dob": "dob", "gender": "sex", "address": "street",
-    "address_line_1": "street", "residential_address": "street", "zip_code": "zip", "postal_code": "zip",
-    "phone_number": "phone", "member_phone": "phone", "county_name": "county", "service_code": "service",
-    "hcpcs": "service", "hcpcs_code": "service", "diagnosis_code": "diagnosis", "diagnosis_codes": "diagnosis",
-    "icd10": "diagnosis", "icd_10": "diagnosis", "plan_referral_id": "plan_reference", "referral_id": "plan_reference",
-    "plan_ref": "plan_reference", "reference": "plan_reference", "provider_npi": "cbo_npi", "npi": "cbo_npi",
-    "preferred_language": "language", "modifier": "modifiers",
-}  # fmt: skip
+    "member_cin": "cin",
+    "client_index_number": "cin",
+    "medi_cal_id": "cin",
+    "medical_id": "cin",
+    "member_id": "cin",
+    "first": "first_name",
+    "member_first_name": "first_name",
+    "firstname": "first_name",
+    "last": "last_name",
+    "member_last_name": "last_name",
+    "lastname": "last_name",
+    "date_of_birth": "dob",
+    "birth_date": "dob",
+    "birthdate": "dob",
+    "member_dob": "dob",
+    "gender": "sex",
+    "address": "street",
+    "address_line_1": "street",
+    "residential_address": "street",
+    "zip_code": "zip",
+    "postal_code": "zip",
+    "phone_number": "phone",
+    "member_phone": "phone",
+    "county_name": "county",
+    "service_code": "service",
+    "hcpcs": "service",
+    "hcpcs_code": "service",
+    "diagnosis_code": "diagnosis",
+    "diagnosis_codes": "diagnosis",
+    "icd10": "diagnosis",
+    "icd_10": "diagnosis",
+    "plan_referral_id": "plan_reference",
+    "referral_id": "plan_reference",
+    "plan_ref": "plan_reference",
+    "reference": "plan_reference",
+    "provider_npi": "cbo_npi",
+    "npi": "cbo_npi",
+    "preferred_language": "language",
+    "modifier": "modifiers",
+}
 _MDY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)  # 0-9 only, not "٠٣/٠١/١٩٨٠"
 _SPLIT_DX = re.compile(r"[;,|\s]+")
 SEX = {"m": "M", "male": "M", "f": "F", "female": "F", "u": "U", "unknown": "U", "x": "U", "": "U"}
-PRIORITY = {"": Priority.ROUTINE, "routine": Priority.ROUTINE, "r": Priority.ROUTINE, "urgent": Priority.URGENT,
-            "u": Priority.URGENT, "expedited": Priority.URGENT}  # fmt: skip
+PRIORITY = {
+    "": Priority.ROUTINE,
+    "routine": Priority.ROUTINE,
+    "r": Priority.ROUTINE,
+    "urgent": Priority.URGENT,
+    "u": Priority.URGENT,
+    "expedited": Priority.URGENT,
+}
 
 
 class FileProblem(Exception):
@@ -175,8 +226,12 @@ class RowChecker:
             self.books[cbo_id] = RateBook.load(Organization.objects.get(pk=cbo_id), self.batch.plan)
         if service_id not in self.entries:
             self.entries[service_id] = ServiceCatalogEntry.objects.get(pk=service_id)
-        return offer_problem(self.books[cbo_id], self.entries[service_id],
-                             county=self.county_records.get(county_id), on=self.today)  # fmt: skip
+        return offer_problem(
+            self.books[cbo_id],
+            self.entries[service_id],
+            county=self.county_records.get(county_id),
+            on=self.today,
+        )
 
     def _service(self, text: str) -> int | str:
         key = text.strip().upper()
@@ -195,19 +250,29 @@ class RowChecker:
         cin = (get("cin") or "").strip().upper()
         first, last = (get("first_name") or "").strip(), (get("last_name") or "").strip()
         text = {
-            "street": (get("street") or "").strip(), "city": (get("city") or "").strip(),
-            "state": ((get("state") or "").strip() or "CA").upper(), "zip": (get("zip") or "").strip(),
-            "phone": (get("phone") or "").strip(), "preferred_language": (get("language") or "").strip(),
-        }  # fmt: skip
+            "street": (get("street") or "").strip(),
+            "city": (get("city") or "").strip(),
+            "state": ((get("state") or "").strip() or "CA").upper(),
+            "zip": (get("zip") or "").strip(),
+            "phone": (get("phone") or "").strip(),
+            "preferred_language": (get("language") or "").strip(),
+        }
         dob = None
         raw_dob = (get("dob") or "").strip()
         try:
             dob = parse_date(raw_dob)
         except ValueError:
-            errors.append(("dob", f"“{raw_dob}” is not a date; use YYYY-MM-DD or MM/DD/YYYY." if raw_dob
-                           else "The date of birth is missing."))  # fmt: skip
-        for field, problem in rules.member_problems(cin=cin, first_name=first, last_name=last, dob=dob,
-                                                    today=self.today, **text).items():  # fmt: skip
+            errors.append(
+                (
+                    "dob",
+                    f"“{raw_dob}” is not a date; use YYYY-MM-DD or MM/DD/YYYY."
+                    if raw_dob
+                    else "The date of birth is missing.",
+                )
+            )
+        for field, problem in rules.member_problems(
+            cin=cin, first_name=first, last_name=last, dob=dob, today=self.today, **text
+        ).items():
             if field == "cin" and cin:
                 problem = f"“{cin}”: {problem}"
             errors.append((COLUMN_OF.get(field, field), problem))
@@ -232,8 +297,12 @@ class RowChecker:
             errors.append(("diagnosis", problem))
         ref = (get("plan_reference") or "").strip()
         if not ref:
-            errors.append(("plan_reference", "The plan reference is missing (it keeps re-uploads from "
-                           "creating the referral twice)."))  # fmt: skip
+            errors.append(
+                (
+                    "plan_reference",
+                    "The plan reference is missing (it keeps re-uploads from creating the referral twice).",
+                )
+            )
         elif problem := rules.plan_reference_problem(ref):
             errors.append(("plan_reference", problem))
         npi = (get("cbo_npi") or "").strip()
@@ -252,19 +321,36 @@ class RowChecker:
                 errors.append(("enrollment_start", f"“{raw}” is not a date; use YYYY-MM-DD or MM/DD/YYYY."))
         county_known = not (county_text and county_id is None)
         if (
-            isinstance(service, int) and cbo_id is not None and county_known
+            isinstance(service, int)
+            and cbo_id is not None
+            and county_known
             and (problem := self._offer_problem(cbo_id, service, county_id))
-        ):  # fmt: skip
+        ):
             errors.append(("service", problem))
         if errors:
             return None, errors
         return CleanRow(
-            line=line, cin=cin, first_name=first, last_name=last, dob=dob, sex=sex, street=text["street"],
-            city=text["city"], state=text["state"], zip=text["zip"], phone=text["phone"], county_id=county_id,
+            line=line,
+            cin=cin,
+            first_name=first,
+            last_name=last,
+            dob=dob,
+            sex=sex,
+            street=text["street"],
+            city=text["city"],
+            state=text["state"],
+            zip=text["zip"],
+            phone=text["phone"],
+            county_id=county_id,
             language=text["preferred_language"],
-            service_id=service, diagnosis=diagnosis, priority=priority, plan_reference=ref, cbo_id=cbo_id,
-            reason=(get("reason") or "").strip(), enrollment_start=start,
-        ), []  # fmt: skip
+            service_id=service,
+            diagnosis=diagnosis,
+            priority=priority,
+            plan_reference=ref,
+            cbo_id=cbo_id,
+            reason=(get("reason") or "").strip(),
+            enrollment_start=start,
+        ), []
 
 
 def _sniff(raw: IO[bytes]) -> None:
@@ -315,10 +401,15 @@ def read_rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         missing = [c for c in REQUIRED if c not in names]
         if missing:
             raise FileProblem(
-                "Missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(f"“{c}” ({LABELS[c]})" for c in missing)
-                + ". The first line must name the columns: " + ", ".join(REQUIRED) + ".",
-                line=1, column=missing[0],
-            )  # fmt: skip
+                "Missing column"
+                + ("s " if len(missing) > 1 else " ")
+                + ", ".join(f"“{c}” ({LABELS[c]})" for c in missing)
+                + ". The first line must name the columns: "
+                + ", ".join(REQUIRED)
+                + ".",
+                line=1,
+                column=missing[0],
+            )
         width = len(names)
         any_rows = False
         for values in reader:
@@ -370,8 +461,12 @@ def start_import(
         check_provider(cbo)
     size = upload.size or 0
     if size > MAX_BYTES:
-        raise ValidationError({"file": f"The file is {size / 1048576:.0f} MB; the most we take is "
-                               f"{MAX_BYTES // 1048576} MB. Split it into smaller files."})  # fmt: skip
+        raise ValidationError(
+            {
+                "file": f"The file is {size / 1048576:.0f} MB; the most we take is "
+                f"{MAX_BYTES // 1048576} MB. Split it into smaller files."
+            }
+        )
     sha = sha256_of(upload)
     existing = ReferralImport.objects.filter(plan=plan, sha256=sha).first()
     if existing is not None:
@@ -382,8 +477,13 @@ def start_import(
     )
     batch.file.save(name, upload, save=False)
     batch.save()
-    audit.record(actor=acting_user, action=AuditAction.CREATE, obj=batch, organization=plan,
-                 summary=f"Uploaded referral file {name} ({size} bytes)")  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=batch,
+        organization=plan,
+        summary=f"Uploaded referral file {name} ({size} bytes)",
+    )
     from referrals.tasks import process_referral_import
 
     transaction.on_commit(lambda: process_referral_import.delay(batch.pk))
@@ -402,8 +502,13 @@ def import_valid_rows(batch: ReferralImport, *, acting_user) -> ReferralImport:
         raise ValidationError("Every row of this file is bad; there is nothing to import.")
     batch.valid_rows_only, batch.status, batch.message = True, ImportStatus.PENDING, ""
     batch.save(update_fields=["valid_rows_only", "status", "message"])
-    audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=batch, organization=batch.plan_id and batch.plan,
-                 summary=f"Chose to import the valid rows of {batch.original_name}")  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=batch,
+        organization=batch.plan_id and batch.plan,
+        summary=f"Chose to import the valid rows of {batch.original_name}",
+    )
     from referrals.tasks import process_referral_import
 
     transaction.on_commit(lambda: process_referral_import.delay(batch.pk))
@@ -425,8 +530,10 @@ def progress_writer(batch: ReferralImport):
         def write(**fields: int) -> None:
             sets = ", ".join(f"{name} = %s" for name in fields)
             with side.cursor() as cursor:
-                cursor.execute(f"UPDATE {ReferralImport._meta.db_table} SET {sets} WHERE id = %s",  # noqa: S608
-                               [*fields.values(), batch.pk])  # fmt: skip
+                cursor.execute(
+                    f"UPDATE {ReferralImport._meta.db_table} SET {sets} WHERE id = %s",  # noqa: S608
+                    [*fields.values(), batch.pk],
+                )
 
         yield write
     finally:
@@ -465,8 +572,10 @@ class DuplicateFinder:
         self.seen: dict[str, int] = {}
         if self.on_server:
             with connection.cursor() as cursor:
-                cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} "
-                               "(ref varchar(40) PRIMARY KEY, line integer NOT NULL)")  # fmt: skip
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} "
+                    "(ref varchar(40) PRIMARY KEY, line integer NOT NULL)"
+                )
                 cursor.execute(f"TRUNCATE {self.TABLE}")
 
     def earlier_lines(self, refs: list[tuple[int, str]]) -> dict[int, int]:
@@ -489,8 +598,10 @@ class DuplicateFinder:
             again = [(line, ref) for line, ref in refs if line not in first_lines]
             if not again:
                 return {}
-            cursor.execute(f"SELECT ref, line FROM {self.TABLE} WHERE ref = ANY(%s::varchar[])",  # noqa: S608
-                           [array_literal(list({ref for _, ref in again}))])  # fmt: skip
+            cursor.execute(
+                f"SELECT ref, line FROM {self.TABLE} WHERE ref = ANY(%s::varchar[])",  # noqa: S608
+                [array_literal(list({ref for _, ref in again}))],
+            )
             first = dict(cursor.fetchall())
         return {line: first[ref] for line, ref in again}
 
@@ -527,12 +638,22 @@ def validate_file(batch: ReferralImport, spool: IO[bytes]) -> bool:
         clean_rows, problems = [], []
         for line, ref, clean, errors in checked:
             if clean is not None and clean.cin in others:
-                errors.append(("cin", f"Member {clean.cin} is enrolled with another plan today; only that plan "
-                                      "can refer them or change their record."))  # fmt: skip
+                errors.append(
+                    (
+                        "cin",
+                        f"Member {clean.cin} is enrolled with another plan today; only that plan "
+                        "can refer them or change their record.",
+                    )
+                )
             if line in earlier:
                 at = next((i for i, (c, _) in enumerate(errors) if c in _AFTER_REFERENCE), len(errors))
-                errors.insert(at, ("plan_reference",
-                                   f"Duplicate row: plan reference {ref} is also on line {earlier[line]}."))  # fmt: skip
+                errors.insert(
+                    at,
+                    (
+                        "plan_reference",
+                        f"Duplicate row: plan reference {ref} is also on line {earlier[line]}.",
+                    ),
+                )
             if errors:
                 bad_rows += 1
                 problems += [
@@ -565,8 +686,12 @@ def validate_file(batch: ReferralImport, spool: IO[bytes]) -> bool:
     spool.seek(0)
     _save(batch, total_rows=rows, processed_rows=rows, error_rows=bad_rows)
     if bad_rows and not batch.valid_rows_only:
-        _save(batch, status=ImportStatus.INVALID, finished_at=timezone.now(),
-              message=f"{bad_rows} of {count(rows, 'row')} {'has' if bad_rows == 1 else 'have'} problems; nothing was imported.")  # fmt: skip
+        _save(
+            batch,
+            status=ImportStatus.INVALID,
+            finished_at=timezone.now(),
+            message=f"{bad_rows} of {count(rows, 'row')} {'has' if bad_rows == 1 else 'have'} problems; nothing was imported.",
+        )
         return False
     return True
 
@@ -589,8 +714,22 @@ def _values_in(qs, field: str, values: list, *out: str) -> list[tuple]:
     return list(qs.order_by().filter(among(field, values)).values_list(*out))
 
 
-MEMBER_COLUMNS = ("cin", "first_name", "last_name", "dob", "sex", "phone", "street", "city", "state", "zip",
-                  "county_id", "preferred_language", "created_at", "updated_at")  # fmt: skip
+MEMBER_COLUMNS = (
+    "cin",
+    "first_name",
+    "last_name",
+    "dob",
+    "sex",
+    "phone",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "county_id",
+    "preferred_language",
+    "created_at",
+    "updated_at",
+)
 MEMBER_FIELDS = (
     "first_name",
     "last_name",
@@ -604,11 +743,30 @@ MEMBER_FIELDS = (
     "county_id",
 )
 REFERRAL_COLUMNS = (
-    "plan_id", "cbo_id", "member_id", "service_id", "source", "plan_reference", "reason", "diagnosis_codes",
-    "priority", "population", "facility_name", "notes", "contact_preference", "contact_notes", "status",
-    "status_changed_at", "respond_by", "decline_reason", "closure_reason", "closure_note", "import_batch_id",
-    "created_by_id", "created_at",
-)  # fmt: skip
+    "plan_id",
+    "cbo_id",
+    "member_id",
+    "service_id",
+    "source",
+    "plan_reference",
+    "reason",
+    "diagnosis_codes",
+    "priority",
+    "population",
+    "facility_name",
+    "notes",
+    "contact_preference",
+    "contact_notes",
+    "status",
+    "status_changed_at",
+    "respond_by",
+    "decline_reason",
+    "closure_reason",
+    "closure_note",
+    "import_batch_id",
+    "created_by_id",
+    "created_at",
+)
 
 
 def _imported_references(plan_id: int, refs: list[str]) -> set[str]:
@@ -641,8 +799,10 @@ def _member_lines(rows: list[CleanRow], ids: list[int], now: datetime) -> Iterat
         if needs_copy_escape("".join(text)):
             text = tuple(map(copy_escape, text))
         first, last, phone, street, city, state, zip_code, language = text
-        yield (f"{pk}\t{r.cin}\t{first}\t{last}\t{r.dob.isoformat()}\t{r.sex}\t{phone}\t{street}\t{city}\t{state}\t"
-               f"{zip_code}\t{r.county_id or NULL}\t{language}\t{n}\t{n}\n")  # fmt: skip
+        yield (
+            f"{pk}\t{r.cin}\t{first}\t{last}\t{r.dob.isoformat()}\t{r.sex}\t{phone}\t{street}\t{city}\t{state}\t"
+            f"{zip_code}\t{r.county_id or NULL}\t{language}\t{n}\t{n}\n"
+        )
 
 
 def _write_batch(
@@ -690,19 +850,42 @@ def _write_batch(
         ids.update((r.cin, pk) for r, pk in zip(new, new_ids, strict=True))
         copy_lines(Member, ("id", *MEMBER_COLUMNS), _member_lines(new, new_ids, now))
     elif new:
-        copy_rows(Member, MEMBER_COLUMNS, [
-            (r.cin, r.first_name, r.last_name, r.dob, r.sex, r.phone, r.street, r.city, r.state, r.zip, r.county_id,
-             r.language, now, now) for r in new
-        ])  # fmt: skip
+        copy_rows(
+            Member,
+            MEMBER_COLUMNS,
+            [
+                (
+                    r.cin,
+                    r.first_name,
+                    r.last_name,
+                    r.dob,
+                    r.sex,
+                    r.phone,
+                    r.street,
+                    r.city,
+                    r.state,
+                    r.zip,
+                    r.county_id,
+                    r.language,
+                    now,
+                    now,
+                )
+                for r in new
+            ],
+        )
         ids.update(_values_in(Member.objects.all(), "cin", [r.cin for r in new], "cin", "pk"))
     if changed:
         # The plan owns these members' records (rows naming another plan's member were refused when
         # the file was checked): one audit row per changed member, under the plan.
         Member.objects.bulk_update(changed, [*MEMBER_FIELDS, "preferred_language"], batch_size=500)
         audit.record_many(
-            actor=batch.uploaded_by, action=AuditAction.UPDATE, organization_id=batch.plan_id,
-            entries=[(m, f"Updated member {m.cin} from {batch.original_name}", changes[m.pk]) for m in changed],
-        )  # fmt: skip
+            actor=batch.uploaded_by,
+            action=AuditAction.UPDATE,
+            organization_id=batch.plan_id,
+            entries=[
+                (m, f"Updated member {m.cin} from {batch.original_name}", changes[m.pk]) for m in changed
+            ],
+        )
     today = now.astimezone(timezone.get_current_timezone()).date()
     covered: set[int] = set()
     if members:  # members created just now have no enrollments yet
@@ -717,11 +900,17 @@ def _write_batch(
             starts.setdefault(mid, r.enrollment_start or today.replace(day=1))
     if postgres:
         plan_id = batch.plan_id
-        copy_lines(Enrollment, ("member_id", "plan_id", "start_date"),
-                   [f"{mid}\t{plan_id}\t{start.isoformat()}\n" for mid, start in starts.items()])  # fmt: skip
+        copy_lines(
+            Enrollment,
+            ("member_id", "plan_id", "start_date"),
+            [f"{mid}\t{plan_id}\t{start.isoformat()}\n" for mid, start in starts.items()],
+        )
     else:
-        copy_rows(Enrollment, ("member_id", "plan_id", "start_date"),
-                  [(mid, batch.plan_id, start) for mid, start in starts.items()])  # fmt: skip
+        copy_rows(
+            Enrollment,
+            ("member_id", "plan_id", "start_date"),
+            [(mid, batch.plan_id, start) for mid, start in starts.items()],
+        )
     if postgres:
         # Most columns are the same on every row: format them once, escape only what varies.
         t, e, n = copy_value, copy_escape, now.isoformat()
@@ -739,11 +928,33 @@ def _write_batch(
         )
     else:
         lines = [
-            (batch.plan_id, r.cbo_id, ids[r.cin], r.service_id, ReferralSource.PLAN, r.plan_reference, r.reason,
-             r.diagnosis, r.priority, "", "", "", "", "", ReferralStatus.RECEIVED, now, deadlines[r.priority], "", "",
-             "", batch.pk, batch.uploaded_by_id, now)
+            (
+                batch.plan_id,
+                r.cbo_id,
+                ids[r.cin],
+                r.service_id,
+                ReferralSource.PLAN,
+                r.plan_reference,
+                r.reason,
+                r.diagnosis,
+                r.priority,
+                "",
+                "",
+                "",
+                "",
+                "",
+                ReferralStatus.RECEIVED,
+                now,
+                deadlines[r.priority],
+                "",
+                "",
+                "",
+                batch.pk,
+                batch.uploaded_by_id,
+                now,
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
     if postgres:
         copy_lines(Referral, REFERRAL_COLUMNS, lines)
     else:
@@ -758,9 +969,14 @@ def _record_history(batch: ReferralImport, now: datetime) -> None:
         cursor.execute(
             f"INSERT INTO {history} (referral_id, from_status, to_status, actor_id, reason, created_at) "  # noqa: S608
             f"SELECT id, '', %s, %s, %s, %s FROM {referral} WHERE import_batch_id = %s",
-            [ReferralStatus.RECEIVED, batch.uploaded_by_id, f"Imported from {batch.original_name}"[:300], now,
-             batch.pk],
-        )  # fmt: skip
+            [
+                ReferralStatus.RECEIVED,
+                batch.uploaded_by_id,
+                f"Imported from {batch.original_name}"[:300],
+                now,
+                batch.pk,
+            ],
+        )
 
 
 def import_file(batch: ReferralImport, spool: IO[bytes]) -> None:
@@ -793,11 +1009,22 @@ def import_file(batch: ReferralImport, spool: IO[bytes]) -> None:
             if batch.valid_rows_only and batch.error_rows
             else ""
         )
-        _save(batch, status=ImportStatus.DONE, created_count=created, skipped_count=skipped,
-              processed_rows=2 * batch.total_rows, finished_at=timezone.now(),
-              message=f"{count(created, 'referral')} created, {skipped} already imported{left_out}.")  # fmt: skip
-        audit.record(actor=batch.uploaded_by, action=AuditAction.CREATE, obj=batch, organization=batch.plan,
-                     summary=f"Imported {count(created, 'referral')} from {batch.original_name} ({skipped} already there)")  # fmt: skip
+        _save(
+            batch,
+            status=ImportStatus.DONE,
+            created_count=created,
+            skipped_count=skipped,
+            processed_rows=2 * batch.total_rows,
+            finished_at=timezone.now(),
+            message=f"{count(created, 'referral')} created, {skipped} already imported{left_out}.",
+        )
+        audit.record(
+            actor=batch.uploaded_by,
+            action=AuditAction.CREATE,
+            obj=batch,
+            organization=batch.plan,
+            summary=f"Imported {count(created, 'referral')} from {batch.original_name} ({skipped} already there)",
+        )
 
 
 def process(batch: ReferralImport) -> ReferralImport:
@@ -810,15 +1037,23 @@ def process(batch: ReferralImport) -> ReferralImport:
             if validate_file(batch, spool):
                 import_file(batch, spool)
     except (IntegrityError, OSError, ValueError) as exc:
-        _save(batch, status=ImportStatus.FAILED, finished_at=timezone.now(),
-              message=f"The import stopped and nothing was imported: {exc}"[:300])  # fmt: skip
+        _save(
+            batch,
+            status=ImportStatus.FAILED,
+            finished_at=timezone.now(),
+            message=f"The import stopped and nothing was imported: {exc}"[:300],
+        )
     except Exception as exc:
         # Whatever else stops it (a database error, a bug), the import must end FAILED with a
         # reason, never stay "importing" for ever: the import's own transaction was rolled back,
         # so nothing of the file was written. The traceback goes to the log for us.
         logger.exception("Referral import %s stopped", batch.pk)
-        _save(batch, status=ImportStatus.FAILED, finished_at=timezone.now(),
-              message=f"The import stopped and nothing was imported: {_failure_reason(exc)}"[:300])  # fmt: skip
+        _save(
+            batch,
+            status=ImportStatus.FAILED,
+            finished_at=timezone.now(),
+            message=f"The import stopped and nothing was imported: {_failure_reason(exc)}"[:300],
+        )
     batch.refresh_from_db()
     return batch
 

@@ -34,9 +34,18 @@ from referrals.services.common import (
 )
 
 MEMBER_FIELDS = [
-    "first_name", "last_name", "dob", "sex", "phone", "street", "city", "state", "zip", "county",
+    "first_name",
+    "last_name",
+    "dob",
+    "sex",
+    "phone",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "county",
     "preferred_language",
-]  # fmt: skip
+]
 
 
 MEMBER_EDITORS = (*PLAN_REFERRERS, Role.PLAN_CONTRACT_MANAGER)
@@ -82,8 +91,10 @@ def check_details(cin: str, details: dict[str, Any]) -> tuple[str, dict[str, Any
 
 def as_submitted(details: dict[str, Any]) -> dict[str, str]:
     """Checked details as JSON for a referral's ``submitted_member``."""
-    return {k: (v.name if isinstance(v, County) else v.isoformat() if isinstance(v, date) else str(v))
-            for k, v in details.items()}  # fmt: skip
+    return {
+        k: (v.name if isinstance(v, County) else v.isoformat() if isinstance(v, date) else str(v))
+        for k, v in details.items()
+    }
 
 
 def plans_enrolled_on(member: Member, on: date) -> set[int]:
@@ -95,8 +106,13 @@ def _record_new(*, acting_user, cin: str, details: dict[str, Any], organization:
     member = Member(cin=cin, **details)
     member.full_clean(validate_unique=False, validate_constraints=False)
     member.save()
-    audit.record(actor=acting_user, action=AuditAction.CREATE, obj=member, organization=organization,
-                 summary=f"Recorded member {member.cin}")  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=member,
+        organization=organization,
+        summary=f"Recorded member {member.cin}",
+    )
     return member
 
 
@@ -144,8 +160,14 @@ def update_member(member: Member, *, acting_user, plan: Organization, **fields: 
     member.full_clean(validate_unique=False, validate_constraints=False)
     if changes := audit.diff(member, before, MEMBER_FIELDS):
         member.save()
-        audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=member, organization=plan,
-                     summary=f"Updated member {member.cin}'s {field_names(Member, sorted(changes))}", changes=changes)  # fmt: skip
+        audit.record(
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=member,
+            organization=plan,
+            summary=f"Updated member {member.cin}'s {field_names(Member, sorted(changes))}",
+            changes=changes,
+        )
     return member
 
 
@@ -155,8 +177,12 @@ def record_enrollment(
 ) -> Enrollment:
     """Record (or extend) the member's enrollment with ``plan``. Only the plan's people may say who
     is enrolled with it. An existing period starting the same day is updated."""
-    access.require_role(acting_user, plan, (Role.PLAN_ADMIN, Role.PLAN_CARE_COORDINATOR,
-                                            Role.PLAN_CONTRACT_MANAGER), action="record enrollments")  # fmt: skip
+    access.require_role(
+        acting_user,
+        plan,
+        (Role.PLAN_ADMIN, Role.PLAN_CARE_COORDINATOR, Role.PLAN_CONTRACT_MANAGER),
+        action="record enrollments",
+    )
     enrollment, created = Enrollment.objects.get_or_create(
         member=member, plan=plan, start_date=start_date, defaults={"end_date": end_date}
     )
@@ -165,9 +191,12 @@ def record_enrollment(
     enrollment.full_clean(validate_constraints=False)
     enrollment.save()
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE if created else AuditAction.UPDATE, obj=enrollment,
-        organization=plan, summary=f"Enrollment of {member.cin} with {plan} from {start_date}",
-    )  # fmt: skip
+        actor=acting_user,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=enrollment,
+        organization=plan,
+        summary=f"Enrollment of {member.cin} with {plan} from {start_date}",
+    )
     return enrollment
 
 
@@ -179,8 +208,12 @@ def ensure_enrolled(member: Member, *, acting_user, plan: Organization, on: date
     if plan.pk in enrolled:
         return None
     if enrolled:
-        raise ValidationError({"cin": f"Member {member.cin} is enrolled with another plan on {on:%b %-d, %Y}; "
-                                      "only that plan can refer them or change their record."})  # fmt: skip
+        raise ValidationError(
+            {
+                "cin": f"Member {member.cin} is enrolled with another plan on {on:%b %-d, %Y}; "
+                "only that plan can refer them or change their record."
+            }
+        )
     return record_enrollment(member, acting_user=acting_user, plan=plan, start_date=on)
 
 
@@ -201,12 +234,15 @@ def record_view(*, acting_user, members: Iterable[Member | int], where: str) -> 
     if not ids:
         return
     audit.record(
-        actor=acting_user, action=AuditAction.VIEW, object_type="referrals.Member",
-        object_id=str(ids[0]) if len(ids) == 1 else "", summary=f"Viewed {len(ids)} member record(s): {where}",
+        actor=acting_user,
+        action=AuditAction.VIEW,
+        object_type="referrals.Member",
+        object_id=str(ids[0]) if len(ids) == 1 else "",
+        summary=f"Viewed {len(ids)} member record(s): {where}",
         # Every member of a page or a file up to AUDIT_MEMBER_IDS; past that the count, and the
         # row's summary names the page or file the rest came from.
         changes={"member_ids": ids[:AUDIT_MEMBER_IDS], "member_count": len(ids)},
-    )  # fmt: skip
+    )
 
 
 CORRECTION_PROPOSERS = (*PROVIDER_WORKERS, Role.CBO_BILLING)
@@ -266,12 +302,20 @@ def propose_correction(
         setattr(trial, key, value)
     trial.full_clean(validate_unique=False, validate_constraints=False)
     correction = MemberCorrection.objects.create(
-        member=member, organization=organization, proposed_by=actor_or_none(acting_user), changes=changes,
+        member=member,
+        organization=organization,
+        proposed_by=actor_or_none(acting_user),
+        changes=changes,
         note=(note or "").strip()[:300],
-    )  # fmt: skip
-    audit.record(actor=acting_user, action=AuditAction.CREATE, obj=correction, organization=organization,
-                 summary=f"Proposed a correction of member {member.cin}'s {correction.fields_named}",
-                 changes={"proposed": changes})  # fmt: skip
+    )
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=correction,
+        organization=organization,
+        summary=f"Proposed a correction of member {member.cin}'s {correction.fields_named}",
+        changes={"proposed": changes},
+    )
     return correction
 
 
@@ -297,9 +341,14 @@ def decide_correction(
     correction.decided_by, correction.decided_at = actor_or_none(acting_user), timezone.now()
     correction.decision_note = note[:300]
     correction.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    audit.record(actor=acting_user, action=AuditAction.UPDATE, obj=correction, organization=plan,
-                 summary=f"{plan} {correction.status} {correction.organization}'s correction of member {member.cin}",
-                 changes={"status": [CorrectionStatus.PENDING, correction.status]})  # fmt: skip
+    audit.record(
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=correction,
+        organization=plan,
+        summary=f"{plan} {correction.status} {correction.organization}'s correction of member {member.cin}",
+        changes={"status": [CorrectionStatus.PENDING, correction.status]},
+    )
     return correction
 
 

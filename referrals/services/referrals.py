@@ -53,9 +53,18 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.CLOSED: (),
 }
 REFERRAL_FIELDS = [
-    "reason", "diagnosis_codes", "priority", "population", "expected_release_date", "facility_name",
-    "post_release_provider", "notes", "contact_preference", "contact_notes", "plan_reference",
-]  # fmt: skip
+    "reason",
+    "diagnosis_codes",
+    "priority",
+    "population",
+    "expected_release_date",
+    "facility_name",
+    "post_release_provider",
+    "notes",
+    "contact_preference",
+    "contact_notes",
+    "plan_reference",
+]
 
 
 def response_deadline(received_at: datetime, priority: str) -> datetime:
@@ -104,9 +113,12 @@ def referral_offer_problem(referral: Referral) -> str:
 
 def _history(referral: Referral, from_status: str, to_status: str, *, acting_user, reason: str = "") -> None:
     ReferralStatusChange.objects.create(
-        referral=referral, from_status=from_status, to_status=to_status, actor=actor_or_none(acting_user),
+        referral=referral,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor_or_none(acting_user),
         reason=reason[:300],
-    )  # fmt: skip
+    )
 
 
 @transaction.atomic
@@ -126,8 +138,17 @@ def create_referral(
     has them), for a service the CBO is contracted for (``check_offered``). The CBO must respond by
     the deadline (see ``response_deadline``). A refused referral writes nothing."""
     require_plan_role(acting_user, plan, PLAN_REFERRERS, action="refer members")
-    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=member, member_details=member_details,
-                   service=service, source=ReferralSource.PLAN, status=S.RECEIVED, **fields)  # fmt: skip
+    return _create(
+        acting_user=acting_user,
+        plan=plan,
+        cbo=cbo,
+        member=member,
+        member_details=member_details,
+        service=service,
+        source=ReferralSource.PLAN,
+        status=S.RECEIVED,
+        **fields,
+    )
 
 
 @transaction.atomic
@@ -150,8 +171,17 @@ def record_community_referral(
         raise ValidationError({"source": "A CBO records self-referrals or community referrals."})
     if plan.kind != "plan":
         raise ValidationError({"plan": "Choose the member's health plan."})
-    return _create(acting_user=acting_user, plan=plan, cbo=cbo, member=None, member_details=member_details,
-                   service=service, source=source, status=S.PENDING_REVIEW, **fields)  # fmt: skip
+    return _create(
+        acting_user=acting_user,
+        plan=plan,
+        cbo=cbo,
+        member=None,
+        member_details=member_details,
+        service=service,
+        source=source,
+        status=S.PENDING_REVIEW,
+        **fields,
+    )
 
 
 def _create(*, acting_user, plan, cbo, member, member_details, service, source, status, **fields) -> Referral:
@@ -163,9 +193,16 @@ def _create(*, acting_user, plan, cbo, member, member_details, service, source, 
     check_provider(cbo)
     now = timezone.now()
     referral = Referral(
-        plan=plan, cbo=cbo, service=service, source=source, status=status,
-        status_changed_at=now, created_at=now, created_by=actor_or_none(acting_user), **fields,
-    )  # fmt: skip
+        plan=plan,
+        cbo=cbo,
+        service=service,
+        source=source,
+        status=status,
+        status_changed_at=now,
+        created_at=now,
+        created_by=actor_or_none(acting_user),
+        **fields,
+    )
     referral.plan_reference = (referral.plan_reference or "").strip()
     referral.full_clean(exclude=["member"], validate_constraints=False)
     if (
@@ -191,9 +228,12 @@ def _create(*, acting_user, plan, cbo, member, member_details, service, source, 
     referral.save()
     _history(referral, "", status, acting_user=acting_user, reason=ReferralSource(source).label)
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=referral, organization=plan,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=referral,
+        organization=plan,
         summary=f"Referral {referral.number} of {member.cin} to {cbo} for {service.display}",
-    )  # fmt: skip
+    )
     return referral
 
 
@@ -210,9 +250,13 @@ def _transition(referral: Referral, target: str, *, acting_user, reason: str = "
 
 def _audit_move(referral: Referral, previous: str, *, acting_user, summary: str) -> None:
     audit.record(
-        actor=acting_user, action=AuditAction.TRANSITION, obj=referral, organization=referral.cbo,
-        summary=f"Referral {referral.number}: {summary}", changes={"status": [previous, referral.status]},
-    )  # fmt: skip
+        actor=acting_user,
+        action=AuditAction.TRANSITION,
+        obj=referral,
+        organization=referral.cbo,
+        summary=f"Referral {referral.number}: {summary}",
+        changes={"status": [previous, referral.status]},
+    )
 
 
 @transaction.atomic
@@ -270,8 +314,13 @@ def _propose_submitted_details(referral: Referral, *, acting_user) -> None:
     for the plan to accept or reject on the member's page (they never change the record alone)."""
     details = {k: v for k, v in (referral.submitted_member or {}).items() if k in member_svc.MEMBER_FIELDS}
     try:
-        member_svc.propose_correction(referral.member, acting_user=referral.created_by, organization=referral.cbo,
-                                      note=f"Typed on community referral {referral.number}", **details)  # fmt: skip
+        member_svc.propose_correction(
+            referral.member,
+            acting_user=referral.created_by,
+            organization=referral.cbo,
+            note=f"Typed on community referral {referral.number}",
+            **details,
+        )
     except (ValidationError, PermissionDenied):  # nothing differs, or its author has left the CBO
         return
 
@@ -317,8 +366,9 @@ def close(referral: Referral, *, acting_user, reason: str, note: str = "") -> Re
     if reason == LoopClosureReason.OTHER and not note:
         raise ValidationError({"note": "Say what the other reason is."})
     label = LoopClosureReason(reason).label
-    referral, previous = _transition(referral, S.CLOSED, acting_user=acting_user,
-                                     reason=f"{label}{': ' + note if note else ''}")  # fmt: skip
+    referral, previous = _transition(
+        referral, S.CLOSED, acting_user=acting_user, reason=f"{label}{': ' + note if note else ''}"
+    )
     referral.closure_reason, referral.closure_note = reason, note[:300]
     referral.closed_at = referral.status_changed_at
     referral.save(
@@ -341,13 +391,22 @@ def hand_off(referral: Referral, *, acting_user) -> Referral:
     fields = {f: getattr(referral, f) for f in REFERRAL_FIELDS if f not in ("plan_reference",)}
     fields["post_release_provider"] = None
     fields["notes"] = f"Hand-off from {referral.number} ({referral.cbo}). {referral.notes}".strip()
-    new = _create(acting_user=acting_user, plan=referral.plan, cbo=referral.post_release_provider,
-                  member=referral.member, member_details=None, service=referral.service, source=ReferralSource.HANDOFF,
-                  status=S.RECEIVED, **fields)  # fmt: skip
+    new = _create(
+        acting_user=acting_user,
+        plan=referral.plan,
+        cbo=referral.post_release_provider,
+        member=referral.member,
+        member_details=None,
+        service=referral.service,
+        source=ReferralSource.HANDOFF,
+        status=S.RECEIVED,
+        **fields,
+    )
     Referral.objects.filter(pk=new.pk).update(handed_off_from=referral)
     if referral.status in (S.ACCEPTED, S.IN_PROGRESS, S.RECEIVED, S.PENDING_REVIEW):
-        old, previous = _transition(referral, S.CLOSED, acting_user=acting_user,
-                                    reason=f"Handed off to {new.cbo} ({new.number})")  # fmt: skip
+        old, previous = _transition(
+            referral, S.CLOSED, acting_user=acting_user, reason=f"Handed off to {new.cbo} ({new.number})"
+        )
         old.closure_reason, old.closed_at = LoopClosureReason.OTHER, old.status_changed_at
         old.closure_note = f"Handed off to post-release provider {new.cbo}"[:300]
         old.save(update_fields=["status", "status_changed_at", "closure_reason", "closure_note", "closed_at"])
@@ -372,16 +431,24 @@ def record_outreach(
     if method not in OutreachMethod.values:
         raise ValidationError({"method": "Choose how you tried to reach the member."})
     attempt = OutreachAttempt(
-        referral=referral, attempted_on=attempted_on, method=method, successful=bool(successful),
-        minutes=minutes or 0, note=(note or "")[:300], staff=acting_user,
-    )  # fmt: skip
+        referral=referral,
+        attempted_on=attempted_on,
+        method=method,
+        successful=bool(successful),
+        minutes=minutes or 0,
+        note=(note or "")[:300],
+        staff=acting_user,
+    )
     attempt.full_clean()
     attempt.save()
     audit.record(
-        actor=acting_user, action=AuditAction.CREATE, obj=attempt, organization=referral.cbo,
+        actor=acting_user,
+        action=AuditAction.CREATE,
+        obj=attempt,
+        organization=referral.cbo,
         summary=f"Outreach ({attempt.get_method_display().lower()}, "
         f"{'reached' if successful else 'not reached'}) on referral {referral.number}",
-    )  # fmt: skip
+    )
     return attempt
 
 
@@ -426,8 +493,11 @@ def set_diagnoses(referral: Referral, *, acting_user, codes: list[str]) -> Refer
         raise ValidationError({"diagnosis_codes": "Enter at least one ICD-10-CM code, e.g. Z59.01."})
     locked.save(update_fields=["diagnosis_codes"])
     audit.record(
-        actor=acting_user, action=AuditAction.UPDATE, obj=locked, organization=locked.cbo,
+        actor=acting_user,
+        action=AuditAction.UPDATE,
+        obj=locked,
+        organization=locked.cbo,
         summary=f"Referral {locked.number}: diagnosis codes {', '.join(locked.diagnosis_codes)}",
         changes={"diagnosis_codes": [previous, locked.diagnosis_codes]},
-    )  # fmt: skip
+    )
     return locked

@@ -35,14 +35,22 @@ def last_month(day: int = 1) -> date:
 
 
 def billing_ready(org: Organization) -> Organization:
-    Organization.objects.filter(pk=org.pk).update(service_zip="90012-1234", contact_name="Alex Rivera",
-                                                  phone="2135550100")  # fmt: skip
+    Organization.objects.filter(pk=org.pk).update(
+        service_zip="90012-1234", contact_name="Alex Rivera", phone="2135550100"
+    )
     org.refresh_from_db()
     return org
 
 
-def setup_billing(world, *, plan=None, terms: dict | None = None, number: str | None = None,
-                  claim_format: str = "837p", timely_filing_days: int = 180) -> Contract:  # fmt: skip
+def setup_billing(
+    world,
+    *,
+    plan=None,
+    terms: dict | None = None,
+    number: str | None = None,
+    claim_format: str = "837p",
+    timely_filing_days: int = 180,
+) -> Contract:
     """An active contract between the plan and world.cbo with the plan's 837P settings, a
     download channel, and billing-ready organizations (hub included)."""
     ensure_reference_data()
@@ -51,9 +59,12 @@ def setup_billing(world, *, plan=None, terms: dict | None = None, number: str | 
         billing_ready(org)
     c = contract(plan, world.cbo, user=world.contract_manager, terms=terms or TERMS, number=number)
     Contract.objects.filter(pk=c.pk).update(
-        payer_id=plan.payer_id, receiver_id=f"RCV{plan.pk}", submitter_id=f"SUB{world.hub.pk}",
-        claim_format=claim_format, timely_filing_days=timely_filing_days,
-    )  # fmt: skip
+        payer_id=plan.payer_id,
+        receiver_id=f"RCV{plan.pk}",
+        submitter_id=f"SUB{world.hub.pk}",
+        claim_format=claim_format,
+        timely_filing_days=timely_filing_days,
+    )
     PlanChannel.objects.get_or_create(plan=plan, defaults={"method": DeliveryMethod.DOWNLOAD})
     c.refresh_from_db()
     return c
@@ -89,22 +100,42 @@ def delivery(
         else:
             from referrals.models import Referral
 
-            ref = Referral.objects.create(plan=plan, cbo=world.cbo, member=member, service=service(label),
-                                          diagnosis_codes=DX if dx is None else dx, status="accepted")  # fmt: skip
+            ref = Referral.objects.create(
+                plan=plan,
+                cbo=world.cbo,
+                member=member,
+                service=service(label),
+                diagnosis_codes=DX if dx is None else dx,
+                status="accepted",
+            )
     member = member or ref.member
     return ServiceDelivery.objects.create(
-        member=member, cbo=world.cbo, plan=plan, referral=ref, authorization=auth, service=service(label),
-        service_date=day or last_month(3), end_date=end, units=Decimal(str(units)), place_of_service=pos,
-        staff=staff or world.cbo_staff, created_by=world.cbo_staff,
-    )  # fmt: skip
+        member=member,
+        cbo=world.cbo,
+        plan=plan,
+        referral=ref,
+        authorization=auth,
+        service=service(label),
+        service_date=day or last_month(3),
+        end_date=end,
+        units=Decimal(str(units)),
+        place_of_service=pos,
+        staff=staff or world.cbo_staff,
+        created_by=world.cbo_staff,
+    )
 
 
 def authorized_delivery(world, *, units_approved: int = 100, **kwargs) -> ServiceDelivery:
     """A T2041-U6 delivery under an approved authorization."""
     member = kwargs.pop("member", None) or new_member(world)
     ref = referral(world, member=member, label="T2041-U6", diagnosis_codes=DX)
-    auth = authorization(world, ref, units=units_approved, start=last_month(1) - timedelta(days=40),
-                         end=timezone.localdate() + timedelta(days=60))  # fmt: skip
+    auth = authorization(
+        world,
+        ref,
+        units=units_approved,
+        start=last_month(1) - timedelta(days=40),
+        end=timezone.localdate() + timedelta(days=60),
+    )
     return delivery(world, label="T2041-U6", ref=ref, auth=auth, units=kwargs.pop("units", 4), **kwargs)
 
 

@@ -26,8 +26,12 @@ from referrals.models import Member, Referral, ServiceDelivery
 SERVICE_DATE = dt.date(2025, 2, 3)
 PAID_ON = dt.date(2025, 4, 10)
 CREATED = dt.datetime(2025, 4, 10, 9, 30)
-PAYER = PayerDetails(address=Address("1055 W 7th St", "Los Angeles", "CA", "90017"), contact_name="EDI Support",
-                     contact_phone="2135550100", ein="951111111")  # fmt: skip
+PAYER = PayerDetails(
+    address=Address("1055 W 7th St", "Los Angeles", "CA", "90017"),
+    contact_name="EDI Support",
+    contact_phone="2135550100",
+    ein="951111111",
+)
 
 
 def _contract(plan, cbo, user) -> Contract:
@@ -45,8 +49,9 @@ def _catalog(code: str = "T2041", mods: Sequence[str] = ("U6",)) -> ServiceCatal
 
 def _member(n: int) -> Member:
     cin = f"98{n % 1_000_000:06d}A"
-    member, _ = Member.objects.get_or_create(cin=cin, defaults={"first_name": "Ana", "last_name": f"Garcia{n}",
-                                                                "dob": dt.date(1970, 5, 17)})  # fmt: skip
+    member, _ = Member.objects.get_or_create(
+        cin=cin, defaults={"first_name": "Ana", "last_name": f"Garcia{n}", "dob": dt.date(1970, 5, 17)}
+    )
     return member
 
 
@@ -54,10 +59,17 @@ _counter = {"n": 0}
 
 
 def submitted_claim(
-    world, *, charges: Sequence[str] = ("125.00",), provider=None, plan=None, control: str | None = None,
-    status: str = ClaimStatus.SUBMITTED, batch: Batch | None = None, set_control: str = "0001",
+    world,
+    *,
+    charges: Sequence[str] = ("125.00",),
+    provider=None,
+    plan=None,
+    control: str | None = None,
+    status: str = ClaimStatus.SUBMITTED,
+    batch: Batch | None = None,
+    set_control: str = "0001",
     submitted_days_ago: int = 10,
-) -> Claim:  # fmt: skip
+) -> Claim:
     """A claim sent to ``plan`` (world.plan) by ``provider`` (world.cbo), one line per charge; line
     control numbers are ``<control>-<n>``."""
     provider = provider or world.cbo
@@ -73,23 +85,50 @@ def submitted_claim(
     )
     billed = sum((Decimal(c) for c in charges), Decimal(0))
     claim = Claim.objects.create(
-        billing_provider=provider, submitter=provider, plan=plan, contract=_contract(plan, provider, world.contract_manager),
-        member=member, referral=referral, service_month=SERVICE_DATE.replace(day=1), first_service_date=SERVICE_DATE,
-        last_service_date=SERVICE_DATE, control_number=control, status=status, place_of_service="12",
-        diagnosis_codes=["Z59.01"], billed_amount=billed, batch=batch, transaction_set_control=set_control,
+        billing_provider=provider,
+        submitter=provider,
+        plan=plan,
+        contract=_contract(plan, provider, world.contract_manager),
+        member=member,
+        referral=referral,
+        service_month=SERVICE_DATE.replace(day=1),
+        first_service_date=SERVICE_DATE,
+        last_service_date=SERVICE_DATE,
+        control_number=control,
+        status=status,
+        place_of_service="12",
+        diagnosis_codes=["Z59.01"],
+        billed_amount=billed,
+        batch=batch,
+        transaction_set_control=set_control,
         submitted_at=timezone.now() - dt.timedelta(days=submitted_days_ago),
-    )  # fmt: skip
+    )
     for i, charge in enumerate(charges, start=1):
         delivery = ServiceDelivery.objects.create(
-            member=member, cbo=provider, plan=plan, referral=referral, service=service,
-            service_date=SERVICE_DATE + dt.timedelta(days=i - 1), units=Decimal(1), place_of_service="12",
-            staff=user, created_by=user,
-        )  # fmt: skip
+            member=member,
+            cbo=provider,
+            plan=plan,
+            referral=referral,
+            service=service,
+            service_date=SERVICE_DATE + dt.timedelta(days=i - 1),
+            units=Decimal(1),
+            place_of_service="12",
+            staff=user,
+            created_by=user,
+        )
         ClaimLine.objects.create(
-            claim=claim, line_number=i, delivery=delivery, line_control_number=f"{control}-{provider.pk}-{i}", service=service,
-            procedure_code="T2041", modifiers=["U6"], service_date=delivery.service_date, units=Decimal(1),
-            rate=Decimal(charge), charge=Decimal(charge),
-        )  # fmt: skip
+            claim=claim,
+            line_number=i,
+            delivery=delivery,
+            line_control_number=f"{control}-{provider.pk}-{i}",
+            service=service,
+            procedure_code="T2041",
+            modifiers=["U6"],
+            service_date=delivery.service_date,
+            units=Decimal(1),
+            rate=Decimal(charge),
+            charge=Decimal(charge),
+        )
     return claim
 
 
@@ -98,9 +137,15 @@ def sent_batch(
 ) -> Batch:
     """A submitted batch with ``sets`` = {ST02: number of claims}."""
     provider = provider or world.cbo
-    batch = Batch.objects.create(submitter=provider, plan=world.plan, status=BatchStatus.SUBMITTED,
-                                 interchange_control=group_control, group_control=group_control,
-                                 submitted_at=timezone.now(), file_name=f"batch{group_control}.837")  # fmt: skip
+    batch = Batch.objects.create(
+        submitter=provider,
+        plan=world.plan,
+        status=BatchStatus.SUBMITTED,
+        interchange_control=group_control,
+        group_control=group_control,
+        submitted_at=timezone.now(),
+        file_name=f"batch{group_control}.837",
+    )
     for st02, count in (sets or {"0001": 2}).items():
         for _ in range(count):
             submitted_claim(world, provider=provider, batch=batch, set_control=st02)
@@ -115,43 +160,86 @@ def line_pay(
 ) -> ServicePayment:
     line = claim.lines.get(line_number=n)
     return ServicePayment(
-        procedure_code=line.procedure_code, modifiers=tuple(line.modifiers), charge=line.charge, paid=Decimal(paid),
-        service_date=line.service_date, line_control_number=line.line_control_number, adjustments=adjustments,
+        procedure_code=line.procedure_code,
+        modifiers=tuple(line.modifiers),
+        charge=line.charge,
+        paid=Decimal(paid),
+        service_date=line.service_date,
+        line_control_number=line.line_control_number,
+        adjustments=adjustments,
         remark_codes=tuple(rarc),
-    )  # fmt: skip
+    )
 
 
-def clp(claim: Claim | str, status: str, services: Sequence[ServicePayment] = (), *, charge: str | None = None,
-        paid: str | None = None, adjustments: Sequence[Adjustment] = (), pr: str | None = None,
-        payer_claim: str | None = None) -> ClaimPayment:  # fmt: skip
+def clp(
+    claim: Claim | str,
+    status: str,
+    services: Sequence[ServicePayment] = (),
+    *,
+    charge: str | None = None,
+    paid: str | None = None,
+    adjustments: Sequence[Adjustment] = (),
+    pr: str | None = None,
+    payer_claim: str | None = None,
+) -> ClaimPayment:
     control = claim if isinstance(claim, str) else claim.control_number
     total_charge = Decimal(charge) if charge is not None else sum((s.charge for s in services), Decimal(0))
     total_paid = Decimal(paid) if paid is not None else sum((s.paid for s in services), Decimal(0))
     return ClaimPayment(
-        patient_control_number=control, status=status, charge=total_charge, paid=total_paid,
-        payer_claim_number=payer_claim or f"PCHP{control}", patient_responsibility=None if pr is None else Decimal(pr),
-        facility_code="12", frequency="1", patient_last_name="Garcia", patient_first_name="Ana",
-        patient_member_id="98000001A", adjustments=tuple(adjustments), services=tuple(services),
-    )  # fmt: skip
+        patient_control_number=control,
+        status=status,
+        charge=total_charge,
+        paid=total_paid,
+        payer_claim_number=payer_claim or f"PCHP{control}",
+        patient_responsibility=None if pr is None else Decimal(pr),
+        facility_code="12",
+        frequency="1",
+        patient_last_name="Garcia",
+        patient_first_name="Ana",
+        patient_member_id="98000001A",
+        adjustments=tuple(adjustments),
+        services=tuple(services),
+    )
 
 
 def adj(group: str, carc: str, amount: str) -> Adjustment:
     return Adjustment(group, carc, Decimal(amount))
 
 
-def remittance_835(world, claims: Sequence[ClaimPayment] | Iterator[ClaimPayment], plbs: Sequence[ProviderAdjustment] = (), *,
-                   total: Decimal | None = None, trace: str = "EFT000123", control: int = 7, npi: str | None = None,
-                   check_balance: bool = True, payer_id: str | None = None) -> bytes:  # fmt: skip
+def remittance_835(
+    world,
+    claims: Sequence[ClaimPayment] | Iterator[ClaimPayment],
+    plbs: Sequence[ProviderAdjustment] = (),
+    *,
+    total: Decimal | None = None,
+    trace: str = "EFT000123",
+    control: int = 7,
+    npi: str | None = None,
+    check_balance: bool = True,
+    payer_id: str | None = None,
+) -> bytes:
     """An 835 from world.plan to world.cbo (payee NPI = the CBO's)."""
     claims = list(claims)
     header = Remittance(
-        handling_code="I", total_paid=balanced_total(claims, plbs) if total is None else total, payment_method="CHK",
-        payment_date=PAID_ON, trace_number=trace, payer_name=world.plan.legal_name, payer_id=payer_id or world.plan.payer_id,
-        payee_name=world.cbo.legal_name, payee_npi=npi or world.cbo.npi, claims=tuple(claims),
+        handling_code="I",
+        total_paid=balanced_total(claims, plbs) if total is None else total,
+        payment_method="CHK",
+        payment_date=PAID_ON,
+        trace_number=trace,
+        payer_name=world.plan.legal_name,
+        payer_id=payer_id or world.plan.payer_id,
+        payee_name=world.cbo.legal_name,
+        payee_npi=npi or world.cbo.npi,
+        claims=tuple(claims),
         provider_adjustments=tuple(plbs),
-    )  # fmt: skip
-    env = Envelope(sender_id=world.plan.payer_id or "PLAN", receiver_id="CBOSUB", interchange_control_number=control,
-                   created=CREATED, usage="T")  # fmt: skip
+    )
+    env = Envelope(
+        sender_id=world.plan.payer_id or "PLAN",
+        receiver_id="CBOSUB",
+        interchange_control_number=control,
+        created=CREATED,
+        usage="T",
+    )
     return render_835(env, header, PAYER, check_balance=check_balance, newline=True).encode()
 
 
@@ -162,8 +250,13 @@ def plb(reason: str, amount: str, reference: str = "", provider: str = "") -> Pr
 # --------------------------------------------------------------------------- 999 files
 
 
-def ack_999(batch: Batch, *, sets: Sequence[str], rejected: dict[str, Sequence[ack999.SegmentError]] | None = None,
-            control: int = 9) -> bytes:  # fmt: skip
+def ack_999(
+    batch: Batch,
+    *,
+    sets: Sequence[str],
+    rejected: dict[str, Sequence[ack999.SegmentError]] | None = None,
+    control: int = 9,
+) -> bytes:
     env = Envelope(
         sender_id="PLANCH",
         receiver_id="CBOSUB",
@@ -171,16 +264,26 @@ def ack_999(batch: Batch, *, sets: Sequence[str], rejected: dict[str, Sequence[a
         created=CREATED,
         usage="T",
     )
-    request = ack999.AckRequest(group_control_number=batch.group_control, set_control_numbers=list(sets),
-                                rejected=rejected or {})  # fmt: skip
+    request = ack999.AckRequest(
+        group_control_number=batch.group_control, set_control_numbers=list(sets), rejected=rejected or {}
+    )
     return ack999.render_999(env, [request], group_control_number=control).encode()
 
 
 # --------------------------------------------------------------------------- bulk (benchmark)
 
 
-def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: int = 1, prefix: str = "B",
-                          charge: Decimal = Decimal("125.50"), progress=None) -> None:  # fmt: skip
+def bulk_submitted_claims(
+    plan,
+    provider,
+    user,
+    count: int,
+    *,
+    lines_per_claim: int = 1,
+    prefix: str = "B",
+    charge: Decimal = Decimal("125.50"),
+    progress=None,
+) -> None:
     """``count`` submitted claims (``<prefix><n:07d>``, lines ``<prefix><n>-<i>``) of ``provider``
     to ``plan``, all with ``bulk_create``. Members come from a pool of 1,000 (one referral each);
     ``user`` is the staff member on the deliveries: use a fresh one per run, as a delivery is unique
@@ -214,7 +317,7 @@ def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: 
                     diagnosis_codes=["Z59.01"],
                     billed_amount=charge * lines_per_claim,
                     submitted_at=today,
-                )  # fmt: skip
+                )
                 for n in ns
             ],
             batch_size=step,
@@ -232,7 +335,7 @@ def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: 
                     place_of_service="12",
                     staff=user,
                     created_by=user,
-                )  # fmt: skip
+                )
                 for n in ns
                 for i in range(lines_per_claim)
             ],
@@ -253,7 +356,7 @@ def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: 
                     units=Decimal(1),
                     rate=charge,
                     charge=charge,
-                )  # fmt: skip
+                )
                 for c in claims
                 for i in range(lines_per_claim)
             ],
@@ -263,8 +366,9 @@ def bulk_submitted_claims(plan, provider, user, count: int, *, lines_per_claim: 
             progress(min(count, start + step))
 
 
-def bulk_claim_payments(count: int, *, lines_per_claim: int = 1, prefix: str = "B",
-                        charge: Decimal = Decimal("125.50")) -> Iterator[ClaimPayment]:  # fmt: skip
+def bulk_claim_payments(
+    count: int, *, lines_per_claim: int = 1, prefix: str = "B", charge: Decimal = Decimal("125.50")
+) -> Iterator[ClaimPayment]:
     """Payments for ``bulk_submitted_claims``: full pay, CO-45 short pay, PR, CO-197 denial in turn."""
     for n in range(count):
         kind = n % 4
@@ -279,22 +383,43 @@ def bulk_claim_payments(count: int, *, lines_per_claim: int = 1, prefix: str = "
                 paid, adjs = charge - Decimal("25"), (Adjustment("PR", "1", Decimal("25")),)
             else:
                 paid, adjs = Decimal(0), (Adjustment("CO", "197", charge),)
-            services.append(ServicePayment(procedure_code="T2041", modifiers=("U6",), charge=charge, paid=paid,
-                                           service_date=SERVICE_DATE, line_control_number=f"{control}-{i + 1}",
-                                           adjustments=adjs, remark_codes=("N54",) if kind == 3 else ()))  # fmt: skip
+            services.append(
+                ServicePayment(
+                    procedure_code="T2041",
+                    modifiers=("U6",),
+                    charge=charge,
+                    paid=paid,
+                    service_date=SERVICE_DATE,
+                    line_control_number=f"{control}-{i + 1}",
+                    adjustments=adjs,
+                    remark_codes=("N54",) if kind == 3 else (),
+                )
+            )
         yield ClaimPayment(
-            patient_control_number=control, status="4" if kind == 3 else "1", charge=charge * lines_per_claim,
-            paid=sum((s.paid for s in services), Decimal(0)), payer_claim_number=f"P{control}",
-            patient_responsibility=Decimal(25 * lines_per_claim) if kind == 2 else None, facility_code="12", frequency="1",
-            patient_last_name="Bench", patient_first_name="Ana", services=tuple(services),
-        )  # fmt: skip
+            patient_control_number=control,
+            status="4" if kind == 3 else "1",
+            charge=charge * lines_per_claim,
+            paid=sum((s.paid for s in services), Decimal(0)),
+            payer_claim_number=f"P{control}",
+            patient_responsibility=Decimal(25 * lines_per_claim) if kind == 2 else None,
+            facility_code="12",
+            frequency="1",
+            patient_last_name="Bench",
+            patient_first_name="Ana",
+            services=tuple(services),
+        )
 
 
 # --------------------------------------------------------------------------- 277CA and TA1 files
 
 
-def ack_277ca(claims: Sequence[Claim], *, rejected: dict[str, tuple[str, str, str]] | None = None,
-              control: int = 11, batch_reference: str = "B1") -> bytes:  # fmt: skip
+def ack_277ca(
+    claims: Sequence[Claim],
+    *,
+    rejected: dict[str, tuple[str, str, str]] | None = None,
+    control: int = 11,
+    batch_reference: str = "B1",
+) -> bytes:
     """A 277CA from the plan's clearinghouse about ``claims`` (all of one billing provider):
     accepted (A2:20, with a payer claim number REF*1K) unless ``rejected`` maps the control number
     to its (category, status, entity) verdict."""
@@ -305,22 +430,43 @@ def ack_277ca(claims: Sequence[Claim], *, rejected: dict[str, tuple[str, str, st
     for claim in claims:
         verdict = rejected.get(claim.control_number)
         if verdict is None:
-            verdicts.append(ClaimVerdict(claim.control_number, str(claim.billed_amount),
-                                         payer_claim_number=f"PCN{claim.control_number}"))  # fmt: skip
+            verdicts.append(
+                ClaimVerdict(
+                    claim.control_number,
+                    str(claim.billed_amount),
+                    payer_claim_number=f"PCN{claim.control_number}",
+                )
+            )
         else:
             verdicts.append(ClaimVerdict(claim.control_number, str(claim.billed_amount), *verdict))
-    env = Envelope(sender_id="PLANCH", receiver_id="CBOSUB", interchange_control_number=control, created=CREATED,
-                   usage="T")  # fmt: skip
+    env = Envelope(
+        sender_id="PLANCH",
+        receiver_id="CBOSUB",
+        interchange_control_number=control,
+        created=CREATED,
+        usage="T",
+    )
     provider = claims[0].billing_provider
-    return render_277ca(env, batch_reference=batch_reference, provider_npi=provider.npi,
-                        provider_name=provider.legal_name.upper(), verdicts=verdicts).encode()  # fmt: skip
+    return render_277ca(
+        env,
+        batch_reference=batch_reference,
+        provider_npi=provider.npi,
+        provider_name=provider.legal_name.upper(),
+        verdicts=verdicts,
+    ).encode()
 
 
 def ack_ta1(batch: Batch, *, status: str = "A", note: str = "000", control: int = 12) -> bytes:
     """A TA1 answering the batch's interchange (ISA13)."""
     from billing.x12.ack277 import render_ta1
 
-    env = Envelope(sender_id="PLANCH", receiver_id="CBOSUB", interchange_control_number=control, created=CREATED,
-                   usage="T")  # fmt: skip
-    return render_ta1(env, interchange_control_number=batch.interchange_control, status=status,
-                      note_code=note).encode()  # fmt: skip
+    env = Envelope(
+        sender_id="PLANCH",
+        receiver_id="CBOSUB",
+        interchange_control_number=control,
+        created=CREATED,
+        usage="T",
+    )
+    return render_ta1(
+        env, interchange_control_number=batch.interchange_control, status=status, note_code=note
+    ).encode()

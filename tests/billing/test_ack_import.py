@@ -43,7 +43,7 @@ def test_rejected_set_rejects_its_claims_with_the_errors(world):
             "2010BA",
             claim_control_number=bad_claim.control_number,
             elements=(ElementError("9", "67", "6", "9ABC"),),
-        ),  # fmt: skip
+        ),
     ]
     ack = import_ack(ack_999(batch, sets=["0001", "0002"], rejected={"0002": errors}), file_name="pchp.999")
 

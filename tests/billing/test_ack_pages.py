@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _upload(client, name: str, data: bytes):
-    return client.post("/billing/remittances/upload/", {"file": SimpleUploadedFile(name, data), "kind": "auto"},
-                       follow=True)  # fmt: skip
+    return client.post(
+        "/billing/remittances/upload/", {"file": SimpleUploadedFile(name, data), "kind": "auto"}, follow=True
+    )
 
 
 def test_a_277ca_uploaded_on_the_page_is_read_and_lists_each_claim_with_its_verdict(world, client):
@@ -70,15 +71,19 @@ def rejected_world(world):
     bad = delivery(world, label="S5170-U6", units=2, dx=["Z59.0"])
     delivery(world)
     build_claims(acting_user=world.hub_billing)
-    batch = write_batch_file(create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing,
-                                          dispatch=False))  # fmt: skip
+    batch = write_batch_file(
+        create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing, dispatch=False)
+    )
     submit_batch(batch, acting_user=world.hub_billing)
     claims = list(Claim.objects.filter(batch=batch).order_by("pk"))
     claim = Claim.objects.get(lines__delivery=bad)
     from billing.services.acks import import_ack
 
-    import_ack(ack_277ca(claims, rejected={claim.control_number: ("A7", "254", "")}), file_name="pchp.277",
-               acting_user=world.hub_billing)  # fmt: skip
+    import_ack(
+        ack_277ca(claims, rejected={claim.control_number: ("A7", "254", "")}),
+        file_name="pchp.277",
+        acting_user=world.hub_billing,
+    )
     world.batch, world.claim, world.bad = batch, claim, bad
     return world
 

@@ -59,8 +59,13 @@ def test_a_277ca_matches_by_the_payers_claim_number_when_trn02_is_not_ours(world
     claim = batch.claims.get()
     batch.claims.update(payer_claim_number="PAYER-9")
     env = Envelope(sender_id="PLANCH", receiver_id="CBOSUB", interchange_control_number=3, created=CREATED)
-    text = render_277ca(env, batch_reference="B1", provider_npi=world.cbo.npi, provider_name="EASTSIDE",
-                        verdicts=[ClaimVerdict("NOT-OURS-1", "125", "A7", "454", payer_claim_number="PAYER-9")])  # fmt: skip
+    text = render_277ca(
+        env,
+        batch_reference="B1",
+        provider_npi=world.cbo.npi,
+        provider_name="EASTSIDE",
+        verdicts=[ClaimVerdict("NOT-OURS-1", "125", "A7", "454", payer_claim_number="PAYER-9")],
+    )
     import_ack(text.encode(), file_name="x.277", acting_user=world.cbo_billing)
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.REJECTED
@@ -154,19 +159,34 @@ def test_a_999_imported_by_one_cbo_never_answers_another_cbos_upload(world):
 
 
 def test_a_999_or_277ca_for_a_batch_written_but_not_marked_sent_marks_it_sent_first(world):
-    batch = Batch.objects.create(submitter=world.cbo, plan=world.plan, status=BatchStatus.READY, group_control=71,
-                                 interchange_control=71, file_name="b.837")  # fmt: skip
+    batch = Batch.objects.create(
+        submitter=world.cbo,
+        plan=world.plan,
+        status=BatchStatus.READY,
+        group_control=71,
+        interchange_control=71,
+        file_name="b.837",
+    )
     batch.file.save("b.837", ContentFile(b"ISA"), save=True)
     claims = [submitted_claim(world, status=ClaimStatus.IN_BATCH, batch=batch) for _ in range(2)]
-    import_ack(wrap(ack_999(batch, sets=["0001"]).decode()).encode(), file_name="late.999",
-               acting_user=world.cbo_billing)  # fmt: skip
+    import_ack(
+        wrap(ack_999(batch, sets=["0001"]).decode()).encode(),
+        file_name="late.999",
+        acting_user=world.cbo_billing,
+    )
     batch.refresh_from_db()
     assert batch.status == BatchStatus.ACKNOWLEDGED
     assert batch.history.filter(to_status=BatchStatus.SUBMITTED, reason__contains="999 late.999").exists()
     assert set(_statuses(batch).values()) == {ClaimStatus.ACCEPTED}
 
-    second = Batch.objects.create(submitter=world.cbo, plan=world.plan, status=BatchStatus.READY, group_control=72,
-                                  interchange_control=72, file_name="c.837")  # fmt: skip
+    second = Batch.objects.create(
+        submitter=world.cbo,
+        plan=world.plan,
+        status=BatchStatus.READY,
+        group_control=72,
+        interchange_control=72,
+        file_name="c.837",
+    )
     second.file.save("c.837", ContentFile(b"ISA"), save=True)
     claim = submitted_claim(world, status=ClaimStatus.IN_BATCH, batch=second)
     import_ack(ack_277ca([claim]), file_name="ca.277", acting_user=world.cbo_billing)

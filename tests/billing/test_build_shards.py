@@ -37,8 +37,9 @@ def services(world, monkeypatch):
     setup_billing(world)
     monkeypatch.setattr("billing.x12.claim837.MAX_CLAIMS_PER_SET", 2)
     made = [delivery(world, member=new_member(world)) for _ in range(12)]
-    twin = delivery(world, member=made[0].member, ref=made[0].referral, day=made[0].service_date,
-                    staff=world.cbo_billing)  # fmt: skip
+    twin = delivery(
+        world, member=made[0].member, ref=made[0].referral, day=made[0].service_date, staff=world.cbo_billing
+    )
     return [*made, twin], twin
 
 
@@ -175,10 +176,14 @@ def test_a_big_file_written_in_parts_by_tasks_is_the_file_one_writer_makes(world
     )
     one = StringIO()
     export837.write_837(
-        one, [pk for pk, _ in placed], submitter=batch.submitter, plan=batch.plan,
-        contract=Claim.objects.filter(batch=batch).first().contract, batch_label=f"B{batch.pk}",
+        one,
+        [pk for pk, _ in placed],
+        submitter=batch.submitter,
+        plan=batch.plan,
+        contract=Claim.objects.filter(batch=batch).first().contract,
+        batch_label=f"B{batch.pk}",
         set_numbers=[int(st02) for _, st02 in placed],
-    )  # fmt: skip
+    )
 
     assert process_batch.delay(batch.pk).get() == BatchStatus.READY
 

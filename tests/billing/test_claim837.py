@@ -90,10 +90,14 @@ def test_fifty_lines_several_diagnoses_and_date_ranges_are_clean():
         "Z59.9",
     )
     lines = tuple(
-        line(i, day=1 + i % 20, pointers=tuple(1 + (i + k) % 12 for k in range(1 + i % 4)),
-             service_date_end=dt.date(2025, 2, 25) if i % 3 == 0 else None)
+        line(
+            i,
+            day=1 + i % 20,
+            pointers=tuple(1 + (i + k) % 12 for k in range(1 + i % 4)),
+            service_date_end=dt.date(2025, 2, 25) if i % 3 == 0 else None,
+        )
         for i in range(50)
-    )  # fmt: skip
+    )
     big = claim(7, diagnosis_codes=dx, lines=lines)
     text, result = render_837(envelope(), [group([big, claim(8, lines=3)])])
     assert_clean(text)
@@ -218,9 +222,10 @@ def test_big_run_splits_into_sets_of_5000_and_stays_consistent():
 
 
 def test_money_is_written_without_trailing_zeros_or_separators():
-    assert [fmt_decimal(Decimal(v)) for v in ("125", "125.00", "125.50", "125.25", "1250000.10", "0", "-3.10", "1E+2")] == [
-        "125", "125", "125.5", "125.25", "1250000.1", "0", "-3.1", "100"
-    ]  # fmt: skip
+    assert [
+        fmt_decimal(Decimal(v))
+        for v in ("125", "125.00", "125.50", "125.25", "1250000.10", "0", "-3.10", "1E+2")
+    ] == ["125", "125", "125.5", "125.25", "1250000.1", "0", "-3.1", "100"]
 
 
 @pytest.mark.parametrize(
@@ -287,9 +292,17 @@ def test_free_text_delimiters_are_replaced():
 def test_names_outside_the_x12_basic_character_set_are_transliterated_and_pass_pyx12():
     """Issue #16 item 8: a member named Peña José went out in UTF-8, which pyx12 rejects."""
     sub = claim(1).subscriber
-    accented = claim(1, subscriber=sub.__class__(**{**sub.__dict__, "last_name": "Peña", "first_name": "José",
-                                                   "address": sub.address.__class__("12 Calle Núñez #4", "San José",
-                                                                                    "CA", "95112")}))  # fmt: skip
+    accented = claim(
+        1,
+        subscriber=sub.__class__(
+            **{
+                **sub.__dict__,
+                "last_name": "Peña",
+                "first_name": "José",
+                "address": sub.address.__class__("12 Calle Núñez #4", "San José", "CA", "95112"),
+            }
+        ),
+    )
     text, _ = render_837(envelope(), [group([accented])])
     assert "NM1*IL*1*PENA*JOSE****MI*90000001A" in segments(text)
     assert "N3*12 CALLE NUNEZ 4" in segments(text) and "N4*SAN JOSE*CA*95112" in segments(text)

@@ -45,9 +45,11 @@ def test_the_page_builds_on_a_task_and_says_what_it_made(
     page = client.get(started["Location"]).content.decode()
     assert "Built 6 claims: 5 ready, 1 held" in page and "Fix held claims" in page
     assert client.get(f"/billing/claims/builds/{build.pk}/progress.json").json() == {
-        "status": "done", "percent": 100, "finished": True,
+        "status": "done",
+        "percent": 100,
+        "finished": True,
         "text": f"Built 6 claims: 5 ready, 1 held (${build.billed_amount:,.2f}).",
-    }  # fmt: skip
+    }
     build.refresh_from_db()
     assert (build.total, build.done, build.claims, build.ready, build.held) == (6, 6, 6, 5, 1)
     assert build.billed_amount == sum(c.billed_amount for c in Claim.objects.all())
@@ -106,8 +108,12 @@ def test_a_worker_killed_mid_build_loses_nothing_and_the_page_counts_each_claim_
         progress = f"/billing/claims/builds/{build.pk}/progress.json"
         wait_for(lambda: (gate / "waiting").exists())  # its first chunk committed, more to come
         midway = client.get(progress).json()
-        assert midway == {"status": "running", "percent": 33, "finished": False,
-                          "text": "2 of 6 services gone through: 2 claims built so far."}  # fmt: skip
+        assert midway == {
+            "status": "running",
+            "percent": 33,
+            "finished": False,
+            "text": "2 of 6 services gone through: 2 claims built so far.",
+        }
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
 
@@ -116,9 +122,14 @@ def test_a_worker_killed_mid_build_loses_nothing_and_the_page_counts_each_claim_
 
     build.refresh_from_db()
     assert build.status == BuildStatus.DONE
-    assert (build.claims, build.ready, build.held) == (6, 5, 1) == (
-        Claim.objects.count(), Claim.objects.filter(status=ClaimStatus.READY).count(),
-        Claim.objects.filter(status=ClaimStatus.HELD).count(),
-    )  # fmt: skip
+    assert (
+        (build.claims, build.ready, build.held)
+        == (6, 5, 1)
+        == (
+            Claim.objects.count(),
+            Claim.objects.filter(status=ClaimStatus.READY).count(),
+            Claim.objects.filter(status=ClaimStatus.HELD).count(),
+        )
+    )
     _billed_once(logged)
     assert b"Built 6 claims: 5 ready, 1 held" in client.get(f"/billing/claims/builds/{build.pk}/").content

@@ -88,8 +88,9 @@ def test_create_batch_then_download(bw, api, django_capture_on_commit_callbacks)
     assert denied.status_code == 403
 
 
-@pytest.mark.parametrize("url", ["/api/v1/claims/", "/api/v1/batches/", "/billing/claims/?status=ready",
-                                 "/billing/batches/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url", ["/api/v1/claims/", "/api/v1/batches/", "/billing/claims/?status=ready", "/billing/batches/"]
+)
 def test_list_query_count_is_the_same_for_1_and_20_rows(bw, api, client, url):
     from billing.services.batches import create_batch, write_batch_file
 

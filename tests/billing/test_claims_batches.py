@@ -24,11 +24,20 @@ from tests.billing.factories import delivery, last_month, new_member, setup_bill
 def sftp_channel(plan, server, root: Path) -> PlanChannel:
     for name in ("in", "out", "archive"):
         (root / name).mkdir(parents=True, exist_ok=True)
-    channel, _ = PlanChannel.objects.update_or_create(plan=plan, defaults=dict(
-        method=DeliveryMethod.SFTP, host=server.host, port=server.port, username=server.username,
-        private_key_path=str(server.client_key_path), host_key=server.host_key_fingerprint,
-        inbound_dir=str(root / "in"), outbound_dir=str(root / "out"), archive_dir=str(root / "archive"),
-    ))  # fmt: skip
+    channel, _ = PlanChannel.objects.update_or_create(
+        plan=plan,
+        defaults=dict(
+            method=DeliveryMethod.SFTP,
+            host=server.host,
+            port=server.port,
+            username=server.username,
+            private_key_path=str(server.client_key_path),
+            host_key=server.host_key_fingerprint,
+            inbound_dir=str(root / "in"),
+            outbound_dir=str(root / "out"),
+            archive_dir=str(root / "archive"),
+        ),
+    )
     return channel
 
 
@@ -93,24 +102,49 @@ def test_999_and_835_files_are_picked_up_imported_and_archived(
     batch.refresh_from_db()
     claim = Claim.objects.get()
     ack = render_999(
-        Envelope(sender_id="RCV", receiver_id="SUB", interchange_control_number=77, created=dt.datetime(2026, 1, 5, 8, 0)),
-        [AckRequest(group_control_number=batch.group_control, set_control_numbers=[claim.transaction_set_control])],
-    )  # fmt: skip
+        Envelope(
+            sender_id="RCV",
+            receiver_id="SUB",
+            interchange_control_number=77,
+            created=dt.datetime(2026, 1, 5, 8, 0),
+        ),
+        [
+            AckRequest(
+                group_control_number=batch.group_control, set_control_numbers=[claim.transaction_set_control]
+            )
+        ],
+    )
     (tmp_path / "out" / "ack-1.999").write_text(ack)
     (tmp_path / "out" / "notes.txt").write_text("not X12")
     seen = []
-    monkeypatch.setattr("billing.services.remittances.import_remittance",
-                        lambda data, *, file_name, acting_user=None: seen.append(file_name))  # fmt: skip
+    monkeypatch.setattr(
+        "billing.services.remittances.import_remittance",
+        lambda data, *, file_name, acting_user=None: seen.append(file_name),
+    )
     (tmp_path / "out" / "era-1.835").write_text(ack.replace("ST*999*", "ST*835*"))
     ca = render_277ca(
-        Envelope(sender_id="RCV", receiver_id="SUB", interchange_control_number=78, created=dt.datetime(2026, 1, 6, 8, 0)),
-        batch_reference=f"B{batch.pk}", provider_npi=claim.billing_provider.npi, provider_name="EASTSIDE",
+        Envelope(
+            sender_id="RCV",
+            receiver_id="SUB",
+            interchange_control_number=78,
+            created=dt.datetime(2026, 1, 6, 8, 0),
+        ),
+        batch_reference=f"B{batch.pk}",
+        provider_npi=claim.billing_provider.npi,
+        provider_name="EASTSIDE",
         verdicts=[ClaimVerdict(claim.control_number, str(claim.billed_amount), payer_claim_number="PC-77")],
-    )  # fmt: skip
+    )
     (tmp_path / "out" / "ack-2.277").write_text(ca)
-    ta1 = render_ta1(Envelope(sender_id="RCV", receiver_id="SUB", interchange_control_number=79,
-                              created=dt.datetime(2026, 1, 5, 7, 0)),
-                     interchange_control_number=batch.interchange_control, status="A")  # fmt: skip
+    ta1 = render_ta1(
+        Envelope(
+            sender_id="RCV",
+            receiver_id="SUB",
+            interchange_control_number=79,
+            created=dt.datetime(2026, 1, 5, 7, 0),
+        ),
+        interchange_control_number=batch.interchange_control,
+        status="A",
+    )
     (tmp_path / "out" / "ack-0.ta1").write_text(ta1)
     result = pick_up_plan_files.delay().get()
     assert result[world.plan.pk]["imported"] == ["ack-0.ta1", "ack-1.999", "ack-2.277", "era-1.835"]
@@ -126,8 +160,12 @@ def test_999_and_835_files_are_picked_up_imported_and_archived(
     ) and "not an 835, 999, 277CA" in unread.reason
     assert unread in UnreadFile.objects.visible_to(world.hub_billing)
     assert (tmp_path / "out" / "notes.txt").exists()
-    assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == ["ack-0.ta1", "ack-1.999", "ack-2.277",
-                                                                        "era-1.835"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == [
+        "ack-0.ta1",
+        "ack-1.999",
+        "ack-2.277",
+        "era-1.835",
+    ]
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.ACCEPTED and claim.payer_claim_number == "PC-77"
     assert sorted(Acknowledgement.objects.values_list("kind", flat=True)) == ["277CA", "999", "TA1"]
@@ -188,8 +226,10 @@ def test_two_coordinators_building_claims_at_once_bill_each_service_once(world):
     setup_billing(world)
     members = [new_member(world) for _ in range(30)]
     ds = [delivery(world, member=m, day=last_month(d)) for m in members for d in (2, 3)]
-    _in_threads(lambda: build_claims(acting_user=world.cbo_billing, chunk_size=4),
-                lambda: build_claims(acting_user=world.hub_billing, chunk_size=4))  # fmt: skip
+    _in_threads(
+        lambda: build_claims(acting_user=world.cbo_billing, chunk_size=4),
+        lambda: build_claims(acting_user=world.hub_billing, chunk_size=4),
+    )
     lines = list(ClaimLine.objects.values_list("delivery_id", flat=True))
     assert sorted(lines) == sorted(d.pk for d in ds)
     assert Claim.objects.count() <= 60

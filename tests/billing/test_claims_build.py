@@ -52,8 +52,14 @@ def test_one_claim_per_member_authorization_and_month_with_priced_lines(bw):
 
 def test_rate_in_force_on_each_date_of_service(bw, world):
     line = RateLine.objects.get(contract__cbo=world.cbo, service__code="H0043")
-    RateLineVersion.objects.create(rate_line=line, effective_from=last_month(10), unit="day", rate=Decimal("100"),
-                                   authorization="none", created_by=world.contract_manager)  # fmt: skip
+    RateLineVersion.objects.create(
+        rate_line=line,
+        effective_from=last_month(10),
+        unit="day",
+        rate=Decimal("100"),
+        authorization="none",
+        created_by=world.contract_manager,
+    )
     member = new_member(bw)
     early = delivery(bw, member=member, day=last_month(5))
     late = delivery(bw, member=member, ref=early.referral, day=last_month(12))
@@ -103,9 +109,17 @@ def test_billed_deliveries_are_not_billed_again_and_the_database_refuses_a_secon
     line = ClaimLine.objects.get(delivery=d)
     with pytest.raises(IntegrityError), transaction.atomic():
         ClaimLine.objects.create(
-            claim=line.claim, line_number=2, delivery=d, line_control_number="X-1", service=line.service,
-            procedure_code="H0043", service_date=line.service_date, units=1, rate=1, charge=1,
-        )  # fmt: skip
+            claim=line.claim,
+            line_number=2,
+            delivery=d,
+            line_control_number="X-1",
+            service=line.service,
+            procedure_code="H0043",
+            service_date=line.service_date,
+            units=1,
+            rate=1,
+            charge=1,
+        )
 
 
 def test_staff_and_outsiders_cannot_build_or_see_others_services(bw):

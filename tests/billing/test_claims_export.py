@@ -84,9 +84,15 @@ def test_the_plan_connection_sets_test_usage_ta1_request_and_id_qualifiers(bw):
     """Issue #16 item 8: ISA15 was always P, ISA14 never asked for a TA1, ISA05/07 were fixed."""
     from billing.models import PlanChannel
 
-    PlanChannel.objects.update_or_create(plan=bw.plan, defaults={
-        "usage_indicator": "T", "ta1_requested": True, "sender_qualifier": "30", "receiver_qualifier": "ZZ",
-    })  # fmt: skip
+    PlanChannel.objects.update_or_create(
+        plan=bw.plan,
+        defaults={
+            "usage_indicator": "T",
+            "ta1_requested": True,
+            "sender_qualifier": "30",
+            "receiver_qualifier": "ZZ",
+        },
+    )
     authorized_delivery(bw, units=1)
     build_claims(acting_user=bw.cbo_billing)
     _batch, text = _batch_text(bw)

@@ -182,8 +182,12 @@ def test_two_shards_committing_at_once_fill_one_batch_without_waiting_for_each_o
         def build():
             shard_of.index = index
             try:
-                return build_claims(acting_user=world.cbo_billing, into_batches=True, chunk_size=2,
-                                    shard=claim_svc.Shard(run, index, 2))  # fmt: skip
+                return build_claims(
+                    acting_user=world.cbo_billing,
+                    into_batches=True,
+                    chunk_size=2,
+                    shard=claim_svc.Shard(run, index, 2),
+                )
             finally:
                 connection.close()
 

@@ -87,8 +87,11 @@ def test_invoice_plans_get_a_csv_and_a_printable_invoice(bw, world, client):
     Contract.objects.filter(cbo=world.cbo).update(claim_format="invoice")
     d = delivery(bw)
     build_claims(acting_user=bw.cbo_billing)
-    batch = write_batch_file(create_batch(submitter=bw.hub, plan=bw.plan, acting_user=bw.hub_billing,
-                                          claim_format="invoice", dispatch=False))  # fmt: skip
+    batch = write_batch_file(
+        create_batch(
+            submitter=bw.hub, plan=bw.plan, acting_user=bw.hub_billing, claim_format="invoice", dispatch=False
+        )
+    )
     assert batch.file_name.endswith(".csv")
     rows = batch.file.open("rb").read().decode().splitlines()
     assert (

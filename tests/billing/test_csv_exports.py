@@ -32,8 +32,15 @@ def test_invoice_csv_neutralises_a_formula_name_and_keeps_amounts_numeric(world)
     Member.objects.filter(pk=member.pk).update(last_name=EVIL, first_name="@SUM(1+1)")
     delivery(world, member=member)
     build_claims(acting_user=world.cbo_billing)
-    batch = write_batch_file(create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing,
-                                          claim_format="invoice", dispatch=False))  # fmt: skip
+    batch = write_batch_file(
+        create_batch(
+            submitter=world.hub,
+            plan=world.plan,
+            acting_user=world.hub_billing,
+            claim_format="invoice",
+            dispatch=False,
+        )
+    )
     header, row = _rows(batch.file.open("rb").read().decode())
     cells = dict(zip(header, row, strict=True))
     assert cells["member_last_name"] == "'" + EVIL and cells["member_first_name"] == "'@SUM(1+1)"
@@ -42,12 +49,18 @@ def test_invoice_csv_neutralises_a_formula_name_and_keeps_amounts_numeric(world)
 
 def test_remittance_csv_keeps_a_reversal_negative_and_a_number(world, client):
     claim = submitted_claim(world, charges=("125.00",))
-    import_remittance(remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "125")])], trace="EFT1"),
-                      file_name="a.835", acting_user=world.cbo_billing)  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "125")])], trace="EFT1"),
+        file_name="a.835",
+        acting_user=world.cbo_billing,
+    )
     result = import_remittance(
-        remittance_835(world, [clp(claim, "22", charge="-125", paid="-125", payer_claim="-PCHP1")], trace="EFT2"),
-        file_name="b.835", acting_user=world.cbo_billing,
-    )  # fmt: skip
+        remittance_835(
+            world, [clp(claim, "22", charge="-125", paid="-125", payer_claim="-PCHP1")], trace="EFT2"
+        ),
+        file_name="b.835",
+        acting_user=world.cbo_billing,
+    )
     client.force_login(world.cbo_billing)
     text = client.get(f"/billing/remittances/{result.remittance.pk}/?format=csv").content.decode()
     header, row = _rows(text)

@@ -25,8 +25,12 @@ def bw(world):
 
 
 def _links(html: str) -> dict[str, str]:
-    return {unescape(label.strip()): unescape(url) for url, label in
-            re.findall(r'<a class="btn btn-small" href="([^"]+)" data-testid="fix-link">([^<]+?) →</a>', html)}  # fmt: skip
+    return {
+        unescape(label.strip()): unescape(url)
+        for url, label in re.findall(
+            r'<a class="btn btn-small" href="([^"]+)" data-testid="fix-link">([^<]+?) →</a>', html
+        )
+    }
 
 
 def _held_claim(bw, **delivery_kwargs) -> Claim:
@@ -47,8 +51,15 @@ def test_member_hold_links_the_cbo_to_request_a_correction_and_shows_its_status(
     assert url.startswith(f"/members/{member.pk}/")
     assert client.get(url).status_code == 200
 
-    client.post(f"/members/{member.pk}/", {"action": "propose", "propose-street": "545 S San Pedro St",
-                                            "propose-city": "Los Angeles", "propose-zip": "90013"})  # fmt: skip
+    client.post(
+        f"/members/{member.pk}/",
+        {
+            "action": "propose",
+            "propose-street": "545 S San Pedro St",
+            "propose-city": "Los Angeles",
+            "propose-zip": "90013",
+        },
+    )
     correction = MemberCorrection.objects.get()
     html = client.get(f"/billing/claims/{claim.pk}/").content.decode()
     assert 'data-testid="correction-status"' in html and "Waiting for the plan" in html

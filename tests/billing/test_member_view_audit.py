@@ -43,8 +43,9 @@ def batched(world):
     for m in members:
         delivery(world, member=m)
     build_claims(acting_user=world.cbo_billing)
-    batch = write_batch_file(create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing,
-                                          dispatch=False))  # fmt: skip
+    batch = write_batch_file(
+        create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing, dispatch=False)
+    )
     return world, batch, sorted(m.pk for m in members)
 
 
@@ -105,8 +106,15 @@ def test_invoice_csv_download_and_printable_invoice(world, client):
     Contract.objects.filter(cbo=world.cbo).update(claim_format="invoice")
     members = sorted([delivery(world).member_id, delivery(world).member_id])
     build_claims(acting_user=world.cbo_billing)
-    batch = write_batch_file(create_batch(submitter=world.hub, plan=world.plan, acting_user=world.hub_billing,
-                                          claim_format="invoice", dispatch=False))  # fmt: skip
+    batch = write_batch_file(
+        create_batch(
+            submitter=world.hub,
+            plan=world.plan,
+            acting_user=world.hub_billing,
+            claim_format="invoice",
+            dispatch=False,
+        )
+    )
     client.force_login(world.hub_billing)
     _, event = one_view(world.hub_billing, lambda: client.get(f"/billing/batches/{batch.pk}/download/"))
     assert named(event) == members and batch.file_name.endswith(".csv")
@@ -119,11 +127,17 @@ def remitted(world):
     """A paid claim, a denied one and a payment matching none of ours, in one 835."""
     paid = submitted_claim(world, charges=("100.00",))
     denied = submitted_claim(world, charges=("80.00",))
-    result = import_remittance(remittance_835(world, [
-        clp(paid, "1", [line_pay(paid, 1, "100")]),
-        clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))]),
-        clp("NOT-OURS", "1", charge="50", paid="50"),
-    ]), file_name="mixed.835")  # fmt: skip
+    result = import_remittance(
+        remittance_835(
+            world,
+            [
+                clp(paid, "1", [line_pay(paid, 1, "100")]),
+                clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))]),
+                clp("NOT-OURS", "1", charge="50", paid="50"),
+            ],
+        ),
+        file_name="mixed.835",
+    )
     return world, result.remittance, paid, denied
 
 

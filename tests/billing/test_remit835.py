@@ -50,8 +50,11 @@ def test_full_payment():
     assert rem.total_paid == D("350") and rem.handling_code == "I" and rem.payment_method == "CHK"
     assert rem.trace_number == "CHK0042001" and rem.payment_date == dt.date(2025, 4, 10)
     assert (rem.payer_name, rem.payer_id, rem.payee_name, rem.payee_npi) == (
-        "L.A. Care Health Plan", "LACARE01", "Casa Esperanza Community Services", "1234567893",
-    )  # fmt: skip
+        "L.A. Care Health Plan",
+        "LACARE01",
+        "Casa Esperanza Community Services",
+        "1234567893",
+    )
     (got,) = rem.claims
     assert got == claim
     assert got.services[0].allowed == D("350") and got.services[0].line_control_number == "L1"
@@ -80,9 +83,14 @@ def test_denial_co197_with_remark_codes():
 
 def test_patient_responsibility_deductible_and_coinsurance_at_claim_level():
     claim = claim_payment(
-        "C4", "1", (service_payment("200", "150", line_control="L1"),), charge="200", paid="150",
-        patient_responsibility="50", adjustments=(Adjustment("PR", "1", D("30")), Adjustment("PR", "2", D("20"))),
-    )  # fmt: skip
+        "C4",
+        "1",
+        (service_payment("200", "150", line_control="L1"),),
+        charge="200",
+        paid="150",
+        patient_responsibility="50",
+        adjustments=(Adjustment("PR", "1", D("30")), Adjustment("PR", "2", D("20"))),
+    )
     # the line's own adjustments would double count: put them only at claim level
     claim = ClaimPayment(**{**claim.__dict__, "services": (service_payment("200", "200"),)})
     text, rem = round_trip(remittance((claim,)))
@@ -110,8 +118,9 @@ def test_provider_level_interest_and_recoupment():
     assert "PLB*1234567893*20251231*L6*-4.12*WO:PCNC0000042*125.5~" in text
     assert rem.total_paid == D("350") + D("4.12") - D("125.50")
     assert [(p.reason, p.reference, p.amount) for p in rem.provider_adjustments] == [
-        ("L6", "", D("-4.12")), ("WO", "PCNC0000042", D("125.5")),
-    ]  # fmt: skip
+        ("L6", "", D("-4.12")),
+        ("WO", "PCNC0000042", D("125.5")),
+    ]
     assert rem.provider_adjustments[0].fiscal_period_date == dt.date(2025, 12, 31)
 
 
@@ -152,8 +161,12 @@ def test_unbalanced_payment_names_the_numbers():
 
 def test_unbalanced_claim_and_line_name_the_numbers():
     bad_line = service_payment("100", "80", Adjustment("CO", "45", D("15")), line_control="L77")
-    text = render_835(envelope_835(), remittance((claim_payment("C10", "1", (bad_line,)),)), PAYER_DETAILS,
-                      check_balance=False)  # fmt: skip
+    text = render_835(
+        envelope_835(),
+        remittance((claim_payment("C10", "1", (bad_line,)),)),
+        PAYER_DETAILS,
+        check_balance=False,
+    )
     with pytest.raises(
         RemittanceBalanceError,
         match=r"service line L77 of claim C10 .* = 20, but its CAS adjustments total 15",

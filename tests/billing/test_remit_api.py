@@ -29,10 +29,11 @@ pytestmark = pytest.mark.django_db
 def _remit(world, n_claims, trace, deny=False):
     claims = [submitted_claim(world, charges=("100.00",)) for _ in range(n_claims)]
     pays = [
-        clp(c, "4", [line_pay(c, 1, "0", adj("CO", "197", "100"), rarc=["N54"])]) if deny
+        clp(c, "4", [line_pay(c, 1, "0", adj("CO", "197", "100"), rarc=["N54"])])
+        if deny
         else clp(c, "1", [line_pay(c, 1, "90", adj("CO", "45", "10"))])
         for c in claims
-    ]  # fmt: skip
+    ]
     return import_remittance(remittance_835(world, pays, trace=trace), file_name=f"{trace}.835"), claims
 
 
@@ -61,8 +62,9 @@ def test_bad_835_upload_is_a_400_naming_the_numbers(world, api):
     data = remittance_835(
         world, [clp(claim, "1", [line_pay(claim, 1, "100")])], total=Decimal("99"), check_balance=False
     )
-    response = api.as_user(world.cbo_billing).post("/api/v1/remittances/", {"file": SimpleUploadedFile("b.835", data)},
-                                                   format="multipart")  # fmt: skip
+    response = api.as_user(world.cbo_billing).post(
+        "/api/v1/remittances/", {"file": SimpleUploadedFile("b.835", data)}, format="multipart"
+    )
     assert response.status_code == 400
     assert "99" in response.json()["error"]["message"] and "100" in response.json()["error"]["message"]
     assert not Remittance.objects.exists()
@@ -81,8 +83,11 @@ def test_plans_read_remittances_but_cannot_upload(world, api):
 def test_upload_999_through_the_api(world, api):
     batch = sent_batch(world, sets={"0001": 2})
     client = api.as_user(world.cbo_billing)
-    response = client.post("/api/v1/acknowledgements/",
-                           {"file": SimpleUploadedFile("a.999", ack_999(batch, sets=["0001"]))}, format="multipart")  # fmt: skip
+    response = client.post(
+        "/api/v1/acknowledgements/",
+        {"file": SimpleUploadedFile("a.999", ack_999(batch, sets=["0001"]))},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["accepted_sets"] == 1
     assert set(batch.claims.values_list("status", flat=True)) == {ClaimStatus.ACCEPTED}
@@ -168,9 +173,20 @@ def test_list_query_count_does_not_grow_with_rows(world, api, url):
 def test_the_same_reason_on_several_lines_is_one_reason_with_their_total(world):
     claim = submitted_claim(world, charges=("100.00", "100.00", "50.00"))
     co197 = adj("CO", "197", "100")
-    data = remittance_835(world, [clp(claim, "4", [
-        line_pay(claim, 1, "0", co197), line_pay(claim, 2, "0", co197), line_pay(claim, 3, "0", adj("CO", "16", "50")),
-    ])])  # fmt: skip
+    data = remittance_835(
+        world,
+        [
+            clp(
+                claim,
+                "4",
+                [
+                    line_pay(claim, 1, "0", co197),
+                    line_pay(claim, 2, "0", co197),
+                    line_pay(claim, 3, "0", adj("CO", "16", "50")),
+                ],
+            )
+        ],
+    )
     import_remittance(data, file_name="deny.835", acting_user=world.cbo_billing)
 
     claim.refresh_from_db()

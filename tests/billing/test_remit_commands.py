@@ -25,11 +25,16 @@ def test_import_remittance_json_summary(world, tmp_path, capsys):
     paid = submitted_claim(world, charges=("100.00",))
     denied = submitted_claim(world, charges=("80.00",))
     path = tmp_path / "pchp.835"
-    path.write_bytes(remittance_835(world, [
-        clp(paid, "1", [line_pay(paid, 1, "90", adj("CO", "45", "10"))]),
-        clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))]),
-        clp("UNKNOWN1", "1", charge="20", paid="20"),
-    ]))  # fmt: skip
+    path.write_bytes(
+        remittance_835(
+            world,
+            [
+                clp(paid, "1", [line_pay(paid, 1, "90", adj("CO", "45", "10"))]),
+                clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))]),
+                clp("UNKNOWN1", "1", charge="20", paid="20"),
+            ],
+        )
+    )
     call_command("import_remittance", str(path), "--json")
     summary = json.loads(capsys.readouterr().out)
     assert summary["claims_matched"] == 2 and summary["claims_unmatched"] == 1

@@ -183,17 +183,30 @@ def test_same_file_twice_changes_nothing(world):
     claim = submitted_claim(world, charges=("125.00",))
     data = remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "100.50", adj("CO", "45", "24.50"))])])
     first = import_remittance(data, file_name="a.835", acting_user=world.cbo_billing)
-    counts = (Payment.objects.count(), Adjustment.objects.count(), RemittanceClaim.objects.count(),
-              ClaimStatusChange.objects.count(), Remittance.objects.count())  # fmt: skip
+    counts = (
+        Payment.objects.count(),
+        Adjustment.objects.count(),
+        RemittanceClaim.objects.count(),
+        ClaimStatusChange.objects.count(),
+        Remittance.objects.count(),
+    )
     second = import_remittance(data, file_name="again.835", acting_user=world.cbo_billing)
 
     assert second.already_imported and not first.already_imported
     assert second.remittance.pk == first.remittance.pk
     assert (second.claims_matched, second.paid_total, second.adjustment_total, second.denied_count) == (
-        1, D("100.50"), D("24.50"), 0,
-    )  # fmt: skip
-    assert counts == (Payment.objects.count(), Adjustment.objects.count(), RemittanceClaim.objects.count(),
-                      ClaimStatusChange.objects.count(), Remittance.objects.count())  # fmt: skip
+        1,
+        D("100.50"),
+        D("24.50"),
+        0,
+    )
+    assert counts == (
+        Payment.objects.count(),
+        Adjustment.objects.count(),
+        RemittanceClaim.objects.count(),
+        ClaimStatusChange.objects.count(),
+        Remittance.objects.count(),
+    )
     claim.refresh_from_db()
     assert claim.paid_amount == D("100.50")
 
@@ -316,8 +329,13 @@ def test_contract_utilization_shows_what_was_billed_and_paid(world):
 
     claim = submitted_claim(world, charges=("100.00", "50.00"))
     denied = submitted_claim(world, charges=("80.00",))
-    _import(world, [clp(claim, "1", [line_pay(claim, 1, "100"), line_pay(claim, 2, "40", adj("CO", "45", "10"))]),
-                    clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))])])  # fmt: skip
+    _import(
+        world,
+        [
+            clp(claim, "1", [line_pay(claim, 1, "100"), line_pay(claim, 2, "40", adj("CO", "45", "10"))]),
+            clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "80"))]),
+        ],
+    )
 
     totals = utilization(claim.contract).totals
     assert totals.units["logged"] == D("3")

@@ -34,8 +34,9 @@ def test_upload_bad_835_shows_the_error_and_changes_nothing(world, client):
     data = remittance_835(
         world, [clp(claim, "1", [line_pay(claim, 1, "100")])], total=Decimal("140"), check_balance=False
     )
-    response = _login(client, world.cbo_billing).post("/billing/remittances/upload/", {
-        "file": SimpleUploadedFile("bad.835", data), "kind": "auto"})  # fmt: skip
+    response = _login(client, world.cbo_billing).post(
+        "/billing/remittances/upload/", {"file": SimpleUploadedFile("bad.835", data), "kind": "auto"}
+    )
     assert response.status_code == 200
     text = response.content.decode()
     assert "Nothing was imported" in text and "140" in text and "100" in text
@@ -44,9 +45,14 @@ def test_upload_bad_835_shows_the_error_and_changes_nothing(world, client):
 
 def test_upload_835_then_see_it(world, client):
     claim = submitted_claim(world, charges=("100.00",))
-    data = remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "90", adj("CO", "45", "10"))]),
-                                  clp("ZZZ999", "1", charge="50", paid="50")],
-                          [plb("L6", "-2.50", "INT1", world.cbo.npi)])  # fmt: skip
+    data = remittance_835(
+        world,
+        [
+            clp(claim, "1", [line_pay(claim, 1, "90", adj("CO", "45", "10"))]),
+            clp("ZZZ999", "1", charge="50", paid="50"),
+        ],
+        [plb("L6", "-2.50", "INT1", world.cbo.npi)],
+    )
     c = _login(client, world.cbo_billing)
     response = c.post(
         "/billing/remittances/upload/",
@@ -63,8 +69,11 @@ def test_upload_835_then_see_it(world, client):
 
 def test_upload_999_through_the_page(world, client):
     batch = sent_batch(world, sets={"0001": 1})
-    response = _login(client, world.cbo_billing).post("/billing/remittances/upload/", {
-        "file": SimpleUploadedFile("ack.999", ack_999(batch, sets=["0001"])), "kind": "auto"}, follow=True)  # fmt: skip
+    response = _login(client, world.cbo_billing).post(
+        "/billing/remittances/upload/",
+        {"file": SimpleUploadedFile("ack.999", ack_999(batch, sets=["0001"])), "kind": "auto"},
+        follow=True,
+    )
     assert "1 transaction set accepted" in response.content.decode()
     assert batch.claims.get().status == ClaimStatus.ACCEPTED
 
@@ -96,8 +105,10 @@ def test_plan_cannot_resolve_but_reads(world, client):
 
 def test_denials_page_shows_reason_and_advice(world, client):
     claim = submitted_claim(world, charges=("100.00",))
-    import_remittance(remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
-                      file_name="d.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
+        file_name="d.835",
+    )
     text = _login(client, world.cbo_billing).get("/billing/denials/").content.decode()
     assert (
         claim.control_number in text
@@ -121,8 +132,10 @@ def test_outsiders_get_404(world, client):
 
 def test_reports_page_and_csvs(world, client):
     claim = submitted_claim(world, charges=("100.00",))
-    import_remittance(remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
-                      file_name="r.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
+        file_name="r.835",
+    )
     c = _login(client, world.cbo_billing)
     page = c.get("/billing/reports/")
     text = page.content.decode()
@@ -138,8 +151,10 @@ def test_reports_page_and_csvs(world, client):
 
 def test_correct_and_resubmit_asks_first_and_shows_what_will_be_sent(world, client):
     claim = submitted_claim(world, charges=("100.00",))
-    import_remittance(remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
-                      file_name="d.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
+        file_name="d.835",
+    )
     c = _login(client, world.cbo_billing)
     confirm = c.get(f"/billing/denials/{claim.pk}/correct/")
     text = confirm.content.decode()
@@ -154,8 +169,10 @@ def test_correct_and_resubmit_asks_first_and_shows_what_will_be_sent(world, clie
 
 def test_contractual_write_off_is_not_offered_a_resubmission(world, client):
     claim = submitted_claim(world, charges=("100.00",))
-    import_remittance(remittance_835(world, [clp(claim, "2", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
-                      file_name="w.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "2", [line_pay(claim, 1, "80", adj("CO", "45", "20"))])]),
+        file_name="w.835",
+    )
     c = _login(client, world.cbo_billing)
     listing = c.get("/billing/denials/").content.decode()
     assert "Nothing to resubmit" in listing and "Correct and resubmit" not in listing
@@ -171,8 +188,10 @@ def test_void_asks_whether_to_bill_the_service_again_and_does_so(world, client, 
     from referrals.models import ServiceDelivery
 
     claim = submitted_claim(world, charges=("100.00",))
-    import_remittance(remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
-                      file_name="v.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "4", [line_pay(claim, 1, "0", adj("CO", "197", "100"))])]),
+        file_name="v.835",
+    )
     from django.utils import timezone
 
     ServiceDelivery.objects.filter(pk__in=claim.lines.values("delivery_id")).update(billed_at=timezone.now())

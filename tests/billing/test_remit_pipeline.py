@@ -56,8 +56,11 @@ def test_a_database_error_while_writing_a_chunk_changes_nothing(world, monkeypat
 
     monkeypatch.setattr(remittances, "_write_chunk", failing_second_write)
     with pytest.raises(Exception, match="division by zero"):
-        import_remittance(remittance_835(world, [clp(c, "1", [line_pay(c, 1, "50")]) for c in claims]),
-                          file_name="broken.835", acting_user=world.cbo_billing)  # fmt: skip
+        import_remittance(
+            remittance_835(world, [clp(c, "1", [line_pay(c, 1, "50")]) for c in claims]),
+            file_name="broken.835",
+            acting_user=world.cbo_billing,
+        )
     _assert_nothing_posted(claims)
 
 
@@ -65,18 +68,27 @@ def test_a_database_error_while_writing_a_chunk_changes_nothing(world, monkeypat
 def test_reversals_and_readjudications_across_chunks_post_as_in_one(world, monkeypatch, chunk):
     monkeypatch.setattr(remittances, "CHUNK", chunk)
     c = submitted_claim(world, charges=("60.00", "40.00"))
-    import_remittance(remittance_835(world, [
-        clp(c, "1", [line_pay(c, 1, "60"), line_pay(c, 2, "30", adj("CO", "45", "10"))]),
-        clp(c, "22", charge="-100", paid="-90", adjustments=[adj("CO", "45", "-10")]),
-        clp(c, "2", [line_pay(c, 1, "50", adj("CO", "45", "10")), line_pay(c, 2, "40")]),
-        clp(c, "22", charge="-100", paid="-90", adjustments=[adj("CO", "45", "-10")]),
-        clp(c, "1", [line_pay(c, 1, "60"), line_pay(c, 2, "40")]),
-    ]), file_name="history.835")  # fmt: skip
+    import_remittance(
+        remittance_835(
+            world,
+            [
+                clp(c, "1", [line_pay(c, 1, "60"), line_pay(c, 2, "30", adj("CO", "45", "10"))]),
+                clp(c, "22", charge="-100", paid="-90", adjustments=[adj("CO", "45", "-10")]),
+                clp(c, "2", [line_pay(c, 1, "50", adj("CO", "45", "10")), line_pay(c, 2, "40")]),
+                clp(c, "22", charge="-100", paid="-90", adjustments=[adj("CO", "45", "-10")]),
+                clp(c, "1", [line_pay(c, 1, "60"), line_pay(c, 2, "40")]),
+            ],
+        ),
+        file_name="history.835",
+    )
     c.refresh_from_db()
     assert (c.status, c.paid_amount) == (ClaimStatus.PAID, D("100.00"))
-    assert list(ClaimLine.objects.filter(claim=c).order_by("line_number").values_list("paid_amount", flat=True)) == [
-        D("60.00"), D("40.00"),
-    ]  # fmt: skip
+    assert list(
+        ClaimLine.objects.filter(claim=c).order_by("line_number").values_list("paid_amount", flat=True)
+    ) == [
+        D("60.00"),
+        D("40.00"),
+    ]
     assert sum(Payment.objects.filter(claim=c).values_list("amount", flat=True)) == D("100.00")
     assert [h[1] for h in c.history.order_by("pk").values_list("from_status", "to_status")][
         -1

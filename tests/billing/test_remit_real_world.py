@@ -48,8 +48,9 @@ def test_the_same_payment_in_a_new_envelope_is_already_posted_and_changes_nothin
 @pytest.mark.django_db
 def test_a_claim_paid_more_than_billed_is_flagged_on_the_claim_and_in_the_summary(world):
     claim = submitted_claim(world, charges=("475.00",))
-    import_remittance(remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "475")])], trace="EFT1"),
-                      file_name="a.835")  # fmt: skip
+    import_remittance(
+        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "475")])], trace="EFT1"), file_name="a.835"
+    )
     result = import_remittance(
         remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "475")])], trace="EFT2"), file_name="b.835"
     )
@@ -106,7 +107,7 @@ def _payments(world):
                 t, element="\x1d", component="\x1f", segment="\x1e", repetition="\x1c"
             ).encode(),
             id="control-character delimiters",
-        ),  # fmt: skip
+        ),
         pytest.param(lambda t: wrap(t, 80).encode(), id="wrapped at 80 columns inside segments"),
         pytest.param(lambda t: redelimit(t, segment="\n").encode(), id="newline terminator"),
         pytest.param(lambda t: redelimit(t, segment="~", line_end="\r\n").encode(), id="~ then CRLF"),
@@ -115,7 +116,7 @@ def _payments(world):
                 wrap(redelimit(t, element="\x1d", component="\x1f", segment="\x1e", repetition="\x1c"))
             ),
             id="all at once",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_eras_with_payers_envelopes_post(world, variant):
@@ -142,9 +143,11 @@ def test_a_4010_era_is_refused_naming_the_version(world):
 def test_a_reversal_with_cas_pr_and_no_clp05_takes_the_patient_share_back(world):
     claim = submitted_claim(world, charges=("125.00",))
     import_remittance(
-        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "100", adj("PR", "2", "25"))], pr="25")],
-                       trace="EFT1"), file_name="a.835",
-    )  # fmt: skip
+        remittance_835(
+            world, [clp(claim, "1", [line_pay(claim, 1, "100", adj("PR", "2", "25"))], pr="25")], trace="EFT1"
+        ),
+        file_name="a.835",
+    )
     claim.refresh_from_db()
     assert claim.patient_responsibility == D("25.00")
 
@@ -165,14 +168,21 @@ def test_an_835_for_a_batch_written_but_not_marked_sent_marks_it_sent_then_posts
 
     from billing.models import Batch
 
-    batch = Batch.objects.create(submitter=world.cbo, plan=world.plan, status=BatchStatus.READY, group_control=61,
-                                 interchange_control=61, file_name="b.837")  # fmt: skip
+    batch = Batch.objects.create(
+        submitter=world.cbo,
+        plan=world.plan,
+        status=BatchStatus.READY,
+        group_control=61,
+        interchange_control=61,
+        file_name="b.837",
+    )
     batch.file.save("b.837", ContentFile(b"ISA..."), save=True)
     claim = submitted_claim(world, charges=("125.00",), status=ClaimStatus.IN_BATCH, batch=batch)
     result = import_remittance(
-        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "125")])]), file_name="pays.835",
+        remittance_835(world, [clp(claim, "1", [line_pay(claim, 1, "125")])]),
+        file_name="pays.835",
         acting_user=world.cbo_billing,
-    )  # fmt: skip
+    )
     batch.refresh_from_db()
     claim.refresh_from_db()
     assert batch.status == BatchStatus.SUBMITTED and batch.submitted_at is not None

@@ -107,22 +107,57 @@ def test_answers_are_real_x12_that_pyx12_and_our_parsers_accept(world, batch, de
 
 def test_several_payees_get_one_835_each_and_one_277ca_with_each_provider():
     def claim(n: int, npi: str) -> SentClaim:
-        return SentClaim(f"C{n}", Decimal("100"), "12", "1", "0001", npi, f"PROVIDER {npi[-2:]}", f"9123400{n}A",
-                         f"LAST{n}", "ANA", lines=[SentLine("H0043", ("U6",), Decimal("100"), Decimal(1),
-                                                            dt.date(2026, 11, 3), None, f"C{n}-1")])  # fmt: skip
+        return SentClaim(
+            f"C{n}",
+            Decimal("100"),
+            "12",
+            "1",
+            "0001",
+            npi,
+            f"PROVIDER {npi[-2:]}",
+            f"9123400{n}A",
+            f"LAST{n}",
+            "ANA",
+            lines=[
+                SentLine("H0043", ("U6",), Decimal("100"), Decimal(1), dt.date(2026, 11, 3), None, f"C{n}-1")
+            ],
+        )
 
-    sent = Sent837("ZZ", "SUBHUB", "ZZ", "RCVPLAN", 42, "P", "SUBHUB", "RCVPLAN", dt.datetime(2026, 12, 1, 9, 30),
-                   42, "B42", "PACIFIC COAST HEALTH PLAN", "PCHP1", ["0001"],
-                   [claim(1, "1245319599"), claim(2, "1245319599"), claim(3, "1346725785")])  # fmt: skip
-    plan = sandbox.PlanSide("Pacific Coast Health Plan", "PCHP1", Address("1055 W 7th St", "Los Angeles", "CA",
-                            "90017"), "EDI support", "2135550100", "953456789")  # fmt: skip
+    sent = Sent837(
+        "ZZ",
+        "SUBHUB",
+        "ZZ",
+        "RCVPLAN",
+        42,
+        "P",
+        "SUBHUB",
+        "RCVPLAN",
+        dt.datetime(2026, 12, 1, 9, 30),
+        42,
+        "B42",
+        "PACIFIC COAST HEALTH PLAN",
+        "PCHP1",
+        ["0001"],
+        [claim(1, "1245319599"), claim(2, "1245319599"), claim(3, "1346725785")],
+    )
+    plan = sandbox.PlanSide(
+        "Pacific Coast Health Plan",
+        "PCHP1",
+        Address("1055 W 7th St", "Los Angeles", "CA", "90017"),
+        "EDI support",
+        "2135550100",
+        "953456789",
+    )
     files = sandbox.answer_files(sent, plan)
     assert [f.kind for f in files] == ["999", "277CA", "835", "835"]
     for f in files:
         assert validate_x12(f.data.decode()).errors == [], f.file_name
     [ca] = ack277.parse_277ca(files[1].data.decode())
     assert [(c.control_number, c.provider_npi) for c in ca.claims] == [
-        ("C1", "1245319599"), ("C2", "1245319599"), ("C3", "1346725785")]  # fmt: skip
+        ("C1", "1245319599"),
+        ("C2", "1245319599"),
+        ("C3", "1346725785"),
+    ]
     first, second = (remit835.parse_835(f.data.decode())[0] for f in files[2:])
     assert [c.patient_control_number for c in first.claims] == ["C1", "C2"]
     assert first.payee_npi == "1245319599"

@@ -21,10 +21,15 @@ def target(sshd_server, tmp_path) -> SftpTarget:
     inbound.mkdir()
     outbound.mkdir()
     return SftpTarget(
-        host=sshd_server.host, port=sshd_server.port, username=sshd_server.username,
-        private_key=sshd_server.client_key_text, host_key_fingerprint=sshd_server.host_key_fingerprint,
-        inbound_dir=str(inbound), outbound_dir=str(outbound), timeout=10,
-    )  # fmt: skip
+        host=sshd_server.host,
+        port=sshd_server.port,
+        username=sshd_server.username,
+        private_key=sshd_server.client_key_text,
+        host_key_fingerprint=sshd_server.host_key_fingerprint,
+        inbound_dir=str(inbound),
+        outbound_dir=str(outbound),
+        timeout=10,
+    )
 
 
 def test_round_trip_upload_list_download_and_archive(target, tmp_path):

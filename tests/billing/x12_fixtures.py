@@ -60,8 +60,13 @@ DIAGNOSES = ["Z59.01", "Z59.02", "Z59.41", "Z59.6", "Z59.811", "Z59.5"]
 
 
 def envelope(control: int = 1, usage: str = "T") -> Envelope:
-    return Envelope(sender_id="CASAESP", receiver_id="LACARE01", interchange_control_number=control,
-                    created=CREATED, usage=usage)  # fmt: skip
+    return Envelope(
+        sender_id="CASAESP",
+        receiver_id="LACARE01",
+        interchange_control_number=control,
+        created=CREATED,
+        usage=usage,
+    )
 
 
 def cin(n: int) -> str:
@@ -83,15 +88,27 @@ def line(n: int, *, day: int = 3, pointers: tuple[int, ...] = (1,), **kw: object
     code, mods, rate = SERVICES[n % len(SERVICES)]
     units = Decimal(1 + n % 3)
     defaults: dict[str, object] = dict(
-        procedure_code=code, modifiers=mods, charge=rate * units, units=units,
-        service_date=dt.date(2025, 2, day), diagnosis_pointers=pointers, line_control_number=f"L{n}",
-    )  # fmt: skip
+        procedure_code=code,
+        modifiers=mods,
+        charge=rate * units,
+        units=units,
+        service_date=dt.date(2025, 2, day),
+        diagnosis_pointers=pointers,
+        line_control_number=f"L{n}",
+    )
     defaults.update(kw)
     return ServiceLine(**defaults)  # type: ignore[arg-type]
 
 
-def claim(n: int, *, lines: int | tuple[ServiceLine, ...] = 1, provider: BillingProvider = PROVIDER, payer: Payer = LA_CARE,
-          member: int | None = None, **kw: object) -> Claim:  # fmt: skip
+def claim(
+    n: int,
+    *,
+    lines: int | tuple[ServiceLine, ...] = 1,
+    provider: BillingProvider = PROVIDER,
+    payer: Payer = LA_CARE,
+    member: int | None = None,
+    **kw: object,
+) -> Claim:
     defaults: dict[str, object] = dict(
         control_number=f"C{n:07d}",
         billing_provider=provider,
@@ -111,8 +128,9 @@ def claim(n: int, *, lines: int | tuple[ServiceLine, ...] = 1, provider: Billing
 def group(
     claims: object, *, gs: int = 1, receiver: Receiver = RECEIVER_LA, batch: str = "B20250314"
 ) -> FunctionalGroup837:
-    return FunctionalGroup837(submitter=SUBMITTER, receiver=receiver, group_control_number=gs, batch_id=batch,
-                              claims=claims)  # type: ignore[arg-type]  # fmt: skip
+    return FunctionalGroup837(
+        submitter=SUBMITTER, receiver=receiver, group_control_number=gs, batch_id=batch, claims=claims
+    )  # type: ignore[arg-type]
 
 
 def bulk_claims(count: int, *, claims_per_member: int = 3) -> Iterator[Claim]:
@@ -136,41 +154,92 @@ PAID_ON = dt.date(2025, 4, 10)
 
 
 def envelope_835(control: int = 7) -> Envelope:
-    return Envelope(sender_id="LACARE01", receiver_id="CASAESP", interchange_control_number=control,
-                    created=CREATED, usage="T")  # fmt: skip
+    return Envelope(
+        sender_id="LACARE01",
+        receiver_id="CASAESP",
+        interchange_control_number=control,
+        created=CREATED,
+        usage="T",
+    )
 
 
-def service_payment(charge: str, paid: str, *adjustments: Adjustment, code: str = "G9008", mods: tuple[str, ...] = ("U1",),
-                    line_control: str = "L1", allowed: str | None = None, rarc: tuple[str, ...] = (),
-                    units: str = "1") -> ServicePayment:  # fmt: skip
+def service_payment(
+    charge: str,
+    paid: str,
+    *adjustments: Adjustment,
+    code: str = "G9008",
+    mods: tuple[str, ...] = ("U1",),
+    line_control: str = "L1",
+    allowed: str | None = None,
+    rarc: tuple[str, ...] = (),
+    units: str = "1",
+) -> ServicePayment:
     return ServicePayment(
-        procedure_code=code, modifiers=mods, charge=Decimal(charge), paid=Decimal(paid), units=Decimal(units),
-        service_date=dt.date(2025, 2, 3), line_control_number=line_control, adjustments=adjustments,
-        allowed=None if allowed is None else Decimal(allowed), remark_codes=rarc,
-    )  # fmt: skip
+        procedure_code=code,
+        modifiers=mods,
+        charge=Decimal(charge),
+        paid=Decimal(paid),
+        units=Decimal(units),
+        service_date=dt.date(2025, 2, 3),
+        line_control_number=line_control,
+        adjustments=adjustments,
+        allowed=None if allowed is None else Decimal(allowed),
+        remark_codes=rarc,
+    )
 
 
-def claim_payment(control: str, status: str, services: tuple[ServicePayment, ...] = (), *,
-                  adjustments: tuple[Adjustment, ...] = (), charge: str | None = None, paid: str | None = None,
-                  patient_responsibility: str | None = None, payer_claim: str = "PCN") -> ClaimPayment:  # fmt: skip
+def claim_payment(
+    control: str,
+    status: str,
+    services: tuple[ServicePayment, ...] = (),
+    *,
+    adjustments: tuple[Adjustment, ...] = (),
+    charge: str | None = None,
+    paid: str | None = None,
+    patient_responsibility: str | None = None,
+    payer_claim: str = "PCN",
+) -> ClaimPayment:
     total_charge = Decimal(charge) if charge is not None else sum((s.charge for s in services), Decimal(0))
     total_paid = Decimal(paid) if paid is not None else sum((s.paid for s in services), Decimal(0))
     return ClaimPayment(
-        patient_control_number=control, status=status, charge=total_charge, paid=total_paid,
-        payer_claim_number=f"{payer_claim}{control}", patient_responsibility=None if patient_responsibility is None else Decimal(patient_responsibility),
-        facility_code="12", frequency="1", patient_last_name="Garcia", patient_first_name="Ana", patient_member_id="91234567A",
-        adjustments=adjustments, services=services,
-    )  # fmt: skip
+        patient_control_number=control,
+        status=status,
+        charge=total_charge,
+        paid=total_paid,
+        payer_claim_number=f"{payer_claim}{control}",
+        patient_responsibility=None if patient_responsibility is None else Decimal(patient_responsibility),
+        facility_code="12",
+        frequency="1",
+        patient_last_name="Garcia",
+        patient_first_name="Ana",
+        patient_member_id="91234567A",
+        adjustments=adjustments,
+        services=services,
+    )
 
 
-def remittance(claims: tuple[ClaimPayment, ...], plbs: tuple[ProviderAdjustment, ...] = (), *,
-               total: Decimal | None = None, method: str = "CHK") -> Remittance:  # fmt: skip
+def remittance(
+    claims: tuple[ClaimPayment, ...],
+    plbs: tuple[ProviderAdjustment, ...] = (),
+    *,
+    total: Decimal | None = None,
+    method: str = "CHK",
+) -> Remittance:
     return Remittance(
-        handling_code="I", total_paid=balanced_total(claims, plbs) if total is None else total, payment_method=method,
-        payment_date=PAID_ON, trace_number="CHK0042001", payer_name="L.A. Care Health Plan", payer_id="LACARE01",
-        payee_name="Casa Esperanza Community Services", payee_npi="1234567893", payee_tin="951234567",
-        production_date=dt.date(2025, 4, 8), claims=claims, provider_adjustments=plbs,
-    )  # fmt: skip
+        handling_code="I",
+        total_paid=balanced_total(claims, plbs) if total is None else total,
+        payment_method=method,
+        payment_date=PAID_ON,
+        trace_number="CHK0042001",
+        payer_name="L.A. Care Health Plan",
+        payer_id="LACARE01",
+        payee_name="Casa Esperanza Community Services",
+        payee_npi="1234567893",
+        payee_tin="951234567",
+        production_date=dt.date(2025, 4, 8),
+        claims=claims,
+        provider_adjustments=plbs,
+    )
 
 
 def bulk_claim_payments(count: int) -> Iterator[ClaimPayment]:
@@ -238,32 +307,51 @@ def _interchange(isa13: str, gs06: str, *sets: str) -> str:
 # Two payments (two ST) in one ISA; the second claim carries MIA and MOA (inpatient/outpatient
 # adjudication remarks some plans send even on professional claims).
 ERA_SEVERAL_ST_MIA_MOA = _interchange(
-    "000000101", "101",
-    _set("0001", "BPR*I*100*C*CHK************20250410~TRN*1*CHK1001*1951111111~" + _PAYER
-         + "LX*1~CLP*C0000001*1*125*100**MC*PCHP1*12*1~NM1*QC*1*GARCIA*ANA****MI*98000001A~"
-         + "SVC*HC:T2041:U6*125*100**1~DTM*472*20250203~CAS*CO*45*25~REF*6R*C0000001-1~AMT*B6*100~"),
-    _set("0002", "BPR*I*80*C*CHK************20250410~TRN*1*CHK1002*1951111111~" + _PAYER
-         + "LX*1~CLP*C0000002*1*80*80**MC*PCHP2*12*1~NM1*QC*1*NGUYEN*TRAN****MI*98000002A~"
-         + "MIA*0***0~MOA***MA01*N54~DTM*232*20250203~"),
-)  # fmt: skip
+    "000000101",
+    "101",
+    _set(
+        "0001",
+        "BPR*I*100*C*CHK************20250410~TRN*1*CHK1001*1951111111~"
+        + _PAYER
+        + "LX*1~CLP*C0000001*1*125*100**MC*PCHP1*12*1~NM1*QC*1*GARCIA*ANA****MI*98000001A~"
+        + "SVC*HC:T2041:U6*125*100**1~DTM*472*20250203~CAS*CO*45*25~REF*6R*C0000001-1~AMT*B6*100~",
+    ),
+    _set(
+        "0002",
+        "BPR*I*80*C*CHK************20250410~TRN*1*CHK1002*1951111111~"
+        + _PAYER
+        + "LX*1~CLP*C0000002*1*80*80**MC*PCHP2*12*1~NM1*QC*1*NGUYEN*TRAN****MI*98000002A~"
+        + "MIA*0***0~MOA***MA01*N54~DTM*232*20250203~",
+    ),
+)
 
 # PLB with a composite reference (WO:<claim recouped>, L6:<interest id>) and a CAS segment with
 # six triplets.
 ERA_PLB_COMPOSITE_CAS_SIX = _interchange(
-    "000000102", "102",
-    _set("0001", "BPR*I*431.75*C*CHK************20250410~TRN*1*CHK1003*1951111111~" + _PAYER
-         + "LX*1~CLP*C0000003*2*600*480**MC*PCHP3*12*1~NM1*QC*1*SMITH*JAMES****MI*98000003A~"
-         + "CAS*CO*45*40**253*10**59*20*1*94*15**131*25**A1*10~"
-         + "PLB*1234567893*20251231*WO:PCHP-OLD-77*50*L6:INT0042*-1.75~"),
-)  # fmt: skip
+    "000000102",
+    "102",
+    _set(
+        "0001",
+        "BPR*I*431.75*C*CHK************20250410~TRN*1*CHK1003*1951111111~"
+        + _PAYER
+        + "LX*1~CLP*C0000003*2*600*480**MC*PCHP3*12*1~NM1*QC*1*SMITH*JAMES****MI*98000003A~"
+        + "CAS*CO*45*40**253*10**59*20*1*94*15**131*25**A1*10~"
+        + "PLB*1234567893*20251231*WO:PCHP-OLD-77*50*L6:INT0042*-1.75~",
+    ),
+)
 
 # A reversal (CLP02 22, negative amounts) of an earlier payment and the claim paid again.
 ERA_REVERSAL_READJUDICATION = _interchange(
-    "000000103", "103",
-    _set("0001", "BPR*I*-15*D*NON************20250410~TRN*1*CHK1004*1951111111~" + _PAYER
-         + "LX*1~CLP*C0000004*22*-125*-125**MC*PCHP4*12*1~NM1*QC*1*KIM*MEI****MI*98000004A~"
-         + "CLP*C0000004*1*125*110**MC*PCHP4B*12*1~CAS*CO*45*15~NM1*QC*1*KIM*MEI****MI*98000004A~"),
-)  # fmt: skip
+    "000000103",
+    "103",
+    _set(
+        "0001",
+        "BPR*I*-15*D*NON************20250410~TRN*1*CHK1004*1951111111~"
+        + _PAYER
+        + "LX*1~CLP*C0000004*22*-125*-125**MC*PCHP4*12*1~NM1*QC*1*KIM*MEI****MI*98000004A~"
+        + "CLP*C0000004*1*125*110**MC*PCHP4B*12*1~CAS*CO*45*15~NM1*QC*1*KIM*MEI****MI*98000004A~",
+    ),
+)
 
 # Pipe as element separator, caret as component separator (and ISA11 repetition "{" ), "~" ends.
 ERA_PIPE_CARET = (
@@ -283,8 +371,15 @@ ERA_CORPUS: dict[str, str] = {
 }
 
 
-def redelimit(text: str, *, element: str = "*", component: str = ":", segment: str = "~",
-              repetition: str = "^", line_end: str = "") -> str:  # fmt: skip
+def redelimit(
+    text: str,
+    *,
+    element: str = "*",
+    component: str = ":",
+    segment: str = "~",
+    repetition: str = "^",
+    line_end: str = "",
+) -> str:
     """An X12 text we wrote (``* : ^ ~``) with other delimiters, e.g. the control characters a
     pharmacy benefit manager uses (0x1D element, 0x1F component, 0x1E segment)."""
     table = str.maketrans({"*": element, ":": component, "^": repetition})

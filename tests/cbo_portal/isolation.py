@@ -36,9 +36,15 @@ def invitation(w):
 def document(w):
     Organization.objects.filter(pk=w.cbo.pk).update(onboarding_status=OnboardingStatus.DRAFT)
     obj = Document.objects.create(
-        organization=w.cbo, kind="w9", file=SimpleUploadedFile("w9.pdf", b"%PDF-1.4 test"), original_name="w9.pdf",
-        content_type="application/pdf", size=13, sha256="0" * 64, uploaded_by=w.cbo_admin,
-    )  # fmt: skip
+        organization=w.cbo,
+        kind="w9",
+        file=SimpleUploadedFile("w9.pdf", b"%PDF-1.4 test"),
+        original_name="w9.pdf",
+        content_type="application/pdf",
+        size=13,
+        sha256="0" * 64,
+        uploaded_by=w.cbo_admin,
+    )
     return obj, _cbo_members(w) | {w.hub_billing, w.platform_admin}, set()
 
 

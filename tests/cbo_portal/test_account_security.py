@@ -74,11 +74,21 @@ def test_documents_download_for_owner_and_reviewer_only_and_is_audited(world, cl
     from cbo_portal.models import Document
 
     doc = Document.objects.create(
-        organization=world.cbo, kind="w9", file=SimpleUploadedFile("w9.pdf", b"%PDF-1.4 x"), original_name="w9.pdf",
-        content_type="application/pdf", size=10, sha256="0" * 64, uploaded_by=world.cbo_admin,
-    )  # fmt: skip
-    for user, status in [(world.cbo_admin, 200), (world.contract_manager, 200), (world.other_cbo_admin, 404),
-                         (world.care_coordinator, 404)]:  # fmt: skip
+        organization=world.cbo,
+        kind="w9",
+        file=SimpleUploadedFile("w9.pdf", b"%PDF-1.4 x"),
+        original_name="w9.pdf",
+        content_type="application/pdf",
+        size=10,
+        sha256="0" * 64,
+        uploaded_by=world.cbo_admin,
+    )
+    for user, status in [
+        (world.cbo_admin, 200),
+        (world.contract_manager, 200),
+        (world.other_cbo_admin, 404),
+        (world.care_coordinator, 404),
+    ]:
         client.force_login(user)
         response = client.get(f"/documents/{doc.pk}/download/")
         assert response.status_code == status, user

@@ -65,8 +65,10 @@ def test_the_shipped_app_role_cannot_change_the_log_or_switch_its_guards_off(wor
         try:
             # Rows: it reads and appends to the log, and reads and writes the app's tables.
             cursor.execute("SELECT count(*) FROM cbo_portal_auditevent")
-            cursor.execute("INSERT INTO cbo_portal_auditevent (created_at, action, object_type, object_id, summary, "
-                           "changes) VALUES (now(), 'view', 'x', '', 'by the app role', '{}')")  # fmt: skip
+            cursor.execute(
+                "INSERT INTO cbo_portal_auditevent (created_at, action, object_type, object_id, summary, "
+                "changes) VALUES (now(), 'view', 'x', '', 'by the app role', '{}')"
+            )
             cursor.execute(
                 "UPDATE cbo_portal_organization SET legal_name = legal_name WHERE id = %s", [world.cbo.pk]
             )
@@ -84,8 +86,11 @@ def test_the_shipped_app_role_cannot_change_the_log_or_switch_its_guards_off(wor
                 _refused(
                     cursor, f"ALTER TABLE cbo_portal_auditevent DISABLE TRIGGER {guard}", "must be owner"
                 )
-            _refused(cursor, "DROP TRIGGER cbo_portal_auditevent_no_truncate ON cbo_portal_auditevent",
-                     "must be owner")  # fmt: skip
+            _refused(
+                cursor,
+                "DROP TRIGGER cbo_portal_auditevent_no_truncate ON cbo_portal_auditevent",
+                "must be owner",
+            )
             _refused(cursor, "DROP FUNCTION cbo_portal_audit_append_only() CASCADE", "must be owner")
             _refused(cursor, "ALTER TABLE cbo_portal_organization DISABLE TRIGGER ALL", "must be owner")
             _refused(cursor, "CREATE TABLE sneaky (id int)", "permission denied")

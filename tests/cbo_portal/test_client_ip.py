@@ -51,7 +51,11 @@ def test_no_request_no_address(settings):
 def test_the_audit_row_records_that_address(world, client, settings, count, expected):
     settings.TRUSTED_PROXY_COUNT = count
     client.force_login(world.cbo_admin)
-    client.post("/team/", {"email": "new@eastside.org", "role": Role.CBO_STAFF},
-                REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")  # fmt: skip
+    client.post(
+        "/team/",
+        {"email": "new@eastside.org", "role": Role.CBO_STAFF},
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7",
+    )
     event = AuditEvent.objects.get(summary__startswith="Invited new@eastside.org")
     assert event.ip_address == expected

@@ -34,12 +34,19 @@ def complete(org, user):
         org,
         acting_user=user,
         changes={
-            "tin": "95-3334444", "npi": "1234567893", "taxonomy_code": "251s00000x", "service_street": "1 Pine Ave",
-            "service_city": "Long Beach", "service_zip": "90802", "phone": "562-555-0100",
-            "contact_name": "Ana Flores", "contact_email": "ana@harbor.org", "services_offered": ["housing_navigation"],
+            "tin": "95-3334444",
+            "npi": "1234567893",
+            "taxonomy_code": "251s00000x",
+            "service_street": "1 Pine Ave",
+            "service_city": "Long Beach",
+            "service_zip": "90802",
+            "phone": "562-555-0100",
+            "contact_name": "Ana Flores",
+            "contact_email": "ana@harbor.org",
+            "services_offered": ["housing_navigation"],
         },
         counties=County.objects.filter(name="Los Angeles"),
-    )  # fmt: skip
+    )
     for kind in ("w9", "insurance", "license"):
         onboarding.upload_document(org, acting_user=user, kind=kind, upload=pdf(f"{kind}.pdf"))
     org.refresh_from_db()
@@ -113,9 +120,13 @@ def test_full_review_cycle_records_history_and_emails(applicant, world, django_c
         OnboardingTransition.objects.filter(organization=org).values_list("from_status", "to_status")
     )
     assert steps == [
-        ("draft", "submitted"), ("submitted", "in_review"), ("in_review", "changes_requested"),
-        ("changes_requested", "submitted"), ("submitted", "in_review"), ("in_review", "approved"),
-    ]  # fmt: skip
+        ("draft", "submitted"),
+        ("submitted", "in_review"),
+        ("in_review", "changes_requested"),
+        ("changes_requested", "submitted"),
+        ("submitted", "in_review"),
+        ("in_review", "approved"),
+    ]
     assert OnboardingTransition.objects.filter(
         comment="W-9 is unsigned", actor=world.contract_manager
     ).exists()

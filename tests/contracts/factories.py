@@ -85,22 +85,39 @@ class RateLineFactory(factory.django.DjangoModelFactory):
     def rate(self, create, extracted, **kwargs):
         if create:
             RateLineVersion.objects.create(
-                rate_line=self, effective_from=self.contract.start_date, unit=self.service.default_unit,
-                rate=Decimal(extracted or "100.00"), authorization=self.service.default_authorization,
+                rate_line=self,
+                effective_from=self.contract.start_date,
+                unit=self.service.default_unit,
+                rate=Decimal(extracted or "100.00"),
+                authorization=self.service.default_authorization,
                 created_by=self.created_by,
-            )  # fmt: skip
+            )
 
 
 def draft_contract(
-    plan, cbo, manager, *, rates: dict[str, str] | None = None, start: date = START, end: date | None = END,
-    counties: tuple[str, ...] = ("Los Angeles",), number: str | None = None, **fields,
-) -> Contract:  # fmt: skip
+    plan,
+    cbo,
+    manager,
+    *,
+    rates: dict[str, str] | None = None,
+    start: date = START,
+    end: date | None = END,
+    counties: tuple[str, ...] = ("Los Angeles",),
+    number: str | None = None,
+    **fields,
+) -> Contract:
     """A draft made through the services, with one rate line per ``{"H0043-U6": "95.00"}`` entry."""
     number = number or f"{plan.payer_id or 'K'}-{Contract.objects.count() + 1:04d}"
     contract = contract_services.create_contract(
-        acting_user=manager, plan=plan, cbo=cbo, number=number, start_date=start, end_date=end,
-        counties=list(counties), **fields,
-    )  # fmt: skip
+        acting_user=manager,
+        plan=plan,
+        cbo=cbo,
+        number=number,
+        start_date=start,
+        end_date=end,
+        counties=list(counties),
+        **fields,
+    )
     for label, rate in (rates or {}).items():
         rate_services.add_rate_line(contract, acting_user=manager, service=service(label), rate=rate)
     return contract

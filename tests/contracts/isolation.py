@@ -12,16 +12,34 @@ from contracts.services.rates import RateChange, amend
 from tests.contracts.factories import active_contract, ensure_reference_data, service
 
 PERSONAS = (
-    "cbo_admin", "cbo_staff", "cbo_billing", "hub_billing", "plan_admin", "contract_manager", "care_coordinator",
-    "other_cbo_admin", "other_cbo_staff", "other_plan_manager", "other_plan_coordinator", "platform_admin",
-)  # fmt: skip
+    "cbo_admin",
+    "cbo_staff",
+    "cbo_billing",
+    "hub_billing",
+    "plan_admin",
+    "contract_manager",
+    "care_coordinator",
+    "other_cbo_admin",
+    "other_cbo_staff",
+    "other_plan_manager",
+    "other_plan_coordinator",
+    "platform_admin",
+)
 
 
 def contract_insiders(world) -> set:
     """Who sees a contract between world.plan and world.cbo: the plan's people, the CBO's, the hub
     that bills for the CBO, and platform admins."""
-    names = ("plan_admin", "contract_manager", "care_coordinator", "cbo_admin", "cbo_staff", "cbo_billing",
-             "hub_billing", "platform_admin")  # fmt: skip
+    names = (
+        "plan_admin",
+        "contract_manager",
+        "care_coordinator",
+        "cbo_admin",
+        "cbo_staff",
+        "cbo_billing",
+        "hub_billing",
+        "platform_admin",
+    )
     return {getattr(world, n) for n in names}
 
 
@@ -46,9 +64,12 @@ def make_rate_line(world):
 def make_amendment(world):
     contract = _contract(world)
     amendment = amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 7, 1), reason="Rate increase",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 7, 1),
+        reason="Rate increase",
         changes=[RateChange(service("H0043-U6"), {"rate": Decimal("110.00")})],
-    )  # fmt: skip
+    )
     return amendment, contract_insiders(world)
 
 

@@ -18,8 +18,12 @@ def test_any_signed_in_user_reads_the_catalog(world, api, who):
     assert response.status_code == 200
     [row] = response.json()["results"]
     assert {k: row[k] for k in ("code", "modifiers", "name", "category", "unit")} == {
-        "code": "G9008", "modifiers": ["U1"], "name": "ECM, clinical staff", "category": "ecm", "unit": "month",
-    }  # fmt: skip
+        "code": "G9008",
+        "modifiers": ["U1"],
+        "name": "ECM, clinical staff",
+        "category": "ecm",
+        "unit": "month",
+    }
     assert row["optional_modifiers"] == ["GQ"]
 
 
@@ -32,8 +36,11 @@ def test_catalog_filters(world, api):
     client = api.as_user(world.cbo_staff)
     tr = client.get(URL, {"service": "transitional_rent"}).json()["results"]
     assert sorted((r["code"], r["modifiers"][0]) for r in tr) == [
-        ("H0040", "U1"), ("H0040", "U2"), ("H0043", "U2"), ("H0044", "U6"),
-    ]  # fmt: skip
+        ("H0040", "U1"),
+        ("H0040", "U2"),
+        ("H0043", "U2"),
+        ("H0044", "U6"),
+    ]
     before_2025 = client.get(URL, {"service": "transitional_rent", "in_effect_on": "2024-12-31"}).json()
     assert before_2025["count"] == 0
 

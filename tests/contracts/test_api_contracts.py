@@ -20,8 +20,15 @@ def url(contract, action=None):
 
 
 def new_contract(world, **overrides):
-    return {"cbo": world.cbo.pk, "number": "PCHP-2026-01", "start_date": "2026-01-01", "end_date": "2026-12-31",
-            "counties": ["Los Angeles"], "receiver_id": "PCHPCLEAR", **overrides}  # fmt: skip
+    return {
+        "cbo": world.cbo.pk,
+        "number": "PCHP-2026-01",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "counties": ["Los Angeles"],
+        "receiver_id": "PCHPCLEAR",
+        **overrides,
+    }
 
 
 def test_contract_manager_creates_a_draft_for_their_plan(world, api):
@@ -30,8 +37,11 @@ def test_contract_manager_creates_a_draft_for_their_plan(world, api):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["plan"], body["status"], body["payer_id"], body["timely_filing_days"]) == (
-        world.plan.pk, "draft", world.plan.payer_id, 180,
-    )  # fmt: skip
+        world.plan.pk,
+        "draft",
+        world.plan.payer_id,
+        180,
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,25 +88,39 @@ def test_activate_amend_terminate_through_the_api(world, api):
     assert [h["to_status"] for h in response.json()["status_history"]] == ["draft", "active"]
     assert client.post(url(contract, "activate"), {}, format="json").status_code == 409
 
-    amendment = client.post(url(contract, "amend"), {
-        "effective_from": "2026-07-01", "reason": "Rate increase",
-        "changes": [{"code": "H0043", "modifiers": ["U6"], "rate": "110.00"},
-                    {"code": "S5170", "modifiers": ["U6"], "rate": "12.50"}],
-    }, format="json")  # fmt: skip
+    amendment = client.post(
+        url(contract, "amend"),
+        {
+            "effective_from": "2026-07-01",
+            "reason": "Rate increase",
+            "changes": [
+                {"code": "H0043", "modifiers": ["U6"], "rate": "110.00"},
+                {"code": "S5170", "modifiers": ["U6"], "rate": "12.50"},
+            ],
+        },
+        format="json",
+    )
     assert amendment.status_code == 201, amendment.json()
     assert amendment.json()["number"] == 1
     detail = client.get(url(contract)).json()
     rates = {line["service"]["label"]: [v["rate"] for v in line["versions"]] for line in detail["rate_lines"]}
     assert rates == {"H0043-U6": ["95.0000", "110.0000"], "S5170-U6": ["12.5000"]}
 
-    bad = client.post(url(contract, "amend"), {"effective_from": "2026-08-01", "reason": "x",
-                                               "changes": [{"code": "H0043", "modifiers": ["U9"], "rate": "1"}]},
-                      format="json")  # fmt: skip
+    bad = client.post(
+        url(contract, "amend"),
+        {
+            "effective_from": "2026-08-01",
+            "reason": "x",
+            "changes": [{"code": "H0043", "modifiers": ["U9"], "rate": "1"}],
+        },
+        format="json",
+    )
     assert bad.status_code == 400
     assert "No service in the catalog for H0043 with U9." in bad.json()["error"]["message"]
 
-    response = client.post(url(contract, "terminate"), {"termination_date": "2026-10-01", "reason": "Closed"},
-                           format="json")  # fmt: skip
+    response = client.post(
+        url(contract, "terminate"), {"termination_date": "2026-10-01", "reason": "Closed"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["status"] == "terminated"
 
 
@@ -116,8 +140,12 @@ def test_the_cbo_reads_its_contract_but_cannot_change_it(world, api):
     client = api.as_user(world.cbo_admin)
     assert client.get(url(contract)).json()["number"] == contract.number
     assert client.patch(url(contract), {"title": "Mine now"}, format="json").status_code == 403
-    assert client.post(url(contract, "terminate"), {"termination_date": "2026-06-01", "reason": "x"},
-                       format="json").status_code == 403  # fmt: skip
+    assert (
+        client.post(
+            url(contract, "terminate"), {"termination_date": "2026-06-01", "reason": "x"}, format="json"
+        ).status_code
+        == 403
+    )
     contract.refresh_from_db()
     assert contract.status == ContractStatus.ACTIVE and contract.title == ""
 
@@ -126,15 +154,25 @@ def test_other_plans_manager_gets_404(world, api):
     contract = active_contract(world.plan, world.cbo, world.contract_manager)
     client = api.as_user(world.other_plan_manager)
     assert client.get(url(contract)).status_code == 404
-    assert client.post(url(contract, "terminate"), {"termination_date": "2026-06-01", "reason": "x"},
-                       format="json").status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            url(contract, "terminate"), {"termination_date": "2026-06-01", "reason": "x"}, format="json"
+        ).status_code
+        == 404
+    )
     assert client.get(LIST).json()["count"] == 0
 
 
 def test_filters(world, api):
     active_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95"}, number="A")
-    draft_contract(world.plan, world.other_cbo, world.contract_manager, rates={"S5170-U6": "12"}, number="B",
-                   counties=("Orange",))  # fmt: skip
+    draft_contract(
+        world.plan,
+        world.other_cbo,
+        world.contract_manager,
+        rates={"S5170-U6": "12"},
+        number="B",
+        counties=("Orange",),
+    )
     client = api.as_user(world.contract_manager)
 
     def numbers(**params):
@@ -163,8 +201,13 @@ def test_list_query_count_is_the_same_for_1_and_20_contracts(world, api):
     with CaptureQueriesContext(connection) as one:
         assert client.get(LIST).json()["count"] == 1
     for n in range(19):
-        draft_contract(world.plan, world.other_cbo, world.contract_manager, number=f"N-{n}",
-                       rates={"H0043-U6": "95", "T2040-U6": "30"})  # fmt: skip
+        draft_contract(
+            world.plan,
+            world.other_cbo,
+            world.contract_manager,
+            number=f"N-{n}",
+            rates={"H0043-U6": "95", "T2040-U6": "30"},
+        )
     with CaptureQueriesContext(connection) as twenty:
         assert client.get(LIST).json()["count"] == 20
     assert len(one) == len(twenty)

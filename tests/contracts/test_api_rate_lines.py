@@ -70,8 +70,9 @@ def test_another_plans_contract_is_not_found(world, api, draft):
 
 def test_edit_and_remove_on_a_draft_only(world, api, draft):
     client = api.as_user(world.contract_manager)
-    line = client.post(LIST, {"contract": draft.pk, "code": "H0043", "modifiers": ["U6"], "rate": "95"},
-                       format="json").json()  # fmt: skip
+    line = client.post(
+        LIST, {"contract": draft.pk, "code": "H0043", "modifiers": ["U6"], "rate": "95"}, format="json"
+    ).json()
     detail = reverse("rate-line-detail", args=[line["id"]])
     assert client.patch(detail, {"rate": "97.50"}, format="json").json()["versions"][0]["rate"] == "97.5000"
     assert client.delete(detail).status_code == 204
@@ -89,11 +90,36 @@ def test_rate_line_list_query_count_is_flat(world, api):
     client.get(LIST)
     with CaptureQueriesContext(connection) as one:
         assert client.get(LIST).json()["count"] == 1
-    labels = ["S5170-U6", "T2040-U6", "T2041-U6", "G9008-U1", "G9012-U2", "H0044-U2", "H0014-U6", "S5165-U5",
-              "S5165-U6", "T1016-U8", "T2033-U6", "S9125-U6", "H0045-U6", "S5130-U6", "T1019-U6", "H2016-U6",
-              "T2050-U6", "T2051-U6", "H0043-U3"]  # fmt: skip
-    active_contract(world.plan, world.cbo, world.contract_manager, number="B", rates=dict.fromkeys(labels, "10"),
-                    start=__import__("datetime").date(2027, 1, 1), end=None)  # fmt: skip
+    labels = [
+        "S5170-U6",
+        "T2040-U6",
+        "T2041-U6",
+        "G9008-U1",
+        "G9012-U2",
+        "H0044-U2",
+        "H0014-U6",
+        "S5165-U5",
+        "S5165-U6",
+        "T1016-U8",
+        "T2033-U6",
+        "S9125-U6",
+        "H0045-U6",
+        "S5130-U6",
+        "T1019-U6",
+        "H2016-U6",
+        "T2050-U6",
+        "T2051-U6",
+        "H0043-U3",
+    ]
+    active_contract(
+        world.plan,
+        world.cbo,
+        world.contract_manager,
+        number="B",
+        rates=dict.fromkeys(labels, "10"),
+        start=__import__("datetime").date(2027, 1, 1),
+        end=None,
+    )
     with CaptureQueriesContext(connection) as twenty:
         assert client.get(LIST).json()["count"] == 20
     assert len(one) == len(twenty)

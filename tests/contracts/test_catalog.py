@@ -45,7 +45,7 @@ DOMAIN_TABLE = {
         ("S9977", ["U9"]),
         ("S9452", ["U5"]),
         ("S9452", ["U6"]),
-    ],  # fmt: skip
+    ],
     CalAIMService.SOBERING_CENTERS: [("H0014", ["U6"])],
     CalAIMService.TRANSITIONAL_RENT: [
         ("H0040", ["U1"]),

@@ -20,10 +20,16 @@ from tests.factories import OrganizationFactory
 
 def test_contract_manager_creates_a_draft_with_plan_settings(world):
     contract = svc.create_contract(
-        acting_user=world.contract_manager, plan=world.plan, cbo=world.cbo, number=" PCHP-100 ",
-        start_date=date(2026, 1, 1), end_date=date(2026, 12, 31), counties=["Los Angeles", "06059"],
-        receiver_id="PCHPCLEAR", claim_format="invoice",
-    )  # fmt: skip
+        acting_user=world.contract_manager,
+        plan=world.plan,
+        cbo=world.cbo,
+        number=" PCHP-100 ",
+        start_date=date(2026, 1, 1),
+        end_date=date(2026, 12, 31),
+        counties=["Los Angeles", "06059"],
+        receiver_id="PCHPCLEAR",
+        claim_format="invoice",
+    )
     assert contract.status == ContractStatus.DRAFT
     assert contract.number == "PCHP-100"
     assert contract.payer_id == world.plan.payer_id
@@ -103,9 +109,14 @@ def test_activation_records_history_and_needs_rates_and_counties(world):
 def test_overlapping_active_contracts_for_the_same_service_are_refused(world):
     active_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95"}, number="PCHP-1")
     second = draft_contract(
-        world.plan, world.cbo, world.contract_manager, rates={"S5170-U6": "12"}, number="PCHP-2",
-        start=date(2026, 7, 1), end=date(2027, 6, 30),
-    )  # fmt: skip
+        world.plan,
+        world.cbo,
+        world.contract_manager,
+        rates={"S5170-U6": "12"},
+        number="PCHP-2",
+        start=date(2026, 7, 1),
+        end=date(2027, 6, 30),
+    )
     from contracts.services.rates import add_rate_line
     from tests.contracts.factories import service
 
@@ -119,9 +130,14 @@ def test_overlapping_active_contracts_for_the_same_service_are_refused(world):
     # A different service over the same period is fine; so is the same service after the first ends.
     svc.activate(second, acting_user=world.contract_manager)
     later = draft_contract(
-        world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "99"}, number="PCHP-3",
-        start=date(2027, 1, 1), end=None,
-    )  # fmt: skip
+        world.plan,
+        world.cbo,
+        world.contract_manager,
+        rates={"H0043-U6": "99"},
+        number="PCHP-3",
+        start=date(2027, 1, 1),
+        end=None,
+    )
     assert svc.activate(later, acting_user=world.contract_manager).status == ContractStatus.ACTIVE
 
 
@@ -143,9 +159,10 @@ def test_active_contract_keeps_its_terms_but_claim_settings_can_change(world):
     contract = active_contract(world.plan, world.cbo, world.contract_manager)
     with pytest.raises(ValidationError, match="end_date, start_date cannot be changed"):
         svc.update_contract(
-            contract, acting_user=world.contract_manager,
+            contract,
+            acting_user=world.contract_manager,
             changes={"start_date": date(2026, 2, 1), "end_date": date(2027, 1, 1)},
-        )  # fmt: skip
+        )
     updated = svc.update_contract(
         contract,
         acting_user=world.contract_manager,
@@ -179,8 +196,10 @@ def test_terminate_needs_a_reason_and_a_date_in_the_period(world):
         reason="Program closed",
     )
     assert (done.status, done.termination_date, done.last_covered_day) == (
-        ContractStatus.TERMINATED, date(2026, 6, 1), date(2026, 5, 31),
-    )  # fmt: skip
+        ContractStatus.TERMINATED,
+        date(2026, 6, 1),
+        date(2026, 5, 31),
+    )
     assert done.status_history.last().comment == "Program closed"
 
 

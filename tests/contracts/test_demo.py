@@ -15,5 +15,6 @@ def test_demo_seed_is_idempotent(db, settings):
     assert Contract.objects.filter(status=ContractStatus.ACTIVE).count() == 3
     assert ContractAmendment.objects.count() == 1
     assert {c.plan.legal_name for c in Contract.objects.select_related("plan")} == {
-        "Pacific Coast Health Plan", "Central Valley Health Alliance",
-    }  # fmt: skip
+        "Pacific Coast Health Plan",
+        "Central Valley Health Alliance",
+    }

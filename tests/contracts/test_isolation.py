@@ -9,8 +9,12 @@ from django.urls import reverse
 from tests.contracts.factories import draft_contract
 from tests.contracts.isolation import MAKERS, PERSONAS
 
-ROUTES = {"catalog-entry": "catalog-entry", "contract": "contract", "rate-line": "rate-line",
-          "contract-amendment": "contract-amendment"}  # fmt: skip
+ROUTES = {
+    "catalog-entry": "catalog-entry",
+    "contract": "contract",
+    "rate-line": "rate-line",
+    "contract-amendment": "contract-amendment",
+}
 
 
 @pytest.mark.parametrize("basename", sorted(MAKERS))
@@ -33,8 +37,12 @@ def test_only_insiders_see_the_object(world, api, basename):
 
 def test_outsiders_are_named(world):
     _obj, insiders = MAKERS["contract"](world)
-    for outsider in (world.other_plan_manager, world.other_plan_coordinator, world.other_cbo_admin,
-                     world.other_cbo_staff):  # fmt: skip
+    for outsider in (
+        world.other_plan_manager,
+        world.other_plan_coordinator,
+        world.other_cbo_admin,
+        world.other_cbo_staff,
+    ):
         assert outsider not in insiders
 
 

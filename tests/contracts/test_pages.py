@@ -25,18 +25,32 @@ def test_manager_creates_a_draft_through_the_form(world, client):
     assert "New contract" in client.get(reverse("contracts:list")).content.decode()
     from cbo_portal.models import County
 
-    response = client.post(reverse("contracts:create"), {
-        "cbo": world.cbo.pk, "number": "PCHP-7", "start_date": "2026-01-01", "end_date": "2026-12-31",
-        "counties": [County.objects.get(name="Los Angeles").pk], "claim_format": "837p", "timely_filing_days": 180,
-        "payment_terms_days": 30, "payer_id": "PCHP1",
-    })  # fmt: skip
+    response = client.post(
+        reverse("contracts:create"),
+        {
+            "cbo": world.cbo.pk,
+            "number": "PCHP-7",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "counties": [County.objects.get(name="Los Angeles").pk],
+            "claim_format": "837p",
+            "timely_filing_days": 180,
+            "payment_terms_days": 30,
+            "payer_id": "PCHP1",
+        },
+    )
     contract = Contract.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse(
         "contracts:detail", args=[contract.pk]
     )
-    response = client.post(reverse("contracts:detail", args=[contract.pk]), {
-        "action": "add_line", "line-service": service("H0043-U6").pk, "line-rate": "95.00",
-    })  # fmt: skip
+    response = client.post(
+        reverse("contracts:detail", args=[contract.pk]),
+        {
+            "action": "add_line",
+            "line-service": service("H0043-U6").pk,
+            "line-rate": "95.00",
+        },
+    )
     assert response.status_code == 302
     client.post(reverse("contracts:detail", args=[contract.pk]), {"action": "activate"})
     contract.refresh_from_db()
@@ -45,19 +59,32 @@ def test_manager_creates_a_draft_through_the_form(world, client):
 
 def test_form_errors_are_shown_and_nothing_saved(world, client):
     client.force_login(world.contract_manager)
-    response = client.post(reverse("contracts:create"), {
-        "cbo": world.cbo.pk, "number": "PCHP-8", "start_date": "2026-06-01", "end_date": "2026-05-01",
-        "claim_format": "837p", "timely_filing_days": 180, "payment_terms_days": 30,
-    })  # fmt: skip
+    response = client.post(
+        reverse("contracts:create"),
+        {
+            "cbo": world.cbo.pk,
+            "number": "PCHP-8",
+            "start_date": "2026-06-01",
+            "end_date": "2026-05-01",
+            "claim_format": "837p",
+            "timely_filing_days": 180,
+            "payment_terms_days": 30,
+        },
+    )
     assert response.status_code == 200
     assert (
         "The end date (May 1, 2026) is before the effective date (Jun 1, 2026)." in response.content.decode()
     )
     assert not Contract.objects.exists()
     contract = draft_contract(world.plan, world.cbo, world.contract_manager)
-    response = client.post(reverse("contracts:detail", args=[contract.pk]), {
-        "action": "add_line", "line-service": service("H0043-U6").pk, "line-rate": "-3",
-    })  # fmt: skip
+    response = client.post(
+        reverse("contracts:detail", args=[contract.pk]),
+        {
+            "action": "add_line",
+            "line-service": service("H0043-U6").pk,
+            "line-rate": "-3",
+        },
+    )
     assert "The rate must be more than $0 (got -3)." in response.content.decode()
     assert not contract.rate_lines.exists()
 
@@ -68,10 +95,16 @@ def test_amend_page_changes_the_rate_from_a_date(world, client):
     client.force_login(world.contract_manager)
     page = client.get(reverse("contracts:amend", args=[contract.pk, line.pk]))
     assert 'value="95.0000"' in page.content.decode()
-    response = client.post(reverse("contracts:amend", args=[contract.pk, line.pk]), {
-        "effective_from": "2026-07-01", "rate": "110", "unit": "month", "authorization": "prior",
-        "reason": "Annual increase",
-    })  # fmt: skip
+    response = client.post(
+        reverse("contracts:amend", args=[contract.pk, line.pk]),
+        {
+            "effective_from": "2026-07-01",
+            "rate": "110",
+            "unit": "month",
+            "authorization": "prior",
+            "reason": "Annual increase",
+        },
+    )
     assert response.status_code == 302
     html = client.get(reverse("contracts:detail", args=[contract.pk])).content.decode()
     assert "Amendment 1" in html and "Annual increase" in html
@@ -82,8 +115,10 @@ def test_amend_page_changes_the_rate_from_a_date(world, client):
 def test_terminate_from_the_page(world, client):
     contract = active_contract(world.plan, world.cbo, world.contract_manager)
     client.force_login(world.contract_manager)
-    client.post(reverse("contracts:detail", args=[contract.pk]),
-                {"action": "terminate", "term-termination_date": "2026-09-01", "term-reason": "Program ended"})  # fmt: skip
+    client.post(
+        reverse("contracts:detail", args=[contract.pk]),
+        {"action": "terminate", "term-termination_date": "2026-09-01", "term-reason": "Program ended"},
+    )
     contract.refresh_from_db()
     assert (contract.status, contract.termination_date) == (ContractStatus.TERMINATED, date(2026, 9, 1))
 
@@ -96,8 +131,10 @@ def test_cbo_and_hub_see_their_contract_read_only(world, client):
         html = client.get(reverse("contracts:detail", args=[contract.pk])).content.decode()
         assert "You can see this contract but not change it." in html
         assert 'value="terminate"' not in html and "Amend" not in html and "New contract" not in html
-        response = client.post(reverse("contracts:detail", args=[contract.pk]),
-                               {"action": "terminate", "term-termination_date": "2026-09-01", "term-reason": "x"})  # fmt: skip
+        response = client.post(
+            reverse("contracts:detail", args=[contract.pk]),
+            {"action": "terminate", "term-termination_date": "2026-09-01", "term-reason": "x"},
+        )
         assert response.status_code == 404
         assert client.get(reverse("contracts:edit", args=[contract.pk])).status_code == 404
         assert client.get(reverse("contracts:create")).status_code == 404
@@ -116,8 +153,10 @@ def test_outsiders_get_404_and_an_empty_list(world, client):
 def test_signed_document_upload_and_download(world, client):
     contract = draft_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95"})
     client.force_login(world.contract_manager)
-    client.post(reverse("contracts:detail", args=[contract.pk]),
-                {"action": "upload", "doc-file": SimpleUploadedFile("signed.pdf", b"%PDF-1.4 hello")})  # fmt: skip
+    client.post(
+        reverse("contracts:detail", args=[contract.pk]),
+        {"action": "upload", "doc-file": SimpleUploadedFile("signed.pdf", b"%PDF-1.4 hello")},
+    )
     client.post(reverse("contracts:detail", args=[contract.pk]), {"action": "activate"})
     client.force_login(world.cbo_admin)
     download = client.get(reverse("contracts:document", args=[contract.pk]))

@@ -27,22 +27,29 @@ def test_rate_line_takes_catalog_defaults(world, draft):
     )
     version = line.versions.get()
     assert (version.unit, version.authorization, version.lifetime_dollar_cap) == (
-        Unit.DOLLAR, AuthorizationMode.PRIOR, Decimal("5000.00"),
-    )  # fmt: skip
+        Unit.DOLLAR,
+        AuthorizationMode.PRIOR,
+        Decimal("5000.00"),
+    )
     assert version.effective_from == draft.start_date
     ecm = svc.add_rate_line(
         draft, acting_user=world.contract_manager, service=service("G9008-U1"), rate="450", unit=Unit.SERVICE
     ).versions.get()
     assert (ecm.unit, ecm.authorization, ecm.authorization_required) == (
-        Unit.SERVICE, AuthorizationMode.PRESUMPTIVE, False,
-    )  # fmt: skip
+        Unit.SERVICE,
+        AuthorizationMode.PRESUMPTIVE,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
     ("rate", "message"),
-    [("0", "The rate must be more than $0 (got 0)."), ("-5.00", "The rate must be more than $0 (got -5.00)."),
-     ("abc", "“abc” is not an amount of dollars.")],
-)  # fmt: skip
+    [
+        ("0", "The rate must be more than $0 (got 0)."),
+        ("-5.00", "The rate must be more than $0 (got -5.00)."),
+        ("abc", "“abc” is not an amount of dollars."),
+    ],
+)
 def test_zero_or_negative_rate_is_refused(world, draft, rate, message):
     with pytest.raises(ValidationError) as caught:
         svc.add_rate_line(draft, acting_user=world.contract_manager, service=service("H0043-U6"), rate=rate)
@@ -116,13 +123,19 @@ def test_other_plans_cannot_touch_rates(world, draft):
 def test_amendment_appends_versions_and_is_numbered(world):
     contract = active_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95"})
     first = svc.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 4, 1), reason="COLA",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 4, 1),
+        reason="COLA",
         changes=[svc.RateChange(service("H0043-U6"), {"rate": "100"})],
-    )  # fmt: skip
+    )
     second = svc.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 10, 1), reason="Cap",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 10, 1),
+        reason="Cap",
         changes=[svc.RateChange(service("H0043-U6"), {"units_per_month": 1})],
-    )  # fmt: skip
+    )
     assert (first.number, second.number) == (1, 2)
     versions = list(contract.rate_lines.get().versions.order_by("effective_from"))
     assert [(v.effective_from, v.rate, v.units_per_month, v.amendment_id) for v in versions] == [
@@ -145,9 +158,12 @@ def test_bad_amendments_save_nothing(world, effective_from, terms, message):
     contract = active_contract(world.plan, world.cbo, world.contract_manager, rates={"H0043-U6": "95"})
     with pytest.raises(ValidationError, match=message):
         svc.amend(
-            contract, acting_user=world.contract_manager, effective_from=effective_from, reason="x",
+            contract,
+            acting_user=world.contract_manager,
+            effective_from=effective_from,
+            reason="x",
             changes=[svc.RateChange(service("H0043-U6"), terms)],
-        )  # fmt: skip
+        )
     assert not ContractAmendment.objects.exists()
     assert RateLineVersion.objects.count() == 1
 
@@ -164,14 +180,20 @@ def test_two_amendments_on_the_same_day_for_a_service_are_refused(world):
     )
     with pytest.raises(ValidationError, match="already has terms starting Apr 1, 2026"):
         svc.amend(
-            contract, acting_user=world.contract_manager, effective_from=date(2026, 4, 1), reason="b",
+            contract,
+            acting_user=world.contract_manager,
+            effective_from=date(2026, 4, 1),
+            reason="b",
             changes=[svc.RateChange(service("H0043-U6"), {"rate": "105"})],
-        )  # fmt: skip
+        )
 
 
 def test_only_active_contracts_are_amended(world, draft):
     with pytest.raises(ValidationError, match="Only an active contract can be amended"):
         svc.amend(
-            draft, acting_user=world.contract_manager, effective_from=date(2026, 4, 1), reason="x",
+            draft,
+            acting_user=world.contract_manager,
+            effective_from=date(2026, 4, 1),
+            reason="x",
             changes=[svc.RateChange(service("H0043-U6"), {"rate": "100"})],
-        )  # fmt: skip
+        )

@@ -38,9 +38,12 @@ def contract(world):
 def amended(world, contract):
     """Navigation goes to $110 from Jul 1 2026."""
     rate_services.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 7, 1), reason="Rate increase",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 7, 1),
+        reason="Rate increase",
         changes=[rate_services.RateChange(service(NAV), {"rate": Decimal("110.00")})],
-    )  # fmt: skip
+    )
     return contract
 
 
@@ -88,9 +91,12 @@ def test_price_across_an_amendment(world, amended, on, rate):
 def test_an_amendment_keeps_the_price_of_claims_already_built(world, contract):
     before = price(world.cbo, world.plan, NAV, 1, on=date(2026, 3, 1))
     rate_services.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 7, 1), reason="Increase",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 7, 1),
+        reason="Increase",
         changes=[rate_services.RateChange(service(NAV), {"rate": "110"})],
-    )  # fmt: skip
+    )
     after = price(world.cbo, world.plan, NAV, 1, on=date(2026, 3, 1))
     assert after.amount == before.amount == Decimal("95.00")
     assert after.version.pk == before.version.pk
@@ -100,9 +106,12 @@ def test_an_amendment_keeps_the_price_of_claims_already_built(world, contract):
 
 def test_amendment_of_caps_only_keeps_the_rate(world, contract):
     rate_services.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 4, 1), reason="Daily cap",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 4, 1),
+        reason="Daily cap",
         changes=[rate_services.RateChange(service("S5170-U6"), {"units_per_day": 3})],
-    )  # fmt: skip
+    )
     march = coverage(world.cbo, world.plan, "S5170-U6", on=date(2026, 3, 31)).version
     april = coverage(world.cbo, world.plan, "S5170-U6", on=date(2026, 4, 1)).version
     assert (march.units_per_day, april.units_per_day) == (2, 3)
@@ -138,9 +147,12 @@ def test_service_not_on_the_contract(world, contract):
 
 def test_service_added_by_amendment_is_covered_from_its_date(world, contract):
     rate_services.amend(
-        contract, acting_user=world.contract_manager, effective_from=date(2026, 5, 1), reason="Add deposits",
+        contract,
+        acting_user=world.contract_manager,
+        effective_from=date(2026, 5, 1),
+        reason="Add deposits",
         changes=[rate_services.RateChange(service("H0044-U2"), {"rate": "1.00"})],
-    )  # fmt: skip
+    )
     early = coverage(world.cbo, world.plan, "H0044-U2", on=date(2026, 4, 30))
     assert (early.reason, "until May 1, 2026" in early.message) == (R.SERVICE_NOT_COVERED, True)
     deposit = price(world.cbo, world.plan, "H0044-U2", "1234.565", on=date(2026, 5, 1))

@@ -17,9 +17,13 @@ from tests.contracts.factories import active_contract, service
 @pytest.fixture
 def contract(world):
     return active_contract(
-        world.plan, world.cbo, world.contract_manager, rates={"H0044-U2": "1.00", "S5170-U6": "12.50"},
-        not_to_exceed=Decimal("100000.00"), number="PCHP-U",
-    )  # fmt: skip
+        world.plan,
+        world.cbo,
+        world.contract_manager,
+        rates={"H0044-U2": "1.00", "S5170-U6": "12.50"},
+        not_to_exceed=Decimal("100000.00"),
+        number="PCHP-U",
+    )
 
 
 @pytest.fixture

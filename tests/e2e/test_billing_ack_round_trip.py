@@ -48,12 +48,25 @@ def plan_277ca(world, sent: File837, *, rejected: dict[str, tuple[str, str, str]
         if member_id in rejected:
             verdicts.append(ClaimVerdict(claim.control_number, str(claim.charge), *rejected[member_id]))
         else:
-            verdicts.append(ClaimVerdict(claim.control_number, str(claim.charge),
-                                         payer_claim_number=f"PCHP{claim.control_number}"))  # fmt: skip
-    env = Envelope(sender_id="PLANCH", receiver_id="GSCHUB", interchange_control_number=81,
-                   created=timezone.now().replace(tzinfo=None), usage="T")  # fmt: skip
-    return render_277ca(env, batch_reference=f"B{sent.group_control}", provider_npi=world.cbo.npi,
-                        provider_name=world.cbo.legal_name.upper(), verdicts=verdicts).encode()  # fmt: skip
+            verdicts.append(
+                ClaimVerdict(
+                    claim.control_number, str(claim.charge), payer_claim_number=f"PCHP{claim.control_number}"
+                )
+            )
+    env = Envelope(
+        sender_id="PLANCH",
+        receiver_id="GSCHUB",
+        interchange_control_number=81,
+        created=timezone.now().replace(tzinfo=None),
+        usage="T",
+    )
+    return render_277ca(
+        env,
+        batch_reference=f"B{sent.group_control}",
+        provider_npi=world.cbo.npi,
+        provider_name=world.cbo.legal_name.upper(),
+        verdicts=verdicts,
+    ).encode()
 
 
 def export_batch(page: Page, base: str) -> str:
@@ -169,8 +182,10 @@ def test_export_999_277ca_rejects_one_fix_resubmit_835_pays(page: Page, live_ser
     shot(page, "09b-first-batch-after-resubmit")
 
     # 7. The plan's 835 pays all three claims in full.
-    paid = [payment(c, "1", lambda ln: ln.charge) for c in (first.claims[ana.cin], first.claims[ben.cin],
-                                                           second.claims[cruz.cin])]  # fmt: skip
+    paid = [
+        payment(c, "1", lambda ln: ln.charge)
+        for c in (first.claims[ana.cin], first.claims[ben.cin], second.claims[cruz.cin])
+    ]
     remit = plan_835(world, paid)
     ok, errors = validate_x12(remit.decode())
     assert ok and errors == [], errors

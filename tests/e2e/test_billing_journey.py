@@ -41,11 +41,15 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
     shot(page, "ack")
 
     # Its 835: one claim paid short (CO-45), one denied (CO-197), one unknown, interest added.
-    data = remittance_835(world, [
-        clp(short, "1", [line_pay(short, 1, "100.50", adj("CO", "45", "24.50"))]),
-        clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "125"), rarc=["N54"])]),
-        clp("OTHER0001", "1", charge="60", paid="60"),
-    ], [plb("L6", "-4.10", "INT0410", world.cbo.npi)])  # fmt: skip
+    data = remittance_835(
+        world,
+        [
+            clp(short, "1", [line_pay(short, 1, "100.50", adj("CO", "45", "24.50"))]),
+            clp(denied, "4", [line_pay(denied, 1, "0", adj("CO", "197", "125"), rarc=["N54"])]),
+            clp("OTHER0001", "1", charge="60", paid="60"),
+        ],
+        [plb("L6", "-4.10", "INT0410", world.cbo.npi)],
+    )
     upload_x12(page, base, tmp_path, "pchp-0410.835", data)
     expect(page.get_by_role("status")).to_contain_text("2 claims matched, 1 unmatched")
     expect(page.get_by_test_id("remit-claims")).to_contain_text("Partially paid")
@@ -88,9 +92,13 @@ def test_acknowledge_post_and_work_denials(page: Page, live_server, world, tmp_p
 
     # The same pages on a phone.
     page.set_viewport_size({"width": 390, "height": 844})
-    for name, url in (("list", "/billing/remittances/"), ("unmatched", "/billing/remittances/unmatched/?show=resolved"),
-                      ("reports", "/billing/reports/"), ("upload", "/billing/remittances/upload/"),
-                      ("denials", "/billing/denials/")):  # fmt: skip
+    for name, url in (
+        ("list", "/billing/remittances/"),
+        ("unmatched", "/billing/remittances/unmatched/?show=resolved"),
+        ("reports", "/billing/reports/"),
+        ("upload", "/billing/remittances/upload/"),
+        ("denials", "/billing/denials/"),
+    ):
         page.goto(base + url)
         shot(page, f"phone-{name}")
     page.goto(base + "/billing/remittances/")

@@ -116,8 +116,13 @@ def read_837(text: str) -> File837:
 
 def plan_999(sent: File837) -> bytes:
     """The clearinghouse accepts every transaction set of the group."""
-    env = Envelope(sender_id="PLANCH", receiver_id="GSCHUB", interchange_control_number=71,
-                   created=timezone.now().replace(tzinfo=None), usage="T")  # fmt: skip
+    env = Envelope(
+        sender_id="PLANCH",
+        receiver_id="GSCHUB",
+        interchange_control_number=71,
+        created=timezone.now().replace(tzinfo=None),
+        usage="T",
+    )
     request = ack999.AckRequest(
         group_control_number=sent.group_control, set_control_numbers=sent.set_controls
     )
@@ -128,12 +133,24 @@ def plan_835(world, claims: list[ClaimPayment]) -> bytes:
     """The plan's payment (today) to the CBO (payee NPI) for ``claims``."""
     paid_on = timezone.localdate()
     header = Remittance(
-        handling_code="I", total_paid=balanced_total(claims), payment_method="CHK", payment_date=paid_on,
-        trace_number="EFT-JOURNEY-1", payer_name=world.plan.legal_name, payer_id=world.plan.payer_id,
-        payee_name=world.cbo.legal_name, payee_npi=world.cbo.npi, claims=tuple(claims),
-    )  # fmt: skip
-    env = Envelope(sender_id=world.plan.payer_id, receiver_id="GSCHUB", interchange_control_number=73,
-                   created=timezone.now().replace(tzinfo=None), usage="T")  # fmt: skip
+        handling_code="I",
+        total_paid=balanced_total(claims),
+        payment_method="CHK",
+        payment_date=paid_on,
+        trace_number="EFT-JOURNEY-1",
+        payer_name=world.plan.legal_name,
+        payer_id=world.plan.payer_id,
+        payee_name=world.cbo.legal_name,
+        payee_npi=world.cbo.npi,
+        claims=tuple(claims),
+    )
+    env = Envelope(
+        sender_id=world.plan.payer_id,
+        receiver_id="GSCHUB",
+        interchange_control_number=73,
+        created=timezone.now().replace(tzinfo=None),
+        usage="T",
+    )
     return render_835(env, header, PAYER, newline=True).encode()
 
 
@@ -143,16 +160,31 @@ def payment(claim: Claim837, status: str, pay_line, carc: str | None = None) -> 
     for ln in claim.lines:
         paid = pay_line(ln)
         adjustments = (Adjustment("CO", carc, ln.charge - paid),) if paid != ln.charge else ()
-        services.append(ServicePayment(
-            procedure_code=ln.procedure_code, modifiers=ln.modifiers, charge=ln.charge, paid=paid,
-            service_date=ln.service_date, line_control_number=ln.line_control_number, adjustments=adjustments,
-        ))  # fmt: skip
+        services.append(
+            ServicePayment(
+                procedure_code=ln.procedure_code,
+                modifiers=ln.modifiers,
+                charge=ln.charge,
+                paid=paid,
+                service_date=ln.service_date,
+                line_control_number=ln.line_control_number,
+                adjustments=adjustments,
+            )
+        )
     return ClaimPayment(
-        patient_control_number=claim.control_number, status=status, charge=claim.charge,
-        paid=sum((s.paid for s in services), Decimal(0)), payer_claim_number=f"PCHP{claim.control_number}",
-        patient_responsibility=None, facility_code="12", frequency="1", patient_last_name=claim.last_name,
-        patient_first_name=claim.first_name, patient_member_id=claim.member_id, services=tuple(services),
-    )  # fmt: skip
+        patient_control_number=claim.control_number,
+        status=status,
+        charge=claim.charge,
+        paid=sum((s.paid for s in services), Decimal(0)),
+        payer_claim_number=f"PCHP{claim.control_number}",
+        patient_responsibility=None,
+        facility_code="12",
+        frequency="1",
+        patient_last_name=claim.last_name,
+        patient_first_name=claim.first_name,
+        patient_member_id=claim.member_id,
+        services=tuple(services),
+    )
 
 
 # --------------------------------------------------------------------------- the journey

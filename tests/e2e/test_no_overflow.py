@@ -17,8 +17,16 @@ from playwright.sync_api import Page
 from tests.e2e.pages import screenshot
 from tests.walker import build_busy_world, walk
 
-PERSONAS = ["cbo_admin", "cbo_staff", "cbo_billing", "hub_billing", "plan_admin", "contract_manager",
-            "care_coordinator", "platform_admin"]  # fmt: skip
+PERSONAS = [
+    "cbo_admin",
+    "cbo_staff",
+    "cbo_billing",
+    "hub_billing",
+    "plan_admin",
+    "contract_manager",
+    "care_coordinator",
+    "platform_admin",
+]
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
 # What a person would notice, measured the way the browser lays it out.
@@ -86,7 +94,7 @@ def sign_in_as(page: Page, base_url: str, user) -> None:
                 "domain": host,
                 "path": "/",
             }
-        ]  # fmt: skip
+        ]
     )
 
 

@@ -22,8 +22,14 @@ MEALS = "S5170-U6"
 @pytest.mark.django_db(transaction=True)
 def test_the_form_offers_what_the_cbo_is_contracted_for_and_the_cbo_is_warned(page: Page, live_server, world):
     ensure_reference_data()
-    la_meals = contract(world.plan, world.cbo, user=world.contract_manager, terms={MEALS: DEFAULT_TERMS[MEALS]},
-                        counties=("Los Angeles",), number="LA-MEALS")  # fmt: skip
+    la_meals = contract(
+        world.plan,
+        world.cbo,
+        user=world.contract_manager,
+        terms={MEALS: DEFAULT_TERMS[MEALS]},
+        counties=("Los Angeles",),
+        number="LA-MEALS",
+    )
     base = live_server.url
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, base, world.care_coordinator.email)

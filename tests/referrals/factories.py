@@ -59,18 +59,34 @@ DEFAULT_TERMS = {
 }
 
 
-def contract(plan, cbo, *, user, terms: dict | None = None, start: date = LONG_AGO, end: date | None = None,
-             counties=("Los Angeles",), number: str | None = None) -> Contract:  # fmt: skip
+def contract(
+    plan,
+    cbo,
+    *,
+    user,
+    terms: dict | None = None,
+    start: date = LONG_AGO,
+    end: date | None = None,
+    counties=("Los Angeles",),
+    number: str | None = None,
+) -> Contract:
     """An active contract with one rate line (and version) per service label in ``terms``."""
     c = Contract.objects.create(
-        plan=plan, cbo=cbo, number=number or f"C-{plan.pk}-{cbo.pk}-{Contract.objects.count() + 1}",
-        start_date=start, end_date=end, status=ContractStatus.ACTIVE, created_by=user, activated_at=timezone.now(),
-    )  # fmt: skip
+        plan=plan,
+        cbo=cbo,
+        number=number or f"C-{plan.pk}-{cbo.pk}-{Contract.objects.count() + 1}",
+        start_date=start,
+        end_date=end,
+        status=ContractStatus.ACTIVE,
+        created_by=user,
+        activated_at=timezone.now(),
+    )
     c.counties.set(County.objects.filter(name__in=counties))
     for label, t in (terms or DEFAULT_TERMS).items():
         line = RateLine.objects.create(contract=c, service=service(label), created_by=user)
-        RateLineVersion.objects.create(rate_line=line, effective_from=start, created_by=user,
-                                       **{**t, "rate": Decimal(str(t["rate"]))})  # fmt: skip
+        RateLineVersion.objects.create(
+            rate_line=line, effective_from=start, created_by=user, **{**t, "rate": Decimal(str(t["rate"]))}
+        )
     return c
 
 
@@ -96,8 +112,14 @@ def referral(world, *, member: Member | None = None, label: str = "T2041-U6", ac
     """A referral from world.plan to world.cbo (accepted unless told otherwise)."""
     member = member or MemberFactory()
     with covered_for_the_referral(world, label):
-        r = ref_svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo,
-                                    member=member, service=service(label), **fields)  # fmt: skip
+        r = ref_svc.create_referral(
+            acting_user=world.care_coordinator,
+            plan=world.plan,
+            cbo=world.cbo,
+            member=member,
+            service=service(label),
+            **fields,
+        )
     if not Enrollment.objects.filter(member=member, plan=world.plan, start_date__lte=LONG_AGO).exists():
         Enrollment.objects.filter(member=member, plan=world.plan).update(start_date=LONG_AGO)
     if accept:
@@ -105,20 +127,37 @@ def referral(world, *, member: Member | None = None, label: str = "T2041-U6", ac
     return r
 
 
-def authorization(world, ref, *, units: int = 10, number: str | None = None, start: date | None = None,
-                  end: date | None = None):  # fmt: skip
+def authorization(
+    world,
+    ref,
+    *,
+    units: int = 10,
+    number: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+):
     today = timezone.localdate()
-    return auth_svc.authorize(ref, acting_user=world.care_coordinator, number=number or f"AUTH-{ref.pk}-{units}",
-                              units=units, start_date=start or today - timedelta(days=60),
-                              end_date=end or today + timedelta(days=60))  # fmt: skip
+    return auth_svc.authorize(
+        ref,
+        acting_user=world.care_coordinator,
+        number=number or f"AUTH-{ref.pk}-{units}",
+        units=units,
+        start_date=start or today - timedelta(days=60),
+        end_date=end or today + timedelta(days=60),
+    )
 
 
 def contracted(world, *, plan=None, cbo=None, labels=("T2041-U6", "S5170-U6")) -> Contract:
     """An active contract in every county for ``labels`` between ``plan`` and ``cbo`` (world's by
     default): what a plan needs before it refers a member there."""
     ensure_reference_data()
-    return contract(plan or world.plan, cbo or world.cbo, user=world.contract_manager,
-                    terms={label: DEFAULT_TERMS[label] for label in labels}, counties=())  # fmt: skip
+    return contract(
+        plan or world.plan,
+        cbo or world.cbo,
+        user=world.contract_manager,
+        terms={label: DEFAULT_TERMS[label] for label in labels},
+        counties=(),
+    )
 
 
 def covered_world(world):

@@ -61,8 +61,9 @@ def servicedelivery(w):
     covered_world(w)
     r = referral(w)
     make_auth(w, r)
-    d = deliveries.log_service(acting_user=w.cbo_staff, referral=r, service_date=timezone.localdate(), units=2,
-                               place_of_service="12")  # fmt: skip
+    d = deliveries.log_service(
+        acting_user=w.cbo_staff, referral=r, service_date=timezone.localdate(), units=2, place_of_service="12"
+    )
     return d, _both(w), {w.cbo_admin, w.cbo_staff, w.platform_admin}
 
 
@@ -70,14 +71,24 @@ def outreach_attempt(w):
     from referrals.services import referrals as ref_svc
 
     r = referral(w, accept=False)
-    a = ref_svc.record_outreach(r, acting_user=w.cbo_staff, attempted_on=timezone.localdate(), method="phone",
-                                successful=True, minutes=10)  # fmt: skip
+    a = ref_svc.record_outreach(
+        r,
+        acting_user=w.cbo_staff,
+        attempted_on=timezone.localdate(),
+        method="phone",
+        successful=True,
+        minutes=10,
+    )
     return a, _both(w), set()
 
 
 def referralimport(w):
-    batch, _ = import_svc.start_import(acting_user=w.care_coordinator, plan=w.plan, cbo=w.cbo,
-                                       upload=SimpleUploadedFile("r.csv", b"CIN\n9", "text/csv"))  # fmt: skip
+    batch, _ = import_svc.start_import(
+        acting_user=w.care_coordinator,
+        plan=w.plan,
+        cbo=w.cbo,
+        upload=SimpleUploadedFile("r.csv", b"CIN\n9", "text/csv"),
+    )
     return batch, _plan(w) | {w.platform_admin}, {w.plan_admin, w.care_coordinator, w.platform_admin}
 
 

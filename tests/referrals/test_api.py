@@ -16,11 +16,20 @@ from tests.referrals.factories import authorization, contracted, referral, servi
 pytestmark = pytest.mark.django_db
 
 NEW = {
-    "member": {"cin": "91230001A", "first_name": "Rosa", "last_name": "Alvarez", "dob": "1961-04-02",
-               "county": "Los Angeles"},
-    "service": "T2041-U6", "reason": "Food insecurity after discharge", "diagnosis_codes": ["Z59.41"],
-    "priority": "urgent", "notes": "Call after 3pm", "contact_preference": "phone",
-}  # fmt: skip
+    "member": {
+        "cin": "91230001A",
+        "first_name": "Rosa",
+        "last_name": "Alvarez",
+        "dob": "1961-04-02",
+        "county": "Los Angeles",
+    },
+    "service": "T2041-U6",
+    "reason": "Food insecurity after discharge",
+    "diagnosis_codes": ["Z59.41"],
+    "priority": "urgent",
+    "notes": "Call after 3pm",
+    "contact_preference": "phone",
+}
 
 
 def test_care_coordinator_creates_a_referral(world, api):
@@ -55,16 +64,30 @@ def test_plan_authorizes_and_cbo_logs_a_service(cw, api):
     r = referral(cw)
     plan = api.as_user(cw.care_coordinator)
     today = timezone.localdate()
-    auth = plan.post(f"/api/v1/referrals/{r.pk}/authorize/", {
-        "number": "PA-100", "units": "10", "start_date": str(today - timedelta(days=10)),
-        "end_date": str(today + timedelta(days=80)),
-    }, format="json")  # fmt: skip
+    auth = plan.post(
+        f"/api/v1/referrals/{r.pk}/authorize/",
+        {
+            "number": "PA-100",
+            "units": "10",
+            "start_date": str(today - timedelta(days=10)),
+            "end_date": str(today + timedelta(days=80)),
+        },
+        format="json",
+    )
     assert auth.status_code == 201, auth.json()
     assert auth.json()["units_remaining"] == "10.00"
     staff = api.as_user(cw.cbo_staff)
-    logged = staff.post("/api/v1/service-deliveries/", {
-        "referral": r.pk, "service_date": str(today), "minutes": 45, "place_of_service": "12", "note": "Visit",
-    }, format="json")  # fmt: skip
+    logged = staff.post(
+        "/api/v1/service-deliveries/",
+        {
+            "referral": r.pk,
+            "service_date": str(today),
+            "minutes": 45,
+            "place_of_service": "12",
+            "note": "Visit",
+        },
+        format="json",
+    )
     assert logged.status_code == 201, logged.json()
     assert logged.json()["units"] == "3.00" and logged.json()["authorization_number"] == "PA-100"
     after = api.as_user(cw.care_coordinator).get(f"/api/v1/authorizations/{auth.json()['id']}/").json()
@@ -74,9 +97,16 @@ def test_plan_authorizes_and_cbo_logs_a_service(cw, api):
 def test_errors_use_the_common_format(cw, api):
     r = referral(cw)
     client = api.as_user(cw.cbo_staff)
-    response = client.post("/api/v1/service-deliveries/", {
-        "referral": r.pk, "service_date": str(timezone.localdate()), "units": 2, "place_of_service": "12",
-    }, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/service-deliveries/",
+        {
+            "referral": r.pk,
+            "service_date": str(timezone.localdate()),
+            "units": 2,
+            "place_of_service": "12",
+        },
+        format="json",
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "validation_error" and "authorization" in error["fields"]
@@ -96,9 +126,16 @@ def test_bulk_series_logs_each_day(cw, api):
     authorization(cw, r, units=20)
     today = timezone.localdate()
     days = [str(today - timedelta(days=n)) for n in (1, 2, 3)]
-    response = api.as_user(cw.cbo_staff).post("/api/v1/service-deliveries/series/", {
-        "referral": r.pk, "dates": days, "units": 1, "place_of_service": "12",
-    }, format="json")  # fmt: skip
+    response = api.as_user(cw.cbo_staff).post(
+        "/api/v1/service-deliveries/series/",
+        {
+            "referral": r.pk,
+            "dates": days,
+            "units": 1,
+            "place_of_service": "12",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert len(response.json()) == 3
 
@@ -124,8 +161,16 @@ def _count(client, url):
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("url", ["/api/v1/referrals/", "/api/v1/authorizations/", "/api/v1/service-deliveries/",
-                                 "/api/v1/members/", "/api/v1/outreach-attempts/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/referrals/",
+        "/api/v1/authorizations/",
+        "/api/v1/service-deliveries/",
+        "/api/v1/members/",
+        "/api/v1/outreach-attempts/",
+    ],
+)
 def test_list_endpoints_use_a_constant_number_of_queries(cw, api, url):
     def make_one():
         r = referral(cw, label="G9008-U1")
@@ -133,10 +178,21 @@ def test_list_endpoints_use_a_constant_number_of_queries(cw, api, url):
         from referrals.services import deliveries
         from referrals.services import referrals as ref_svc
 
-        deliveries.log_service(acting_user=cw.cbo_staff, referral=r, service_date=timezone.localdate(),
-                               place_of_service="12", units=1)  # fmt: skip
-        ref_svc.record_outreach(r, acting_user=cw.cbo_staff, attempted_on=timezone.localdate(), method="phone",
-                                successful=True, minutes=5)  # fmt: skip
+        deliveries.log_service(
+            acting_user=cw.cbo_staff,
+            referral=r,
+            service_date=timezone.localdate(),
+            place_of_service="12",
+            units=1,
+        )
+        ref_svc.record_outreach(
+            r,
+            acting_user=cw.cbo_staff,
+            attempted_on=timezone.localdate(),
+            method="phone",
+            successful=True,
+            minutes=5,
+        )
 
     client = api.as_user(cw.care_coordinator)
     make_one()
@@ -169,10 +225,16 @@ def test_list_filters_overdue_referrals_and_billable_services(cw, api):
     authorization(cw, served)
     today = timezone.localdate()
     for days in (1, 2):
-        response = client.post("/api/v1/service-deliveries/", {
-            "referral": served.pk, "service_date": str(today - timedelta(days=days)), "units": "1",
-            "place_of_service": "12",
-        }, format="json")  # fmt: skip
+        response = client.post(
+            "/api/v1/service-deliveries/",
+            {
+                "referral": served.pk,
+                "service_date": str(today - timedelta(days=days)),
+                "units": "1",
+                "place_of_service": "12",
+            },
+            format="json",
+        )
         assert response.status_code == 201, response.json()
     from referrals.models import ServiceDelivery
 

@@ -13,8 +13,14 @@ TODAY = timezone.localdate
 
 
 def request(world, ref, units=10, **kw):
-    return svc.request_authorization(ref, acting_user=world.cbo_staff, units=units, start_date=TODAY(),
-                                     end_date=TODAY() + timedelta(days=30), **kw)  # fmt: skip
+    return svc.request_authorization(
+        ref,
+        acting_user=world.cbo_staff,
+        units=units,
+        start_date=TODAY(),
+        end_date=TODAY() + timedelta(days=30),
+        **kw,
+    )
 
 
 def test_cbo_requests_and_plan_partially_approves(cw):

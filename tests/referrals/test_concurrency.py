@@ -22,16 +22,22 @@ def test_two_transactions_logging_the_last_units_exactly_one_succeeds(world):
     ref = referral(world)
     auth = authorization(world, ref, units=3)
     today = timezone.localdate()
-    deliveries.log_service(acting_user=world.cbo_staff, referral=ref, service_date=today - timedelta(days=5),
-                           units=1, place_of_service="12")  # 2 units left  # fmt: skip
+    deliveries.log_service(
+        acting_user=world.cbo_staff,
+        referral=ref,
+        service_date=today - timedelta(days=5),
+        units=1,
+        place_of_service="12",
+    )  # 2 units left
     start = threading.Barrier(2)
     results: dict[str, object] = {}
 
     def log(name, user, day):
         try:
             start.wait(timeout=10)
-            d = deliveries.log_service(acting_user=user, referral=ref, service_date=day, units=2,
-                                       place_of_service="12")  # fmt: skip
+            d = deliveries.log_service(
+                acting_user=user, referral=ref, service_date=day, units=2, place_of_service="12"
+            )
             results[name] = d.pk
         except ValidationError as exc:
             results[name] = exc

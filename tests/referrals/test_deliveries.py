@@ -117,8 +117,14 @@ def test_retroactive_sobering_center_is_authorized_after_the_fact(cw):
     ref = referral(cw, label="H0014-U6")
     d = log(cw, ref, service_date=TODAY() - timedelta(days=2))
     assert d.authorization is None
-    req = auth_svc.request_authorization(ref, acting_user=cw.cbo_staff, units=1, kind="retroactive",
-                                         start_date=TODAY() - timedelta(days=2), end_date=TODAY())  # fmt: skip
+    req = auth_svc.request_authorization(
+        ref,
+        acting_user=cw.cbo_staff,
+        units=1,
+        kind="retroactive",
+        start_date=TODAY() - timedelta(days=2),
+        end_date=TODAY(),
+    )
     auth = auth_svc.decide(req, acting_user=cw.care_coordinator, decision="approved", number="SOB-1")
     d.refresh_from_db()
     assert d.authorization == auth and auth.units_used == 1 and auth.status == "exhausted"

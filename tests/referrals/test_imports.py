@@ -35,17 +35,32 @@ HEADER = "CIN,First Name,Last Name,DOB,Sex,Street,City,ZIP,Phone,County,Service,
 
 def row(n, **over):
     values = {
-        "cin": f"9{n:07d}A", "first": f"Ana{n}", "last": "Lopez", "dob": "1980-02-03", "sex": "F",
-        "street": f"{n} Main St", "city": "Los Angeles", "zip": "90012", "phone": "213-555-0100",
-        "county": "Los Angeles", "service": "S5170-U6", "dx": "Z59.41", "priority": "routine", "ref": f"PR-{n}",
-    } | over  # fmt: skip
+        "cin": f"9{n:07d}A",
+        "first": f"Ana{n}",
+        "last": "Lopez",
+        "dob": "1980-02-03",
+        "sex": "F",
+        "street": f"{n} Main St",
+        "city": "Los Angeles",
+        "zip": "90012",
+        "phone": "213-555-0100",
+        "county": "Los Angeles",
+        "service": "S5170-U6",
+        "dx": "Z59.41",
+        "priority": "routine",
+        "ref": f"PR-{n}",
+    } | over
     return ",".join(values.values()) + "\n"
 
 
 def upload(world, content: bytes, name="members.csv", **kw):
     kw.setdefault("cbo", world.cbo)
-    return imports.start_import(acting_user=world.care_coordinator, plan=world.plan,
-                                upload=SimpleUploadedFile(name, content, "text/csv"), **kw)  # fmt: skip
+    return imports.start_import(
+        acting_user=world.care_coordinator,
+        plan=world.plan,
+        upload=SimpleUploadedFile(name, content, "text/csv"),
+        **kw,
+    )
 
 
 def run(world, content, django_capture_on_commit_callbacks, **kw):
@@ -86,24 +101,44 @@ def test_a_row_for_a_service_or_county_outside_the_cbos_contract_is_refused_with
     world, django_capture_on_commit_callbacks
 ):
     """Issue #14 item 3: a plan refers only for what the CBO is contracted for, in the member's county."""
-    contract(world.plan, world.other_cbo, user=world.contract_manager, terms={"S5170-U6": DEFAULT_TERMS["S5170-U6"]},
-             counties=("Los Angeles",), number="LA-MEALS")  # fmt: skip
+    contract(
+        world.plan,
+        world.other_cbo,
+        user=world.contract_manager,
+        terms={"S5170-U6": DEFAULT_TERMS["S5170-U6"]},
+        counties=("Los Angeles",),
+        number="LA-MEALS",
+    )
     content = (HEADER + row(1) + row(2, service="H0014-U6") + row(3, county="Alameda")).encode()
     batch, _ = run(world, content, django_capture_on_commit_callbacks, cbo=world.other_cbo)
     assert batch.status == "invalid" and Referral.objects.count() == 0
     assert errors(batch) == [
-        (3, "service", "Northside Housing Partners cannot take referrals for Sobering Centers (H0014-U6): "
-                       "Contract LA-MEALS does not cover Sobering Centers (H0014-U6)."),
-        (4, "service", "Northside Housing Partners cannot take referrals for Medically Tailored Meals (S5170-U6): "
-                       "Contract LA-MEALS covers Los Angeles, not Alameda."),
-    ]  # fmt: skip
+        (
+            3,
+            "service",
+            "Northside Housing Partners cannot take referrals for Sobering Centers (H0014-U6): "
+            "Contract LA-MEALS does not cover Sobering Centers (H0014-U6).",
+        ),
+        (
+            4,
+            "service",
+            "Northside Housing Partners cannot take referrals for Medically Tailored Meals (S5170-U6): "
+            "Contract LA-MEALS covers Los Angeles, not Alameda.",
+        ),
+    ]
 
 
 def test_every_bad_row_is_reported_and_nothing_is_imported(world, django_capture_on_commit_callbacks):
     content = (
-        HEADER + row(1) + row(2, cin="12345") + row(3, service="Z9999-U6") + row(4, dob="02/30/1980")
-        + row(5, ref="PR-1") + row(6, county="Gotham") + row(7, dx="59.x")
-    ).encode()  # fmt: skip
+        HEADER
+        + row(1)
+        + row(2, cin="12345")
+        + row(3, service="Z9999-U6")
+        + row(4, dob="02/30/1980")
+        + row(5, ref="PR-1")
+        + row(6, county="Gotham")
+        + row(7, dx="59.x")
+    ).encode()
     batch, _ = run(world, content, django_capture_on_commit_callbacks)
     assert batch.status == "invalid" and batch.error_rows == 6 and batch.total_rows == 7
     found = errors(batch)
@@ -181,8 +216,10 @@ def test_unusable_files_are_reported_clearly(world, django_capture_on_commit_cal
 
 
 def test_utf8_with_bom_and_us_dates_and_aliases_work(world, django_capture_on_commit_callbacks):
-    content = ("\ufeffMember CIN,First,Last,Date of Birth,HCPCS,Plan Referral ID\n"
-               "90000009A,José,Núñez,02/03/1980,S5170 U6,X-1\n").encode()  # fmt: skip
+    content = (
+        "\ufeffMember CIN,First,Last,Date of Birth,HCPCS,Plan Referral ID\n"
+        "90000009A,José,Núñez,02/03/1980,S5170 U6,X-1\n"
+    ).encode()
     batch, _ = run(world, content, django_capture_on_commit_callbacks)
     assert batch.status == "done", errors(batch)
     assert Member.objects.get().last_name == "Núñez"
@@ -200,8 +237,12 @@ def test_50_mb_file_is_streamed_and_its_one_bad_row_found(
         f.write(row(n, cin="BAD"))
     assert path.stat().st_size >= 50 * 1024 * 1024
     with path.open("rb") as fh, django_capture_on_commit_callbacks(execute=True):
-        batch, _ = imports.start_import(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo,
-                                        upload=File(fh, name="big.csv"))  # fmt: skip
+        batch, _ = imports.start_import(
+            acting_user=world.care_coordinator,
+            plan=world.plan,
+            cbo=world.cbo,
+            upload=File(fh, name="big.csv"),
+        )
     batch.refresh_from_db()
     assert batch.status == "invalid" and batch.total_rows == n and batch.error_rows == 1
     assert errors(batch) == [(n + 1, "cin", errors(batch)[0][2])]
@@ -213,8 +254,12 @@ def test_only_plan_referrers_upload(world):
 
     for user in (world.cbo_admin, world.other_plan_coordinator):
         with pytest.raises(PermissionDenied):
-            imports.start_import(acting_user=user, plan=world.plan, cbo=world.cbo,
-                                 upload=SimpleUploadedFile("a.csv", HEADER.encode()))  # fmt: skip
+            imports.start_import(
+                acting_user=user,
+                plan=world.plan,
+                cbo=world.cbo,
+                upload=SimpleUploadedFile("a.csv", HEADER.encode()),
+            )
     assert not ReferralImport.objects.exists()
 
 
@@ -230,8 +275,14 @@ def test_duplicate_references_are_found_across_batches(
     # across batches, and always points at the first line that used it.
     monkeypatch.setattr(imports, "BATCH", 2)
     content = (
-        HEADER + row(1) + row(2) + row(3, ref="PR-1") + row(4) + row(5, ref="PR-4") + row(6, ref="PR-4", cin="1")
-    ).encode()  # fmt: skip
+        HEADER
+        + row(1)
+        + row(2)
+        + row(3, ref="PR-1")
+        + row(4)
+        + row(5, ref="PR-4")
+        + row(6, ref="PR-4", cin="1")
+    ).encode()
     batch, _ = run(world, content, django_capture_on_commit_callbacks)
     assert batch.status == "invalid" and (batch.error_rows, batch.total_rows) == (3, 6)
     assert [(line, col, msg.split(":")[0]) for line, col, msg in errors(batch)] == [

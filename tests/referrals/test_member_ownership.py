@@ -28,8 +28,15 @@ def _contracts(world):
             contracted(world, plan=plan, cbo=cbo)
 
 
-ATTACK = {"first_name": "Mallory", "last_name": "Hacker", "dob": "1999-09-09", "phone": "415-555-6666",
-          "street": "1 Attacker Way", "city": "Oakland", "zip": "94601"}  # fmt: skip
+ATTACK = {
+    "first_name": "Mallory",
+    "last_name": "Hacker",
+    "dob": "1999-09-09",
+    "phone": "415-555-6666",
+    "street": "1 Attacker Way",
+    "city": "Oakland",
+    "zip": "94601",
+}
 
 
 def _plan_member(world):
@@ -45,8 +52,12 @@ def _snapshot(member):
 
 
 def _state():
-    return (Member.objects.count(), Referral.objects.count(), Enrollment.objects.count(),
-            MemberCorrection.objects.count())  # fmt: skip
+    return (
+        Member.objects.count(),
+        Referral.objects.count(),
+        Enrollment.objects.count(),
+        MemberCorrection.objects.count(),
+    )
 
 
 def _body(member, *, source="plan", **extra):
@@ -79,8 +90,9 @@ def test_no_outsider_changes_or_opens_a_member_through_the_referral_api(world, a
         assert _state() == counts
     assert client.get(f"/api/v1/members/{member.pk}/").status_code == 404
     assert member.cin not in str(client.get("/api/v1/members/", {"search": member.cin}).content)
-    assert not AuditEvent.objects.filter(object_type="referrals.Member", object_id=str(member.pk),
-                                         action="update").exists()  # fmt: skip
+    assert not AuditEvent.objects.filter(
+        object_type="referrals.Member", object_id=str(member.pk), action="update"
+    ).exists()
 
 
 def test_another_plan_cannot_refer_a_member_enrolled_with_a_plan(world, api):
@@ -167,8 +179,13 @@ def test_the_plan_cannot_approve_a_community_referral_of_another_plans_member(wo
         "last_name": member.last_name,
         "dob": member.dob,
     }
-    r = ref_svc.record_community_referral(acting_user=world.other_cbo_staff, plan=world.other_plan,
-                                          cbo=world.other_cbo, member_details=typed, service=_service())  # fmt: skip
+    r = ref_svc.record_community_referral(
+        acting_user=world.other_cbo_staff,
+        plan=world.other_plan,
+        cbo=world.other_cbo,
+        member_details=typed,
+        service=_service(),
+    )
     with pytest.raises(ValidationError, match="enrolled with another plan"):
         ref_svc.approve_community_referral(r, acting_user=world.other_plan_coordinator)
     assert not Enrollment.objects.filter(member=member, plan=world.other_plan).exists()
@@ -184,8 +201,14 @@ def test_the_referral_form_of_another_plan_changes_nothing(world, client):
     member = _plan_member(world)
     before, counts = _snapshot(member), _state()
     client.force_login(world.other_plan_coordinator)
-    form = {"cin": member.cin, **ATTACK, "sex": "U", "cbo": world.cbo.pk, "service": _service().pk,
-            "priority": "routine"}  # fmt: skip
+    form = {
+        "cin": member.cin,
+        **ATTACK,
+        "sex": "U",
+        "cbo": world.cbo.pk,
+        "service": _service().pk,
+        "priority": "routine",
+    }
     response = client.post("/referrals/new/", form)
     assert response.status_code == 200 and "enrolled with another plan" in response.content.decode()
     assert _snapshot(member) == before and _state() == counts
@@ -193,16 +216,22 @@ def test_the_referral_form_of_another_plan_changes_nothing(world, client):
 
 def _csv(member, phone):
     header = "CIN,First Name,Last Name,DOB,Phone,Service,Priority,Plan Reference\n"
-    return (header + f"{member.cin},{member.first_name},{member.last_name},{member.dob:%Y-%m-%d},{phone},"
-            "S5170-U6,routine,PR-OWN-1\n").encode()  # fmt: skip
+    return (
+        header + f"{member.cin},{member.first_name},{member.last_name},{member.dob:%Y-%m-%d},{phone},"
+        "S5170-U6,routine,PR-OWN-1\n"
+    ).encode()
 
 
 def test_a_bulk_file_of_another_plan_cannot_name_this_plans_member(world, django_capture_on_commit_callbacks):
     member = _plan_member(world)
     before, counts = _snapshot(member), _state()
     with django_capture_on_commit_callbacks(execute=True):
-        batch, _ = imports.start_import(acting_user=world.other_plan_coordinator, plan=world.other_plan,
-                                        cbo=world.cbo, upload=SimpleUploadedFile("r.csv", _csv(member, "415-555-6666")))  # fmt: skip
+        batch, _ = imports.start_import(
+            acting_user=world.other_plan_coordinator,
+            plan=world.other_plan,
+            cbo=world.cbo,
+            upload=SimpleUploadedFile("r.csv", _csv(member, "415-555-6666")),
+        )
     batch.refresh_from_db()
     assert batch.status == "invalid"
     error = batch.row_errors.get()
@@ -213,8 +242,12 @@ def test_a_bulk_file_of_another_plan_cannot_name_this_plans_member(world, django
 def test_the_owning_plans_bulk_file_updates_and_audits_each_member(world, django_capture_on_commit_callbacks):
     member = _plan_member(world)
     with django_capture_on_commit_callbacks(execute=True):
-        batch, _ = imports.start_import(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo,
-                                        upload=SimpleUploadedFile("r.csv", _csv(member, "415-555-7777")))  # fmt: skip
+        batch, _ = imports.start_import(
+            acting_user=world.care_coordinator,
+            plan=world.plan,
+            cbo=world.cbo,
+            upload=SimpleUploadedFile("r.csv", _csv(member, "415-555-7777")),
+        )
     batch.refresh_from_db()
     assert batch.status == "done", batch.message
     member.refresh_from_db()
@@ -229,8 +262,9 @@ def test_only_the_owning_plan_edits_the_record(world):
         with pytest.raises(PermissionDenied):
             member_svc.update_member(member, acting_user=outsider, plan=world.other_plan, phone="1")
     with pytest.raises(PermissionDenied):  # a role in a plan the member is not enrolled with
-        member_svc.update_member(member, acting_user=world.other_plan_coordinator, plan=world.other_plan,
-                                 phone="415-555-0000")  # fmt: skip
+        member_svc.update_member(
+            member, acting_user=world.other_plan_coordinator, plan=world.other_plan, phone="415-555-0000"
+        )
     member_svc.update_member(
         member, acting_user=world.care_coordinator, plan=world.plan, phone="415-555-0000"
     )
@@ -244,20 +278,25 @@ def test_a_cbo_proposes_a_correction_and_the_plan_decides_it_on_the_member_page(
     page = client.get(f"/members/{member.pk}/").content.decode()
     assert "Propose a correction" in page and "Edit the record" not in page
     assert client.post(f"/members/{member.pk}/", {"action": "edit", "edit-phone": "1"}).status_code == 404
-    response = client.post(f"/members/{member.pk}/", {"action": "propose", "propose-phone": "323-555-0199",
-                                                      "propose-note": "Member told us at the visit"})  # fmt: skip
+    response = client.post(
+        f"/members/{member.pk}/",
+        {"action": "propose", "propose-phone": "323-555-0199", "propose-note": "Member told us at the visit"},
+    )
     assert response.status_code == 302
     correction = MemberCorrection.objects.get(member=member)
     member.refresh_from_db()
     assert member.phone == "213-555-0100" and correction.status == "pending"
     # An outsider CBO cannot propose anything for a member it does not serve.
     with pytest.raises(PermissionDenied):
-        member_svc.propose_correction(member, acting_user=world.other_cbo_staff, organization=world.other_cbo,
-                                      phone="1")  # fmt: skip
+        member_svc.propose_correction(
+            member, acting_user=world.other_cbo_staff, organization=world.other_cbo, phone="1"
+        )
     client.force_login(world.care_coordinator)
     assert "Waiting for the plan" in client.get(f"/members/{member.pk}/").content.decode()
-    refused = client.post(f"/members/{member.pk}/", {"action": "decide", "correction": correction.pk,
-                                                     "decision": "reject", "note": ""})  # fmt: skip
+    refused = client.post(
+        f"/members/{member.pk}/",
+        {"action": "decide", "correction": correction.pk, "decision": "reject", "note": ""},
+    )
     assert "Say why the correction is rejected" in refused.content.decode()
     client.post(
         f"/members/{member.pk}/", {"action": "decide", "correction": correction.pk, "decision": "accept"}
@@ -271,8 +310,9 @@ def test_a_cbo_proposes_a_correction_and_the_plan_decides_it_on_the_member_page(
 
 def test_a_new_member_from_a_community_referral_is_recorded_as_typed(world):
     typed = {"cin": "91230001C", "first_name": "Rosa", "last_name": "Diaz", "dob": date(1970, 1, 2)}
-    r = ref_svc.record_community_referral(acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo,
-                                          member_details=typed, service=_service())  # fmt: skip
+    r = ref_svc.record_community_referral(
+        acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo, member_details=typed, service=_service()
+    )
     assert r.member.first_name == "Rosa" and r.shown_member.full_name == "Rosa Diaz"
     r = ref_svc.approve_community_referral(r, acting_user=world.care_coordinator)
     assert not r.member_hidden and not MemberCorrection.objects.exists()
@@ -286,15 +326,19 @@ def test_only_the_members_plan_patches_the_record_through_the_api(world, api, pe
         f"/api/v1/members/{member.pk}/", ATTACK, format="json"
     )
     assert status.status_code in (403, 404) and _snapshot(member) == before
-    response = api.as_user(world.care_coordinator).patch(f"/api/v1/members/{member.pk}/", {"phone": "415-555-1234"},
-                                                         format="json")  # fmt: skip
+    response = api.as_user(world.care_coordinator).patch(
+        f"/api/v1/members/{member.pk}/", {"phone": "415-555-1234"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["phone"] == "415-555-1234"
 
 
 def test_corrections_through_the_api(world, api):
     member = _plan_member(world)
-    proposed = api.as_user(world.cbo_staff).post(f"/api/v1/members/{member.pk}/corrections/",
-                                                 {"phone": "323-555-0101", "note": "new number"}, format="json")  # fmt: skip
+    proposed = api.as_user(world.cbo_staff).post(
+        f"/api/v1/members/{member.pk}/corrections/",
+        {"phone": "323-555-0101", "note": "new number"},
+        format="json",
+    )
     assert proposed.status_code == 201, proposed.content
     pk = proposed.json()["id"]
     assert (
@@ -317,8 +361,13 @@ def test_corrections_through_the_api(world, api):
 def test_searching_by_name_does_not_reveal_the_record_behind_a_pending_community_referral(world, client):
     member = _plan_member(world)
     typed = {"cin": member.cin, "first_name": "Zed", "last_name": "Unrelated", "dob": member.dob}
-    r = ref_svc.record_community_referral(acting_user=world.other_cbo_staff, plan=world.plan, cbo=world.other_cbo,
-                                          member_details=typed, service=_service())  # fmt: skip
+    r = ref_svc.record_community_referral(
+        acting_user=world.other_cbo_staff,
+        plan=world.plan,
+        cbo=world.other_cbo,
+        member_details=typed,
+        service=_service(),
+    )
     client.force_login(world.other_cbo_staff)
     by_record_name = client.get("/referrals/", {"q": member.last_name[:5]}).content.decode()
     assert r.number not in by_record_name

@@ -28,14 +28,30 @@ GUARDED = {"referrals_referral", "referrals_member", "referrals_authorization", 
 REFERRALS, CBOS = 50_000, 40
 CIN = "70001234A"
 URLS = [
-    "/referrals/", "/referrals/?status=received", "/referrals/?status=overdue", "/referrals/?status=open",
-    f"/referrals/?q={CIN}", "/referrals/?q=Reyes17", "/worklist/", "/worklist/?period=all",
-    "/members/", "/members/?q=Reyes170", f"/members/?q={CIN}", "/members/?q=Ana42",
-    "/authorizations/", "/authorizations/?status=requested",
-    "/api/v1/referrals/", "/api/v1/referrals/?status=received", "/api/v1/referrals/?priority=urgent",
-    "/api/v1/referrals/?overdue=true", f"/api/v1/referrals/?search={CIN}", "/api/v1/referrals/?page=5",
-    "/api/v1/authorizations/", "/api/v1/authorizations/?status=requested", "/api/v1/service-deliveries/",
-]  # fmt: skip
+    "/referrals/",
+    "/referrals/?status=received",
+    "/referrals/?status=overdue",
+    "/referrals/?status=open",
+    f"/referrals/?q={CIN}",
+    "/referrals/?q=Reyes17",
+    "/worklist/",
+    "/worklist/?period=all",
+    "/members/",
+    "/members/?q=Reyes170",
+    f"/members/?q={CIN}",
+    "/members/?q=Ana42",
+    "/authorizations/",
+    "/authorizations/?status=requested",
+    "/api/v1/referrals/",
+    "/api/v1/referrals/?status=received",
+    "/api/v1/referrals/?priority=urgent",
+    "/api/v1/referrals/?overdue=true",
+    f"/api/v1/referrals/?search={CIN}",
+    "/api/v1/referrals/?page=5",
+    "/api/v1/authorizations/",
+    "/api/v1/authorizations/?status=requested",
+    "/api/v1/service-deliveries/",
+]
 
 
 # Known and not yet fixed (issue #15, what is left): a ratchet, so nothing new slips in while these
@@ -46,19 +62,36 @@ URLS = [
 # joins members by hash; the member list for a CBO or hub without a selective search walks
 # members.
 KNOWN = {
-    ("plan", "/referrals/"), ("plan", "/referrals/?status=open"), ("plan", "/worklist/?period=all"),
-    ("plan", "/members/"), ("plan", "/members/?q=Ana42"), ("plan", "/authorizations/"),
-    ("plan", "/api/v1/referrals/"), ("plan", "/api/v1/referrals/?priority=urgent"),
-    ("plan", "/api/v1/referrals/?page=5"), ("plan", "/api/v1/authorizations/"),
+    ("plan", "/referrals/"),
+    ("plan", "/referrals/?status=open"),
+    ("plan", "/worklist/?period=all"),
+    ("plan", "/members/"),
+    ("plan", "/members/?q=Ana42"),
+    ("plan", "/authorizations/"),
+    ("plan", "/api/v1/referrals/"),
+    ("plan", "/api/v1/referrals/?priority=urgent"),
+    ("plan", "/api/v1/referrals/?page=5"),
+    ("plan", "/api/v1/authorizations/"),
     ("plan", "/api/v1/service-deliveries/"),
-    ("cbo", "/members/"), ("cbo", "/members/?q=Reyes170"), ("cbo", "/members/?q=Ana42"),
-    ("hub", "/referrals/"), ("hub", "/referrals/?status=received"), ("hub", "/referrals/?status=overdue"),
-    ("hub", "/referrals/?status=open"), ("hub", "/members/"), ("hub", "/members/?q=Reyes170"),
-    ("hub", "/members/?q=Ana42"), ("hub", "/authorizations/"), ("hub", "/api/v1/referrals/"),
-    ("hub", "/api/v1/referrals/?status=received"), ("hub", "/api/v1/referrals/?priority=urgent"),
-    ("hub", "/api/v1/referrals/?overdue=true"), ("hub", "/api/v1/referrals/?page=5"),
-    ("hub", "/api/v1/authorizations/"), ("hub", "/api/v1/service-deliveries/"),
-}  # fmt: skip
+    ("cbo", "/members/"),
+    ("cbo", "/members/?q=Reyes170"),
+    ("cbo", "/members/?q=Ana42"),
+    ("hub", "/referrals/"),
+    ("hub", "/referrals/?status=received"),
+    ("hub", "/referrals/?status=overdue"),
+    ("hub", "/referrals/?status=open"),
+    ("hub", "/members/"),
+    ("hub", "/members/?q=Reyes170"),
+    ("hub", "/members/?q=Ana42"),
+    ("hub", "/authorizations/"),
+    ("hub", "/api/v1/referrals/"),
+    ("hub", "/api/v1/referrals/?status=received"),
+    ("hub", "/api/v1/referrals/?priority=urgent"),
+    ("hub", "/api/v1/referrals/?overdue=true"),
+    ("hub", "/api/v1/referrals/?page=5"),
+    ("hub", "/api/v1/authorizations/"),
+    ("hub", "/api/v1/service-deliveries/"),
+}
 
 
 def _seed(world) -> None:

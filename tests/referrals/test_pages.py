@@ -28,9 +28,15 @@ def test_every_page_renders_for_its_people(cw, client):
     r = referral(cw)
     auth = authorization(cw, r, units=10)
     login(client, cw.cbo_staff)
-    entry = client.post(reverse("referrals:log_service"), {
-        "referral": r.pk, "service_date": timezone.localdate().isoformat(), "minutes": "30", "place_of_service": "12",
-    })  # fmt: skip
+    entry = client.post(
+        reverse("referrals:log_service"),
+        {
+            "referral": r.pk,
+            "service_date": timezone.localdate().isoformat(),
+            "minutes": "30",
+            "place_of_service": "12",
+        },
+    )
     assert entry.status_code == 302
     delivery = ServiceDelivery.objects.get()
     for user, names in (
@@ -43,33 +49,68 @@ def test_every_page_renders_for_its_people(cw, client):
         login(client, user)
         for name in names:
             assert client.get(reverse(f"referrals:{name}")).status_code == 200, (user, name)
-        for name, pk in (("detail", r.pk), ("authorization", auth.pk), ("member", r.member_id),
-                         ("delivery", delivery.pk)):  # fmt: skip
+        for name, pk in (
+            ("detail", r.pk),
+            ("authorization", auth.pk),
+            ("member", r.member_id),
+            ("delivery", delivery.pk),
+        ):
             assert client.get(reverse(f"referrals:{name}", args=[pk])).status_code == 200, (user, name)
 
 
 def test_plan_refers_a_member_from_the_form(world, client):
     contracted(world)
     login(client, world.care_coordinator)
-    response = client.post(reverse("referrals:create"), {
-        "cin": "91239999A", "first_name": "Mei", "last_name": "Tran", "dob": "1980-02-03", "sex": "F",
-        "county": "Los Angeles", "cbo": world.cbo.pk, "service": "", "priority": "routine",
-        "diagnosis_codes": "Z59.01, Z59.41", "reason": "Housing",
-    })  # fmt: skip
+    response = client.post(
+        reverse("referrals:create"),
+        {
+            "cin": "91239999A",
+            "first_name": "Mei",
+            "last_name": "Tran",
+            "dob": "1980-02-03",
+            "sex": "F",
+            "county": "Los Angeles",
+            "cbo": world.cbo.pk,
+            "service": "",
+            "priority": "routine",
+            "diagnosis_codes": "Z59.01, Z59.41",
+            "reason": "Housing",
+        },
+    )
     assert response.status_code == 200 and "This field is required" in response.content.decode()
     from contracts.models import ServiceCatalogEntry
 
     service = ServiceCatalogEntry.lookup("T2041", ["U6"])
-    bad = client.post(reverse("referrals:create"), {
-        "cin": "91239999A", "first_name": "Mei", "last_name": "Tran", "dob": "1980-02-03", "sex": "F",
-        "cbo": world.cbo.pk, "service": service.pk, "priority": "routine", "diagnosis_codes": "NOTACODE",
-    })  # fmt: skip
+    bad = client.post(
+        reverse("referrals:create"),
+        {
+            "cin": "91239999A",
+            "first_name": "Mei",
+            "last_name": "Tran",
+            "dob": "1980-02-03",
+            "sex": "F",
+            "cbo": world.cbo.pk,
+            "service": service.pk,
+            "priority": "routine",
+            "diagnosis_codes": "NOTACODE",
+        },
+    )
     assert bad.status_code == 200 and Referral.objects.count() == 0
-    ok = client.post(reverse("referrals:create"), {
-        "cin": "91239999A", "first_name": "Mei", "last_name": "Tran", "dob": "1980-02-03", "sex": "F",
-        "cbo": world.cbo.pk, "service": service.pk, "priority": "urgent", "diagnosis_codes": "Z59.01, Z59.41",
-        "contact_preference": "text",
-    })  # fmt: skip
+    ok = client.post(
+        reverse("referrals:create"),
+        {
+            "cin": "91239999A",
+            "first_name": "Mei",
+            "last_name": "Tran",
+            "dob": "1980-02-03",
+            "sex": "F",
+            "cbo": world.cbo.pk,
+            "service": service.pk,
+            "priority": "urgent",
+            "diagnosis_codes": "Z59.01, Z59.41",
+            "contact_preference": "text",
+        },
+    )
     referral_ = Referral.objects.get()
     assert ok.status_code == 302 and referral_.diagnosis_codes == ["Z59.01", "Z59.41"]
     assert referral_.priority == "urgent" and referral_.contact_preference == "text"
@@ -92,9 +133,15 @@ def test_cbo_accepts_and_closes_on_the_page(world, client):
 def test_logging_shows_the_services_message_on_the_form(cw, client):
     r = referral(cw)  # T2041-U6 needs prior authorization; there is none
     login(client, cw.cbo_staff)
-    response = client.post(reverse("referrals:log_service"), {
-        "referral": r.pk, "service_date": timezone.localdate().isoformat(), "units": "2", "place_of_service": "12",
-    })  # fmt: skip
+    response = client.post(
+        reverse("referrals:log_service"),
+        {
+            "referral": r.pk,
+            "service_date": timezone.localdate().isoformat(),
+            "units": "2",
+            "place_of_service": "12",
+        },
+    )
     assert response.status_code == 200
     assert "needs the plan&#x27;s authorization" in response.content.decode()
 
@@ -106,9 +153,16 @@ def test_series_and_repeat_last(cw, client):
     today = timezone.localdate()
     form = client.get(reverse("referrals:log_service")).context["form"]
     days = [value for value, _label in form.fields["days"].choices]
-    response = client.post(reverse("referrals:log_service"), {
-        "referral": r.pk, "service_date": today.isoformat(), "units": "1", "place_of_service": "12", "days": days,
-    })  # fmt: skip
+    response = client.post(
+        reverse("referrals:log_service"),
+        {
+            "referral": r.pk,
+            "service_date": today.isoformat(),
+            "units": "1",
+            "place_of_service": "12",
+            "days": days,
+        },
+    )
     assert response.status_code == 302
     assert ServiceDelivery.objects.count() == len(days)
     repeat = client.get(reverse("referrals:log_service") + "?repeat=1")
@@ -149,14 +203,25 @@ def test_cbo_sees_only_members_referred_to_it(world, client):
 def test_csv_exports(cw, client):
     r = referral(cw, label="G9008-U1")
     login(client, cw.cbo_staff)
-    client.post(reverse("referrals:detail", args=[r.pk]), {
-        "action": "outreach", "outreach-attempted_on": timezone.localdate().isoformat(), "outreach-method": "phone",
-        "outreach-successful": "on", "outreach-minutes": "12",
-    })  # fmt: skip
+    client.post(
+        reverse("referrals:detail", args=[r.pk]),
+        {
+            "action": "outreach",
+            "outreach-attempted_on": timezone.localdate().isoformat(),
+            "outreach-method": "phone",
+            "outreach-successful": "on",
+            "outreach-minutes": "12",
+        },
+    )
     from referrals.services import deliveries
 
-    deliveries.log_service(acting_user=cw.cbo_staff, referral=r, service_date=timezone.localdate(),
-                           place_of_service="12", units=1)  # fmt: skip
+    deliveries.log_service(
+        acting_user=cw.cbo_staff,
+        referral=r,
+        service_date=timezone.localdate(),
+        place_of_service="12",
+        units=1,
+    )
     login(client, cw.care_coordinator)
     month = timezone.localdate().strftime("%Y-%m")
     status = client.get(reverse("referrals:return_files"), {"month": month, "file": "status"})
@@ -164,12 +229,15 @@ def test_csv_exports(cw, client):
     assert status["Content-Type"] == "text/csv"
     assert body.splitlines()[0].startswith("referral,plan_reference,plan,cbo_npi,member_cin")
     assert r.number in body and "in_progress" in body
-    outreach = b"".join(client.get(reverse("referrals:return_files"),
-                                   {"month": month, "file": "outreach"}).streaming_content).decode()  # fmt: skip
+    outreach = b"".join(
+        client.get(reverse("referrals:return_files"), {"month": month, "file": "outreach"}).streaming_content
+    ).decode()
     assert r.number in outreach and ",phone,True,12" in outreach
     today = timezone.localdate()
-    report = client.get(reverse("referrals:report"), {"year": today.year, "quarter": (today.month - 1) // 3 + 1,
-                                                      "format": "csv"})  # fmt: skip
+    report = client.get(
+        reverse("referrals:report"),
+        {"year": today.year, "quarter": (today.month - 1) // 3 + 1, "format": "csv"},
+    )
     text = b"".join(report.streaming_content).decode()
     assert "Los Angeles" in text and "G9008-U1" in text
     page = client.get(reverse("referrals:report"))
@@ -181,10 +249,16 @@ def test_csv_exports(cw, client):
 def test_plan_decides_a_request(cw, client):
     r = referral(cw)
     login(client, cw.cbo_staff)
-    client.post(reverse("referrals:detail", args=[r.pk]), {
-        "action": "request_auth", "request_auth-units": "8", "request_auth-start_date": timezone.localdate(),
-        "request_auth-end_date": timezone.localdate() + timedelta(days=30), "request_auth-note": "Weekly visits",
-    })  # fmt: skip
+    client.post(
+        reverse("referrals:detail", args=[r.pk]),
+        {
+            "action": "request_auth",
+            "request_auth-units": "8",
+            "request_auth-start_date": timezone.localdate(),
+            "request_auth-end_date": timezone.localdate() + timedelta(days=30),
+            "request_auth-note": "Weekly visits",
+        },
+    )
     auth = r.authorizations.get()
     assert auth.status == "requested"
     login(client, cw.care_coordinator)

@@ -24,16 +24,30 @@ MEALS, SOBERING = "S5170-U6", "H0014-U6"
 @pytest.fixture
 def la_meals(world):
     """world.cbo is contracted with world.plan for medically tailored meals, in Los Angeles only."""
-    return contract(world.plan, world.cbo, user=world.contract_manager, terms={MEALS: DEFAULT_TERMS[MEALS]},
-                    counties=("Los Angeles",), number="LA-MEALS")  # fmt: skip
+    return contract(
+        world.plan,
+        world.cbo,
+        user=world.contract_manager,
+        terms={MEALS: DEFAULT_TERMS[MEALS]},
+        counties=("Los Angeles",),
+        number="LA-MEALS",
+    )
 
 
 def _refer(world, label, county="Los Angeles"):
     return ref_svc.create_referral(
-        acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo, service=service(label),
-        member_details={"cin": "91230001A", "first_name": "Rosa", "last_name": "Alvarez", "dob": "1961-04-02",
-                        "county": county},
-    )  # fmt: skip
+        acting_user=world.care_coordinator,
+        plan=world.plan,
+        cbo=world.cbo,
+        service=service(label),
+        member_details={
+            "cin": "91230001A",
+            "first_name": "Rosa",
+            "last_name": "Alvarez",
+            "dob": "1961-04-02",
+            "county": county,
+        },
+    )
 
 
 def _counts():
@@ -54,8 +68,10 @@ def test_uncontracted_service_and_uncovered_county_are_refused_with_the_reason(w
 
 
 def test_a_cbo_without_any_contract_with_the_plan_is_refused(world):
-    with pytest.raises(ValidationError, match="There is no active contract between Pacific Coast Health Plan and "
-                                              "Eastside Community Kitchen"):  # fmt: skip
+    with pytest.raises(
+        ValidationError,
+        match="There is no active contract between Pacific Coast Health Plan and Eastside Community Kitchen",
+    ):
         _refer(world, MEALS)
 
 
@@ -96,18 +112,38 @@ def test_people_who_make_no_referrals_get_no_answer(world, la_meals, client, per
 
 def test_the_page_refuses_an_uncontracted_service_under_the_field(world, la_meals, client):
     client.force_login(world.care_coordinator)
-    response = client.post(reverse("referrals:create"), {
-        "cin": "91230001A", "first_name": "Rosa", "last_name": "Alvarez", "dob": "1961-04-02", "sex": "F",
-        "county": "Alameda", "cbo": world.cbo.pk, "service": service(MEALS).pk, "priority": "routine",
-    })  # fmt: skip
+    response = client.post(
+        reverse("referrals:create"),
+        {
+            "cin": "91230001A",
+            "first_name": "Rosa",
+            "last_name": "Alvarez",
+            "dob": "1961-04-02",
+            "sex": "F",
+            "county": "Alameda",
+            "cbo": world.cbo.pk,
+            "service": service(MEALS).pk,
+            "priority": "routine",
+        },
+    )
     page = response.content.decode()
     assert response.status_code == 200 and "Contract LA-MEALS covers Los Angeles, not Alameda." in page
     assert 'id="id_service_error"' in page and _counts() == (0, 0)
 
 
 def test_the_api_refuses_an_uncontracted_service_with_the_reason(world, la_meals, api):
-    body = {"member": {"cin": "91230001A", "first_name": "Rosa", "last_name": "Alvarez", "dob": "1961-04-02",
-                       "county": "Los Angeles"}, "service": SOBERING, "cbo": world.cbo.pk, "plan": world.plan.pk}  # fmt: skip
+    body = {
+        "member": {
+            "cin": "91230001A",
+            "first_name": "Rosa",
+            "last_name": "Alvarez",
+            "dob": "1961-04-02",
+            "county": "Los Angeles",
+        },
+        "service": SOBERING,
+        "cbo": world.cbo.pk,
+        "plan": world.plan.pk,
+    }
     response = api.as_user(world.care_coordinator).post("/api/v1/referrals/", body, format="json")
     assert response.status_code == 400
     assert "does not cover Sobering Centers (H0014-U6)" in str(response.json()["error"]["fields"]["service"])

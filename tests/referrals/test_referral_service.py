@@ -21,9 +21,16 @@ LA = ZoneInfo("America/Los_Angeles")
 def test_plan_refers_a_member_and_the_cbo_accepts_with_full_history(world):
     contracted(world)
     member = MemberFactory()
-    r = svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=world.cbo, member=member,
-                            service=service("S5170-U6"), diagnosis_codes=["z59.01"], reason="Unsheltered",
-                            priority=Priority.URGENT)  # fmt: skip
+    r = svc.create_referral(
+        acting_user=world.care_coordinator,
+        plan=world.plan,
+        cbo=world.cbo,
+        member=member,
+        service=service("S5170-U6"),
+        diagnosis_codes=["z59.01"],
+        reason="Unsheltered",
+        priority=Priority.URGENT,
+    )
     assert r.status == ReferralStatus.RECEIVED and r.diagnosis_codes == ["Z59.01"]
     assert r.respond_by - r.created_at == timedelta(hours=72)
     assert enrolled(member, world.plan, on=r.created_at.date())
@@ -46,8 +53,13 @@ def test_routine_deadline_counts_business_days():
 def test_only_plan_coordinators_refer_and_only_the_cbo_accepts(world):
     member = MemberFactory()
     with pytest.raises(PermissionDenied):
-        svc.create_referral(acting_user=world.cbo_admin, plan=world.plan, cbo=world.cbo, member=member,
-                            service=service("S5170-U6"))  # fmt: skip
+        svc.create_referral(
+            acting_user=world.cbo_admin,
+            plan=world.plan,
+            cbo=world.cbo,
+            member=member,
+            service=service("S5170-U6"),
+        )
     r = referral(world, accept=False)
     for outsider in (world.other_cbo_admin, world.care_coordinator, world.other_plan_coordinator):
         with pytest.raises(PermissionDenied):
@@ -57,8 +69,13 @@ def test_only_plan_coordinators_refer_and_only_the_cbo_accepts(world):
 def test_unapproved_cbo_cannot_receive_referrals(world):
     draft = OrganizationFactory(onboarding_status=OnboardingStatus.DRAFT)
     with pytest.raises(ValidationError, match="finished onboarding"):
-        svc.create_referral(acting_user=world.care_coordinator, plan=world.plan, cbo=draft, member=MemberFactory(),
-                            service=service("S5170-U6"))  # fmt: skip
+        svc.create_referral(
+            acting_user=world.care_coordinator,
+            plan=world.plan,
+            cbo=draft,
+            member=MemberFactory(),
+            service=service("S5170-U6"),
+        )
 
 
 def test_decline_needs_a_reason_and_is_final(world):
@@ -118,8 +135,14 @@ def test_justice_involved_referral_needs_release_date_and_facility_and_hands_off
 def test_cbo_community_referral_waits_for_plan_review(world):
     contracted(world)
     typed = {"cin": "12345678A", "first_name": "Rosa", "last_name": "Diaz", "dob": date(1970, 1, 2)}
-    r = svc.record_community_referral(acting_user=world.cbo_staff, plan=world.plan, cbo=world.cbo,
-                                      member_details=typed, service=service("S5170-U6"), source="community")  # fmt: skip
+    r = svc.record_community_referral(
+        acting_user=world.cbo_staff,
+        plan=world.plan,
+        cbo=world.cbo,
+        member_details=typed,
+        service=service("S5170-U6"),
+        source="community",
+    )
     member = r.member
     assert r.status == "pending_review" and not Enrollment.objects.filter(member=member).exists()
     with pytest.raises(PermissionDenied):
@@ -132,9 +155,20 @@ def test_outreach_attempts_are_logged(world):
     from django.utils import timezone
 
     r = referral(world, accept=False)
-    a = svc.record_outreach(r, acting_user=world.cbo_staff, attempted_on=timezone.localdate(), method="phone",
-                            successful=False, minutes=5)  # fmt: skip
+    a = svc.record_outreach(
+        r,
+        acting_user=world.cbo_staff,
+        attempted_on=timezone.localdate(),
+        method="phone",
+        successful=False,
+        minutes=5,
+    )
     assert a.get_method_display() == "Phone" and r.outreach_attempts.count() == 1
     with pytest.raises(ValidationError):
-        svc.record_outreach(r, acting_user=world.cbo_staff, attempted_on=timezone.localdate() + timedelta(days=2),
-                            method="phone", successful=True)  # fmt: skip
+        svc.record_outreach(
+            r,
+            acting_user=world.cbo_staff,
+            attempted_on=timezone.localdate() + timedelta(days=2),
+            method="phone",
+            successful=True,
+        )

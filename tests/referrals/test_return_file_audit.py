@@ -23,8 +23,14 @@ def _views(user):
 def test_each_return_file_download_writes_one_row_naming_its_members(cw, client):
     first, second = referral(cw), referral(cw)
     for r in (first, second):
-        ref_svc.record_outreach(r, acting_user=cw.cbo_staff, attempted_on=timezone.localdate(), method="phone",
-                                successful=False, minutes=5)  # fmt: skip
+        ref_svc.record_outreach(
+            r,
+            acting_user=cw.cbo_staff,
+            attempted_on=timezone.localdate(),
+            method="phone",
+            successful=False,
+            minutes=5,
+        )
     client.force_login(cw.care_coordinator)
     month = timezone.localdate().strftime("%Y-%m")
     for kind in ("status", "outreach"):
@@ -55,10 +61,21 @@ def test_the_api_return_files_and_member_bearing_lists_are_audited_once_per_requ
     first, second = referral(cw), referral(cw)
     auth, _other = authorization(cw, first, units=10), authorization(cw, second, units=10)
     for r in (first, second):
-        ref_svc.record_outreach(r, acting_user=cw.cbo_staff, attempted_on=timezone.localdate(), method="phone",
-                                successful=False, minutes=5)  # fmt: skip
-        deliveries.log_service(acting_user=cw.cbo_staff, referral=r, service_date=timezone.localdate(),
-                               place_of_service="12", units=1)  # fmt: skip
+        ref_svc.record_outreach(
+            r,
+            acting_user=cw.cbo_staff,
+            attempted_on=timezone.localdate(),
+            method="phone",
+            successful=False,
+            minutes=5,
+        )
+        deliveries.log_service(
+            acting_user=cw.cbo_staff,
+            referral=r,
+            service_date=timezone.localdate(),
+            place_of_service="12",
+            units=1,
+        )
     both = sorted([first.member_id, second.member_id])
     today = timezone.localdate()
     plan = api.as_user(cw.care_coordinator)

@@ -19,9 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, cbo: int | None = None, plan: int | None = None, **options) -> None:
         result = build_claims(
-            acting_user=None, cbo=Organization.objects.get(pk=cbo) if cbo else None,
-            plan=Organization.objects.get(pk=plan) if plan else None, keep_ids=False,
-        )  # fmt: skip
+            acting_user=None,
+            cbo=Organization.objects.get(pk=cbo) if cbo else None,
+            plan=Organization.objects.get(pk=plan) if plan else None,
+            keep_ids=False,
+        )
         self.stdout.write(
             f"Built {count(result.claims, 'claim')} ({count(result.lines, 'line')}): {result.ready} ready, {result.held} held, "
             f"${result.billed_amount:,.2f}."
