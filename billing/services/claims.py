@@ -856,6 +856,33 @@ def require_biller(acting_user, claim: Claim) -> None:
         raise PermissionDenied("Only the provider's billing coordinator or admin may change its claims.")
 
 
+def _successor(original: Claim, frequency: str, payer_number: str, *, acting_user) -> Claim:
+    """An unsaved draft that follows ``original`` with the plan (a replacement, frequency 7, or a
+    void, frequency 8): the same provider, member, services and amounts, pointing at the plan's
+    claim number. Its control number is given by the caller."""
+    return Claim(
+        billing_provider_id=original.billing_provider_id,
+        submitter_id=original.submitter_id,
+        plan_id=original.plan_id,
+        contract_id=original.contract_id,
+        member_id=original.member_id,
+        referral_id=original.referral_id,
+        authorization_id=original.authorization_id,
+        service_month=original.service_month,
+        first_service_date=original.first_service_date,
+        last_service_date=original.last_service_date,
+        control_number="",
+        frequency=frequency,
+        replaces=original,
+        payer_claim_number=payer_number,
+        place_of_service=original.place_of_service,
+        diagnosis_codes=original.diagnosis_codes,
+        billed_amount=original.billed_amount,
+        created_by=acting_user,
+        status=ClaimStatus.DRAFT,
+    )
+
+
 def _payer_claim_number(claim: Claim, what: str) -> str:
     number = (claim.payer_claim_number or "").strip()
     if not number:
@@ -931,27 +958,7 @@ def correct_claim(claim: Claim, *, acting_user, reason: str = "") -> Claim:
     )
     cache = _Cache()
     rows, lines, fields = _refreshed(original, cache)
-    replacement = Claim(
-        billing_provider_id=original.billing_provider_id,
-        submitter_id=original.submitter_id,
-        plan_id=original.plan_id,
-        contract_id=original.contract_id,
-        member_id=original.member_id,
-        referral_id=original.referral_id,
-        authorization_id=original.authorization_id,
-        service_month=original.service_month,
-        first_service_date=original.first_service_date,
-        last_service_date=original.last_service_date,
-        control_number="",
-        frequency=ClaimFrequency.REPLACEMENT,
-        replaces=original,
-        payer_claim_number=payer_number,
-        place_of_service=original.place_of_service,
-        diagnosis_codes=original.diagnosis_codes,
-        billed_amount=original.billed_amount,
-        created_by=acting_user,
-        status=ClaimStatus.DRAFT,
-    )
+    replacement = _successor(original, ClaimFrequency.REPLACEMENT, payer_number, acting_user=acting_user)
     for name, value in fields.items():
         setattr(replacement, name, value)
     cache.load_orgs([original.billing_provider_id, original.submitter_id, original.plan_id])
@@ -1002,27 +1009,8 @@ def void_claim(claim: Claim, *, acting_user, reason: str = "", rebill: bool = Tr
     claim.status = ClaimStatus.VOIDED
     if not sent:
         return original
-    void = Claim(
-        billing_provider_id=original.billing_provider_id,
-        submitter_id=original.submitter_id,
-        plan_id=original.plan_id,
-        contract_id=original.contract_id,
-        member_id=original.member_id,
-        referral_id=original.referral_id,
-        authorization_id=original.authorization_id,
-        service_month=original.service_month,
-        first_service_date=original.first_service_date,
-        last_service_date=original.last_service_date,
-        control_number=control_numbers.claim_numbers(original.billing_provider_id, 1)[0],
-        frequency=ClaimFrequency.VOID,
-        replaces=original,
-        payer_claim_number=payer_number,
-        place_of_service=original.place_of_service,
-        diagnosis_codes=original.diagnosis_codes,
-        billed_amount=original.billed_amount,
-        created_by=acting_user,
-        status=ClaimStatus.DRAFT,
-    )
+    void = _successor(original, ClaimFrequency.VOID, payer_number, acting_user=acting_user)
+    void.control_number = control_numbers.claim_numbers(original.billing_provider_id, 1)[0]
     void.save()
     ClaimLine.objects.bulk_create(
         [
