@@ -8,6 +8,14 @@ from cbo_portal.models import ApiToken, AuditEvent, County, Document, Invitation
 from cbo_portal.services.organizations import PROFILE_FIELDS
 
 
+class IdField(serializers.IntegerField):
+    """A record's id given in a request: a positive number a database can hold, or a 400 naming
+    the field (an unbounded one reached the database, which may overflow into a 500)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+
 class CountySerializer(serializers.ModelSerializer):
     class Meta:
         model = County

@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cbo_portal.api.serializers import IdField
 from contracts.models import ServiceCatalogEntry, UnknownService
 from referrals.choices import (
     AuthorizationStatus,
@@ -202,10 +203,8 @@ class ReferralCreateSerializer(serializers.Serializer):
     record of a self/community referral (``source`` self or community, with ``plan``)."""
 
     member = MemberInputSerializer()
-    cbo = serializers.IntegerField(
-        required=False, help_text="The CBO referred to (defaults to the caller's CBO)"
-    )
-    plan = serializers.IntegerField(required=False, help_text="The plan (defaults to the caller's plan)")
+    cbo = IdField(required=False, help_text="The CBO referred to (defaults to the caller's CBO)")
+    plan = IdField(required=False, help_text="The plan (defaults to the caller's plan)")
     service = ServiceLabelField()
     source = serializers.ChoiceField(choices=ReferralSource.choices, default=ReferralSource.PLAN)
     reason = serializers.CharField(required=False, allow_blank=True)
@@ -258,7 +257,7 @@ class RequestAuthorizationSerializer(serializers.Serializer):
     start_date = serializers.DateField()
     end_date = serializers.DateField()
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    extends = serializers.IntegerField(required=False, allow_null=True, help_text="Authorization to extend")
+    extends = IdField(required=False, allow_null=True, help_text="Authorization to extend")
 
 
 class DecideSerializer(serializers.Serializer):
@@ -360,7 +359,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 class DeliveryInputSerializer(serializers.Serializer):
     """One service delivered: units, or minutes converted to the contract's unit."""
 
-    referral = serializers.IntegerField()
+    referral = IdField()
     service_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True)
     units = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
@@ -372,7 +371,7 @@ class DeliveryInputSerializer(serializers.Serializer):
 class DeliverySeriesSerializer(serializers.Serializer):
     """Daily services (e.g. meals Monday to Friday): one entry per date, all or none."""
 
-    referral = serializers.IntegerField()
+    referral = IdField()
     dates = serializers.ListField(child=serializers.DateField(), min_length=1, max_length=31)
     units = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
     minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
@@ -468,7 +467,7 @@ class ReferralFileUploadSerializer(serializers.Serializer):
 class ReturnFileQuerySerializer(serializers.Serializer):
     year = serializers.IntegerField(min_value=2020, max_value=2100)
     month = serializers.IntegerField(min_value=1, max_value=12)
-    plan = serializers.IntegerField(required=False)
+    plan = IdField(required=False)
 
 
 class ReturnRowSerializer(serializers.Serializer):

@@ -154,6 +154,18 @@ def test_return_file_lists_status_and_closure(world, api):
     ]
 
 
+@pytest.mark.parametrize("url", ["/api/v1/referrals/return-file/", "/api/v1/referrals/outreach-tracker/"])
+def test_a_plan_id_no_database_holds_is_a_400_naming_the_field(world, api, url):
+    today = timezone.localdate()
+    client = api.as_user(world.care_coordinator)
+    for wrong in ("51136168054765510656", "0", "-4"):
+        response = client.get(url, {"year": today.year, "month": today.month, "plan": wrong})
+        assert response.status_code == 400 and "plan" in response.json()["error"]["fields"], response.content
+    assert (
+        client.get(url, {"year": today.year, "month": today.month, "plan": world.plan.pk}).status_code == 200
+    )
+
+
 def _count(client, url):
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
