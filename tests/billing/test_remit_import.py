@@ -267,9 +267,9 @@ def test_truncated_file_is_refused_and_nothing_is_written(world):
 
 
 def test_many_claims_in_several_chunks(world, monkeypatch):
-    from billing.services import remittances
+    from billing.services.remittances import posting
 
-    monkeypatch.setattr(remittances, "CHUNK", 3)
+    monkeypatch.setattr(posting, "CHUNK", 3)
     claims = [submitted_claim(world, charges=("50.00",)) for _ in range(7)]
     payments = [clp(c, "1", [line_pay(c, 1, "50")]) for c in claims]
     payments.append(clp(claims[0], "22", charge="-50", paid="-50"))  # reversal in a later chunk

@@ -10,8 +10,7 @@ from django.db import connection
 
 from billing.choices import ClaimStatus
 from billing.models import Adjustment, ClaimLine, ClaimStatusChange, Payment, Remittance, RemittanceClaim
-from billing.services import remittances
-from billing.services.remittances import RemittanceImportError, import_remittance
+from billing.services.remittances import RemittanceImportError, import_remittance, posting
 from tests.billing.remit_factories import adj, clp, line_pay, remittance_835, submitted_claim
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +28,7 @@ def _assert_nothing_posted(claims) -> None:
 
 
 def test_an_unbalanced_claim_in_a_late_chunk_changes_nothing(world, monkeypatch):
-    monkeypatch.setattr(remittances, "CHUNK", 2)
+    monkeypatch.setattr(posting, "CHUNK", 2)
     claims = [submitted_claim(world, charges=("50.00",)) for _ in range(7)]
     data = remittance_835(world, [clp(c, "1", [line_pay(c, 1, "50")]) for c in claims])
     paid = f"CLP*{claims[6].control_number}*1*50*50".encode()
@@ -43,18 +42,18 @@ def test_an_unbalanced_claim_in_a_late_chunk_changes_nothing(world, monkeypatch)
 
 @pytest.mark.postgresql
 def test_a_database_error_while_writing_a_chunk_changes_nothing(world, monkeypatch):
-    monkeypatch.setattr(remittances, "CHUNK", 2)
+    monkeypatch.setattr(posting, "CHUNK", 2)
     claims = [submitted_claim(world, charges=("50.00",)) for _ in range(7)]
-    write, calls = remittances._write_chunk, []
+    write, calls = posting._write_chunk, []
 
     def failing_second_write(writes, check_sql):
         calls.append(1)
         if len(calls) == 2:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 / 0")  # the database refuses, on the database thread
+                cursor.execute("SELECT 1 / 0")  # the database refuses
         return write(writes, check_sql)
 
-    monkeypatch.setattr(remittances, "_write_chunk", failing_second_write)
+    monkeypatch.setattr(posting, "_write_chunk", failing_second_write)
     with pytest.raises(Exception, match="division by zero"):
         import_remittance(
             remittance_835(world, [clp(c, "1", [line_pay(c, 1, "50")]) for c in claims]),
@@ -66,7 +65,7 @@ def test_a_database_error_while_writing_a_chunk_changes_nothing(world, monkeypat
 
 @pytest.mark.parametrize("chunk", [1, 2, 1000])
 def test_reversals_and_readjudications_across_chunks_post_as_in_one(world, monkeypatch, chunk):
-    monkeypatch.setattr(remittances, "CHUNK", chunk)
+    monkeypatch.setattr(posting, "CHUNK", chunk)
     c = submitted_claim(world, charges=("60.00", "40.00"))
     import_remittance(
         remittance_835(
