@@ -28,7 +28,8 @@ def _wait_at(folder: str) -> None:
 
 
 def _install_gates(**_kwargs: object) -> None:
-    from billing.services import claims, export837
+    from billing.services import export837
+    from billing.services.claims import bulk as claims
 
     build_gate, export_gate = os.environ.get("TEST_BUILD_GATE"), os.environ.get("TEST_EXPORT_GATE")
     if build_gate and not hasattr(claims._commit, "gated"):

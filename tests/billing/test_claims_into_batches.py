@@ -14,10 +14,10 @@ from django.db import connection
 from billing.choices import BatchStatus, ClaimStatus
 from billing.models import Batch, Claim, ClaimStatusChange
 from billing.services import batches as batch_svc
-from billing.services import claims as claim_svc
 from billing.services import export837
 from billing.services.batches import write_batch_file
 from billing.services.claims import build_claims
+from billing.services.claims import bulk as claim_svc
 from tests.billing.factories import delivery, setup_billing
 from tests.billing.test_claims_export import _batch_text_of, _segments, assert_clean, sets_in_file
 

@@ -10,7 +10,7 @@ import pytest
 
 from billing.choices import ClaimStatus
 from billing.models import Claim, ClaimLine
-from billing.services import claims as claim_svc
+from billing.services.claims import bulk as claim_svc
 from referrals.models import ServiceDelivery
 from tests.billing.factories import delivery, last_month, new_member, setup_billing
 from tests.referrals.factories import enroll
@@ -58,7 +58,7 @@ def test_a_delivery_changed_before_its_chunk_commits_is_billed_as_it_is_now(worl
         claim_svc.Row(*v)
         for v in ServiceDelivery.objects.order_by("pk").values_list(*claim_svc.DELIVERY_FIELDS)
     ]
-    cache = claim_svc._Cache()
+    cache = claim_svc.BuildCache()
     chunk = claim_svc._prepare(rows, cache, acting_user=world.cbo_billing, today=None)
     assert sorted(c.billed_amount for c, _lines in chunk.pairs) == [Decimal("95.00")] * 2
 
