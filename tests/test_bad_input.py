@@ -38,6 +38,7 @@ from contracts.models import Contract, RateLine
 from referrals.choices import ImportStatus
 from referrals.models import Member, Referral, ReferralImport
 from referrals.services import imports
+from referrals.services.imports import writing as import_writing
 from tests.billing.remit_factories import ack_999, clp, line_pay, remittance_835, sent_batch, submitted_claim
 from tests.referrals.factories import covered_world
 
@@ -497,7 +498,7 @@ def test_any_exception_ends_a_referral_import_failed_with_its_reason(seeded, mon
     def boom(*args, **kwargs):
         raise KeyError("service_id")
 
-    monkeypatch.setattr(imports, "_write_batch", boom)
+    monkeypatch.setattr(import_writing, "_write_batch", boom)
     batch = imports.process(batch)
     assert batch.status == ImportStatus.FAILED and batch.finished
     assert batch.message.startswith(

@@ -19,6 +19,7 @@ from referrals.models import (
     ReferralStatusChange,
 )
 from referrals.services import imports
+from referrals.services.imports import checking as import_checking
 from tests.referrals.factories import DEFAULT_TERMS, MemberFactory, contract, contracted
 
 pytestmark = pytest.mark.django_db
@@ -273,7 +274,7 @@ def test_duplicate_references_are_found_across_batches(
 ):
     # Rows are checked a batch at a time; a repeated plan reference is caught within a batch and
     # across batches, and always points at the first line that used it.
-    monkeypatch.setattr(imports, "BATCH", 2)
+    monkeypatch.setattr(import_checking, "BATCH", 2)
     content = (
         HEADER
         + row(1)
