@@ -8,8 +8,10 @@ export DJANGO_SETTINGS_MODULE := cbo_portal.settings
 
 .PHONY: install run test lint typecheck check services chromium sshd worker clean
 
-# Modules mypy checks (with django-stubs) in `make test`.
-TYPED := billing/x12 billing/services/states.py billing/selectors.py cbo_portal/fastpath.py
+# Modules mypy checks (with django-stubs) in `make test`: the X12 code, every service, every selector.
+TYPED := billing/x12 cbo_portal/fastpath.py referrals/rules.py \
+  billing/services cbo_portal/services contracts/services referrals/services \
+  billing/selectors.py contracts/selectors.py referrals/selectors.py
 
 install: $(STAMP)  ## Create .venv with everything run and test need (no-op when up to date)
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Self
 
 from django.db.models import Prefetch
 
@@ -140,7 +141,7 @@ class RateBook:
     @classmethod
     def load(
         cls, cbo: Organization, plan: Organization, *, services: Iterable[ServiceCatalogEntry] | None = None
-    ) -> RateBook:
+    ) -> Self:
         provider_ids = [cbo.pk, *([cbo.hub_id] if getattr(cbo, "hub_id", None) else [])]
         lines = RateLine.objects.select_related("service").prefetch_related("versions")
         if services is not None:
@@ -274,6 +275,33 @@ class RateBook:
         return Price(
             found, quantity, rate=version.rate, unit=version.unit, amount=money(version.rate * quantity)
         )
+
+
+class MemoBook(RateBook):
+    """A ``RateBook`` that remembers its answers for one run (a claim build, a scrub): claims repeat
+    the same few services and dates thousands of times, and an answer depends only on the service,
+    the units, the day and the county."""
+
+    def __init__(self, cbo: Organization, plan: Organization, contracts: Sequence[Contract]) -> None:
+        super().__init__(cbo, plan, contracts)
+        self._coverage: dict[tuple, Coverage] = {}
+        self._price: dict[tuple, Price] = {}
+
+    def coverage(self, service: ServiceCatalogEntry, *, on: date, county: CountyRef = None) -> Coverage:
+        key = (service.pk, on, getattr(county, "pk", county))
+        found = self._coverage.get(key)
+        if found is None:
+            found = self._coverage[key] = super().coverage(service, on=on, county=county)
+        return found
+
+    def price(
+        self, service: ServiceCatalogEntry, units: Decimal | int | str, *, on: date, county: CountyRef = None
+    ) -> Price:
+        key = (service.pk, units, on, getattr(county, "pk", county))
+        found = self._price.get(key)
+        if found is None:
+            found = self._price[key] = super().price(service, units, on=on, county=county)
+        return found
 
 
 def rate_book(cbo: Organization, plan: Organization) -> RateBook:

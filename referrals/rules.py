@@ -5,6 +5,7 @@ same function and say the same words. A value too long for its column is refused
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from cbo_portal import identifiers
@@ -50,7 +51,7 @@ def member_problems(
     dob: date | None,
     today: date,
     lengths: bool = True,
-    **text: str,
+    text: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The problems of a member's details, by field: the CIN's form, both names present, a birth
     date that is not in the future nor before 1900, and (unless ``lengths`` is off: the model's
@@ -67,7 +68,7 @@ def member_problems(
             problems["dob"] = "The date of birth cannot be in the future."
         elif dob.year < OLDEST_BIRTH_YEAR:
             problems["dob"] = f"A date of birth before {OLDEST_BIRTH_YEAR} is not possible."
-    for field, value in {"first_name": first_name, "last_name": last_name, **text}.items():
+    for field, value in {"first_name": first_name, "last_name": last_name, **(text or {})}.items():
         if lengths and field not in problems and (problem := too_long(field, value, MEMBER_LENGTHS[field])):
             problems[field] = problem
     return problems

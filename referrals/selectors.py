@@ -27,6 +27,7 @@ from referrals.choices import (
     ReferralStatus,
 )
 from referrals.models import Authorization, Enrollment, Member, OutreachAttempt, Referral, ServiceDelivery
+from referrals.models.referrals import ReferralQuerySet
 
 # Worklist thresholds: an authorization is "running out" when it ends within this many days or has
 # less than this share of its units left.
@@ -265,7 +266,7 @@ def network_figures(referrals: QuerySet) -> tuple[Funnel, list[CboPerformance]]:
     medians."""
     now = timezone.now()
     days = ExpressionWrapper(F("first_service_date") - TruncDate("created_at"), output_field=DurationField())
-    figures = {
+    figures: dict[str, Aggregate] = {
         "n": Count("pk"),
         "accepted": Count("pk", filter=Q(status__in=ACCEPTED_OR_LATER)),
         "served": Count("pk", filter=Q(first_service_date__isnull=False)),
@@ -415,7 +416,7 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     return start, datetime.combine(nxt, time.min, tz)
 
 
-def return_file_referrals(referrals: QuerySet, year: int, month: int) -> QuerySet:
+def return_file_referrals(referrals: ReferralQuerySet, year: int, month: int) -> ReferralQuerySet:
     """Referrals whose status changed in the month, or still open at its end (the plan tracks
     every referral until its loop closes)."""
     start, end = month_bounds(year, month)
@@ -467,7 +468,7 @@ OUTREACH_COLUMNS = [
 ]
 
 
-def return_file_rows(referrals: QuerySet, year: int, month: int) -> Iterable[dict]:
+def return_file_rows(referrals: ReferralQuerySet, year: int, month: int) -> Iterable[dict]:
     """The monthly return file to a plan: each referral's status, the date of its last status
     change and the loop-closure reason (streamed)."""
     for r in return_file_referrals(referrals, year, month).iterator(chunk_size=2000):

@@ -209,6 +209,10 @@ class Acknowledgement(models.Model):
     )
     imported_at = models.DateTimeField(auto_now_add=True)
 
+    # Not stored: set by ``billing.services.acks.import_ack`` on what it returns, True when the file
+    # had been imported before and nothing changed.
+    already_imported: bool = False
+
     objects = AcknowledgementQuerySet.as_manager()
 
     class Meta:

@@ -35,13 +35,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.choices import AckKind, BatchStatus, ClaimStatus
@@ -97,28 +98,33 @@ def import_ack(data: bytes, *, file_name: str, acting_user=None) -> Acknowledgem
         raise AckImportError(f"{name} was not imported: {exc}") from exc
     actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
     user = actor if scope is not None else None
-    apply = {"999": _apply_999, "277CA": _apply_277ca, "TA1": _apply_ta1}[kind]
+    appliers: dict[str, Callable[..., Acknowledgement]] = {
+        "999": _apply_999,
+        "277CA": _apply_277ca,
+        "TA1": _apply_ta1,
+    }
+    apply = appliers[kind]
     try:
         with transaction.atomic():
             ack = apply(parsed, data, digest, name, actor, user)
     except _AlreadyImported as found:
-        found.ack.already_imported = True  # type: ignore[attr-defined]
+        found.ack.already_imported = True
         return found.ack
     except IntegrityError:
         # A concurrent import of the same file for the same batch won the race: report it.
         found_ack = Acknowledgement.objects.filter(sha256=digest).order_by("pk").first()
         if found_ack is None:
             raise
-        found_ack.already_imported = True  # type: ignore[attr-defined]
+        found_ack.already_imported = True
         return found_ack
-    ack.already_imported = False  # type: ignore[attr-defined]
+    ack.already_imported = False
     return ack
 
 
 # --------------------------------------------------------------------------- shared steps
 
 
-def _batches_for(user) -> object:
+def _batches_for(user) -> QuerySet[Batch]:
     batches = Batch.objects.select_for_update(of=("self",)).filter(status__in=ANSWERABLE_BATCH_STATUSES)
     if user is not None:  # a person imports only for batches they send
         batches = batches.filter(billing_scope_q(user, provider="submitter", submitter=None, plan=None))
@@ -376,8 +382,8 @@ def _apply_277ca(
                     billing_scope_q(user, provider="submitter", submitter=None, plan=None)
                 )
             )
-        if (found := held.order_by("pk").first()) is not None:
-            raise _AlreadyImported(found)
+        if (already := held.order_by("pk").first()) is not None:
+            raise _AlreadyImported(already)
         raise AckImportError(
             f"{name} was not imported: its {count(len(verdicts), 'claim')} ({', '.join(sorted(numbers)[:5])}"
             f"{'…' if len(numbers) > 5 else ''}) match no claim we sent that is waiting for an answer."

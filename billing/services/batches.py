@@ -361,10 +361,11 @@ def _progress(batch_id: int, every: float = 0.5):
     return report
 
 
-def write_batch_file(batch: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:
+def write_batch_file(batch_or_id: Batch | int, *, acting_user=None, attempts: int = 3) -> Batch:
     """Write the batch's file in this process and move it building → ready (see the module
     docstring). Returns the batch as it is now; a batch past ``building`` is returned untouched."""
-    batch = Batch.objects.select_related("submitter", "plan").get(pk=getattr(batch, "pk", batch))
+    pk = batch_or_id.pk if isinstance(batch_or_id, Batch) else batch_or_id
+    batch = Batch.objects.select_related("submitter", "plan").get(pk=pk)
     for _attempt in range(attempts):
         if batch.status != BatchStatus.BUILDING:
             return batch

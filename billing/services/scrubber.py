@@ -37,7 +37,7 @@ from cbo_portal.fastpath import among
 from cbo_portal.models import County, Organization
 from contracts.models import Contract, ServiceCatalogEntry
 from contracts.models.contracts import human_date
-from contracts.selectors import RateBook
+from contracts.selectors import MemoBook, RateBook
 from referrals.choices import USABLE_AUTHORIZATION, AuthorizationStatus, PlaceOfService
 from referrals.models import Authorization, Enrollment, Member
 from referrals.selectors import EnrollmentIndex
@@ -170,9 +170,7 @@ class Lookups:
     def rate_book(self, cbo_id: int, plan_id: int) -> RateBook:
         key = (cbo_id, plan_id)
         if key not in self.rate_books:
-            from billing.services.claims import MemoBook
-
-            self.rate_books[key] = MemoBook(RateBook.load(self.orgs[cbo_id], self.orgs[plan_id]))
+            self.rate_books[key] = MemoBook.load(self.orgs[cbo_id], self.orgs[plan_id])
         return self.rate_books[key]
 
     def terms(self, claim: Claim, line: ClaimLine) -> ServiceTerms:
@@ -183,8 +181,8 @@ class Lookups:
         if found is None:
             book = self.rate_book(claim.billing_provider_id, claim.plan_id)
             cov = book.coverage(self.services[line.service_id], on=line.service_date)
-            if cov.covered:
-                version = cov.version
+            version = cov.version
+            if cov.covered and version is not None:
                 found = ServiceTerms(
                     True, bool(cov.authorization_required), version.units_per_day, version.units_per_month
                 )

@@ -164,7 +164,7 @@ def upload_document(org: Organization, *, acting_user, kind: str, upload: Upload
         organization=org,
         kind=kind,
         file=upload,
-        original_name=upload.name[:255],
+        original_name=(upload.name or "document")[:255],
         content_type=content_type,
         size=upload.size,
         sha256=digest.hexdigest(),

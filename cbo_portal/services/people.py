@@ -8,6 +8,7 @@ account with the same email) and spends the invitation in one transaction.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -50,7 +51,7 @@ def invite(org: Organization, *, acting_user, email: str, role: str) -> tuple[In
         role=role,
         token_hash=hash_secret(token),
         invited_by=acting_user,
-        expires_at=timezone.now() + timezone.timedelta(hours=settings.INVITATION_TTL_HOURS),
+        expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
     link = settings.SITE_URL + reverse("accept_invitation", args=[token])
     audit.record(

@@ -29,9 +29,9 @@ CAP_FIELDS = (
 TERM_FIELDS = ("unit", "rate", "authorization", *CAP_FIELDS)
 
 
-def human_date(day: date) -> str:
-    """``Jan 5, 2026``: how dates read in messages."""
-    return f"{day:%b} {day.day}, {day.year}"
+def human_date(day: date | None) -> str:
+    """``Jan 5, 2026``: how dates read in messages (``no date`` for a date not set)."""
+    return f"{day:%b} {day.day}, {day.year}" if day is not None else "no date"
 
 
 def signed_document_path(instance: Contract, filename: str) -> str:

@@ -83,7 +83,7 @@ class Entry:
 
     service_date: date
     place_of_service: str
-    units: Decimal | None = None
+    units: Decimal | int | str | None = None  # as typed; ``_units`` checks it
     minutes: int | None = None
     end_date: date | None = None
     note: str = ""
@@ -178,8 +178,8 @@ def _check_caps(delivery: ServiceDelivery, version: RateLineVersion, auth: Autho
                     f"already logged this {label}, so {units} more would go over."
                 }
             )
-    cap = version.units_per_authorization
-    if cap and auth is not None and auth.units_used + units > cap:
+    per_authorization = version.units_per_authorization
+    if per_authorization and auth is not None and auth.units_used + units > per_authorization:
         raise ValidationError(
             {"units": f"The contract allows {version.units_per_authorization} {unit} per authorization."}
         )
@@ -344,7 +344,7 @@ def _validate(
             )
             if old and old[0] == auth.pk:
                 previous = old[1]
-        left = auth.units_approved - auth.units_used + previous
+        left = (auth.units_approved or Decimal(0)) - auth.units_used + previous
         if delivery.units > left:
             raise ValidationError(
                 {
@@ -447,7 +447,8 @@ def log_series(
     all or none. Errors name the day they belong to."""
     if not dates:
         raise ValidationError({"dates": "Pick at least one day."})
-    created, problems = [], []
+    created: list[ServiceDelivery] = []
+    problems: list[str] = []
     for day in sorted(set(dates)):
         try:
             with transaction.atomic():

@@ -34,7 +34,7 @@ from billing.services.claims.bulk import (
     build_claims,
     require_builder,
 )
-from billing.services.claims.drafting import MemoBook, submitter_for
+from billing.services.claims.drafting import submitter_for
 from billing.services.claims.lifecycle import (
     CORRECTABLE,
     RESCRUBBABLE,
@@ -54,7 +54,6 @@ __all__ = [
     "BuildResult",
     "ChunkHook",
     "CorrectionPreview",
-    "MemoBook",
     "Shard",
     "billable_deliveries",
     "build_claims",

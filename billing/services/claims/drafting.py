@@ -14,7 +14,7 @@ from billing.models import ClaimLine
 from cbo_portal.models import County, Organization
 from contracts.models import ServiceCatalogEntry
 from contracts.money import ZERO, money
-from contracts.selectors import RateBook
+from contracts.selectors import MemoBook
 
 MAX_LINES = 50
 TELEHEALTH_POS = ("02", "10")
@@ -95,33 +95,8 @@ class BuildCache:
     def book(self, cbo_id: int, plan_id: int) -> MemoBook:
         key = (cbo_id, plan_id)
         if key not in self.rate_books:
-            self.rate_books[key] = MemoBook(RateBook.load(self.org(cbo_id), self.org(plan_id)))
+            self.rate_books[key] = MemoBook.load(self.org(cbo_id), self.org(plan_id))
         return self.rate_books[key]
-
-
-class MemoBook:
-    """A RateBook that remembers its answers for the run: claims repeat the same few services
-    and dates thousands of times, and the answer depends only on (service, date, county)."""
-
-    def __init__(self, book: RateBook) -> None:
-        self.book = book
-        self.contracts = book.contracts
-        self._coverage: dict = {}
-        self._price: dict = {}
-
-    def coverage(self, service: ServiceCatalogEntry, *, on: date, county: County | None = None):
-        key = (service.id, on, county and county.id)
-        found = self._coverage.get(key)
-        if found is None:
-            found = self._coverage[key] = self.book.coverage(service, on=on, county=county)
-        return found
-
-    def price(self, service: ServiceCatalogEntry, units, *, on: date, county: County | None = None):
-        key = (service.id, units, on, county and county.id)
-        found = self._price.get(key)
-        if found is None:
-            found = self._price[key] = self.book.price(service, units, on=on, county=county)
-        return found
 
 
 @dataclass(slots=True)
@@ -179,7 +154,7 @@ class LineDraft:
 
 def submitter_for(provider: Organization) -> Organization:
     """Who sends a provider's claims: its hub when it has one, otherwise itself."""
-    return provider.hub if provider.hub_id else provider
+    return provider.hub if provider.hub is not None else provider
 
 
 def _line_modifiers(service: ServiceCatalogEntry, place_of_service: str) -> list[str]:
@@ -218,8 +193,10 @@ def priced_lines(
 ) -> list:
     """Priced, unsaved lines for ``rows`` (one provider's for one plan, numbered from 1):
     ``ClaimLine`` instances, or ``LineDraft``s for the bulk builder."""
+    if not rows:
+        return []
     lines = []
-    book = cache.book(rows[0].cbo_id, rows[0].plan_id) if rows else None
+    book = cache.book(rows[0].cbo_id, rows[0].plan_id)
     for number, row in enumerate(rows, start=1):
         service = cache.services[row.service_id]
         price = book.price(service, row.units, on=row.service_date, county=county)

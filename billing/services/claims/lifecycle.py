@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -49,9 +50,10 @@ def _rows_for(claim: Claim) -> list[Row]:
     return [found[d] for d in delivery_ids if d in found]
 
 
-def _refreshed(claim: Claim, cache: BuildCache) -> tuple[list[Row], list[ClaimLine], dict]:
+def _refreshed(claim: Claim, cache: BuildCache) -> tuple[list[Row], list[ClaimLine], dict[str, Any]]:
+    """The claim re-read from its source data: its deliveries, re-priced lines and the claim
+    fields they give (diagnoses, dates, total, contract)."""
     rows = _rows_for(claim)
-
     member = Member.objects.get(pk=claim.member_id)
     county = cache.counties.get(member.county_id) if member.county_id else None
     dx = dict(
@@ -59,7 +61,7 @@ def _refreshed(claim: Claim, cache: BuildCache) -> tuple[list[Row], list[ClaimLi
     )
     codes, pointers = claim_diagnoses(rows, dx)
     lines = priced_lines(rows, cache, county, pointers)
-    fields = {"diagnosis_codes": codes}
+    fields: dict[str, Any] = {"diagnosis_codes": codes}
     if rows:
         contract = contract_for(rows, cache, county)
         fields.update(
@@ -231,7 +233,7 @@ def preview_correction(claim: Claim) -> CorrectionPreview:
     )
     problems = [p.as_dict() for p in scrubber.scrub_one(trial, lines, lookups)]
     for ln in lines:
-        ln.service = cache.services.get(ln.service_id)
+        ln.service = cache.services[ln.service_id]
     return CorrectionPreview(lines, list(trial.diagnosis_codes or []), trial.billed_amount, problems)
 
 

@@ -49,7 +49,7 @@ def import_remittance(data: bytes, *, file_name: str, acting_user=None, _retry: 
     not addressed to the uploader, in which case nothing was changed. A user posts only to claims
     they bill for (``uploader_scope``)."""
     scope = uploader_scope(acting_user)
-    org_ids = frozenset()
+    org_ids: frozenset[int] = frozenset()
     if scope is not None:
         org_ids = frozenset(access.org_ids_with_roles(acting_user, PROVIDER_BILLING_ROLES))
     digest = hashlib.sha256(data).hexdigest()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
 from billing.models import (
     Adjustment,
@@ -72,11 +74,11 @@ class ImportContext:
     """What the whole import knows: the remittance row being filled, organizations by id."""
 
     file_name: str
-    acting_user: object
+    acting_user: Any  # the person importing, or None for a system pickup
     row: Remittance | None = None
     orgs: dict[int, tuple[str, int | None]] = field(default_factory=dict)  # id → (npi, hub id)
     result: ImportResult = field(default_factory=lambda: ImportResult(remittance=None))
-    now: object = None
+    now: datetime = field(default_factory=timezone.now)
     scope: Q | None = None
     org_ids: frozenset[int] = frozenset()  # the uploader's billing organizations (when scoped)
     set_claims: int = 0  # CLPs of the current transaction set so far

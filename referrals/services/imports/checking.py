@@ -83,8 +83,8 @@ class DuplicateFinder:
                 f"SELECT ref, line FROM {self.TABLE} WHERE ref = ANY(%s::varchar[])",  # noqa: S608
                 [array_literal(list({ref for _, ref in again}))],
             )
-            first = dict(cursor.fetchall())
-        return {line: first[ref] for line, ref in again}
+            first_line = dict(cursor.fetchall())
+        return {line: first_line[ref] for line, ref in again}
 
     def close(self) -> None:
         if self.on_server:

@@ -101,7 +101,7 @@ class RowChecker:
         return offer_problem(
             self.books[cbo_id],
             self.entries[service_id],
-            county=self.county_records.get(county_id),
+            county=self.county_records.get(county_id) if county_id is not None else None,
             on=self.today,
         )
 
@@ -142,12 +142,12 @@ class RowChecker:
                     else "The date of birth is missing.",
                 )
             )
-        for field, problem in rules.member_problems(
-            cin=cin, first_name=first, last_name=last, dob=dob, today=self.today, **text
+        for field, member_problem in rules.member_problems(
+            cin=cin, first_name=first, last_name=last, dob=dob, today=self.today, text=text
         ).items():
             if field == "cin" and cin:
-                problem = f"“{cin}”: {problem}"
-            errors.append((COLUMN_OF.get(field, field), problem))
+                member_problem = f"“{cin}”: {member_problem}"
+            errors.append((COLUMN_OF.get(field, field), member_problem))
         service_text = (get("service") or "").strip()
         if get("modifiers"):
             service_text = f"{service_text}-{get('modifiers')}"
@@ -201,6 +201,9 @@ class RowChecker:
             errors.append(("service", problem))
         if errors:
             return None, errors
+        # Each of these, when missing, added an error above.
+        assert dob is not None and sex is not None and priority is not None
+        assert cbo_id is not None and isinstance(service, int)
         return CleanRow(
             line=line,
             cin=cin,

@@ -74,7 +74,7 @@ def import_valid_rows(batch: ReferralImport, *, acting_user) -> ReferralImport:
         actor=acting_user,
         action=AuditAction.UPDATE,
         obj=batch,
-        organization=batch.plan_id and batch.plan,
+        organization=batch.plan if batch.plan_id else None,
         summary=f"Chose to import the valid rows of {batch.original_name}",
     )
     from referrals.tasks import process_referral_import

@@ -139,7 +139,16 @@ def _member_lines(rows: list[CleanRow], ids: list[int], now: datetime) -> Iterat
     rare row that needs it, instead of eight escape calls per row (7 ms → 4 ms per 2,000 rows)."""
     n = now.isoformat()
     for r, pk in zip(rows, ids, strict=True):
-        text = (r.first_name, r.last_name, r.phone, r.street, r.city, r.state, r.zip, r.language)
+        text: tuple[str, ...] = (
+            r.first_name,
+            r.last_name,
+            r.phone,
+            r.street,
+            r.city,
+            r.state,
+            r.zip,
+            r.language,
+        )
         if needs_copy_escape("".join(text)):
             text = tuple(map(copy_escape, text))
         first, last, phone, street, city, state, zip_code, language = text
@@ -265,44 +274,48 @@ def _write_batch(
             for p, d in deadlines.items()
         }
         source = t(ReferralSource.PLAN)
-        lines = (
-            f"{head}{r.cbo_id}\t{ids[r.cin]}\t{r.service_id}\t{source}\t{e(r.plan_reference)}\t{e(r.reason)}\t"
-            f"{_json_codes(r.diagnosis)}{tail[r.priority]}"
-            for r in rows
+        copy_lines(
+            Referral,
+            REFERRAL_COLUMNS,
+            (
+                f"{head}{r.cbo_id}\t{ids[r.cin]}\t{r.service_id}\t{source}\t{e(r.plan_reference)}\t{e(r.reason)}\t"
+                f"{_json_codes(r.diagnosis)}{tail[r.priority]}"
+                for r in rows
+            ),
         )
     else:
-        lines = [
-            (
-                batch.plan_id,
-                r.cbo_id,
-                ids[r.cin],
-                r.service_id,
-                ReferralSource.PLAN,
-                r.plan_reference,
-                r.reason,
-                r.diagnosis,
-                r.priority,
-                "",
-                "",
-                "",
-                "",
-                "",
-                ReferralStatus.RECEIVED,
-                now,
-                deadlines[r.priority],
-                "",
-                "",
-                "",
-                batch.pk,
-                batch.uploaded_by_id,
-                now,
-            )
-            for r in rows
-        ]
-    if postgres:
-        copy_lines(Referral, REFERRAL_COLUMNS, lines)
-    else:
-        copy_rows(Referral, REFERRAL_COLUMNS, lines)
+        copy_rows(
+            Referral,
+            REFERRAL_COLUMNS,
+            [
+                (
+                    batch.plan_id,
+                    r.cbo_id,
+                    ids[r.cin],
+                    r.service_id,
+                    ReferralSource.PLAN,
+                    r.plan_reference,
+                    r.reason,
+                    r.diagnosis,
+                    r.priority,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    ReferralStatus.RECEIVED,
+                    now,
+                    deadlines[r.priority],
+                    "",
+                    "",
+                    "",
+                    batch.pk,
+                    batch.uploaded_by_id,
+                    now,
+                )
+                for r in rows
+            ],
+        )
     return len(rows)
 
 
