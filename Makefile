@@ -42,6 +42,9 @@ check: install
 	DJANGO_DEBUG=false SECRET_KEY=check-deploy-$$(head -c 32 /dev/urandom | base64 | tr -dc a-zA-Z0-9) \
 	  ALLOWED_HOSTS=billing.example.org CSRF_TRUSTED_ORIGINS=https://billing.example.org \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+	# The production static files build as docker/Dockerfile builds them (hashed, compressed).
+	DJANGO_DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+	  $(BIN)/python manage.py collectstatic --no-input --clear -v 0
 
 test: install services lint typecheck check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL, then on SQLite
 	@source scripts/test-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
