@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from cbo_portal import access, two_factor
 from cbo_portal.api import serializers as s
 from cbo_portal.api.base import ScopedReadOnlyViewSet, ScopedViewSetMixin
+from cbo_portal.api.filters import MomentFilter
 from cbo_portal.models import ApiToken, AuditEvent, County, Document, Invitation, Membership, Organization
 from cbo_portal.services import onboarding, organizations, people
 
@@ -133,8 +134,8 @@ class DocumentViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Read
 
 
 class AuditEventFilter(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte")
+    until = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

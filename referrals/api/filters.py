@@ -6,14 +6,15 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from cbo_portal.api.filters import MomentFilter
 from referrals import selectors
 from referrals.models import Authorization, Referral, ServiceDelivery
 
 
 class ReferralFilter(filters.FilterSet):
     overdue = filters.BooleanFilter(method="filter_overdue", label="Awaiting a response past the deadline")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Referral

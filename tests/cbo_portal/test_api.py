@@ -29,6 +29,24 @@ def test_validation_errors_name_the_field(world, api):
     assert world.cbo.npi != "1234567890"
 
 
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/audit-events/", "until"),
+        ("/api/v1/audit-events/", "since"),
+        ("/api/v1/referrals/", "created_before"),
+    ],
+)
+def test_a_time_with_an_offset_no_clock_shows_is_a_400_naming_the_parameter(world, api, url, parameter):
+    # Python parses +17:07, PostgreSQL refuses it: the request used to end in a 500.
+    client = api.as_user(world.cbo_admin)
+    for moment in ("4682-01-12T00:38:53.85+17:07", "2026-01-01T00:00:00-15:30"):
+        response = client.get(url, {parameter: moment})
+        assert response.status_code == 400, moment
+        assert "offset is out of range" in response.json()["error"]["fields"][parameter][0]
+    assert client.get(url, {parameter: "2026-01-01T00:00:00+14:00"}).status_code == 200
+
+
 def test_illegal_transition_is_409_with_allowed_moves(world, api):
     response = api.as_user(world.contract_manager).post(
         f"/api/v1/organizations/{world.cbo.pk}/decide/", {"decision": "approved"}, format="json"
