@@ -12,6 +12,7 @@ from cbo_portal.dashboard import Tile
 
 
 def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
+    from cbo_portal.pagination import bounded_count
     from referrals import selectors
     from referrals.choices import AuthorizationStatus
     from referrals.models import Authorization, Referral
@@ -23,9 +24,9 @@ def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
         if org.onboarding_status != "approved":
             return  # no referrals or services until approved: the onboarding tile says what is next
         work = selectors.cbo_worklist(request.user, org)
-        awaiting = work.awaiting.count()
+        awaiting, capped = bounded_count(work.awaiting)
         yield Tile(
-            str(awaiting),
+            f"{awaiting:,}{'+' if capped else ''}",
             f"Referral{'s' if awaiting != 1 else ''} awaiting your response",
             reverse("referrals:worklist"),
             "Open the worklist",
@@ -39,10 +40,10 @@ def referral_tiles(request: HttpRequest) -> Iterator[Tile]:
                 "Respond now",
                 "warn",
             )
-        running = work.running_out.count()
+        running, capped = bounded_count(work.running_out)
         if running:
             yield Tile(
-                str(running),
+                f"{running:,}{'+' if capped else ''}",
                 "Authorizations expiring or nearly used up",
                 reverse("referrals:worklist"),
                 "Ask for extensions",

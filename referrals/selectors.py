@@ -18,7 +18,8 @@ from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
 from cbo_portal import identifiers
-from cbo_portal.fastpath import on_postgresql
+from cbo_portal.choices import OrgKind
+from cbo_portal.fastpath import among, on_postgresql
 from cbo_portal.models import Organization
 from referrals.choices import (
     USABLE_AUTHORIZATION,
@@ -112,9 +113,11 @@ def cbo_worklist(user, org: Organization, *, today: date | None = None) -> CboWo
     authorizations ending within 14 days or with under 20% of units left, and the user's
     services logged this week."""
     today = today or timezone.localdate()
-    referrals = Referral.objects.visible_to(user).filter(Q(cbo=org) | Q(cbo__hub=org))
+    # The organization and, for a hub, its member CBOs: one indexed column, not a join to them.
+    providers = [org.pk, *Organization.objects.filter(hub=org).values_list("pk", flat=True)]
+    referrals = Referral.objects.visible_to(user).filter(cbo_id__in=providers)
     awaiting = referrals.awaiting_response().for_list().order_by("respond_by", "pk")
-    auths = Authorization.objects.visible_to(user).filter(Q(cbo=org) | Q(cbo__hub=org))
+    auths = Authorization.objects.visible_to(user).filter(cbo_id__in=providers)
     running_out = (
         auths.filter(status__in=USABLE_AUTHORIZATION, end_date__gte=today)
         .filter(
@@ -139,8 +142,8 @@ def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = Fals
     """Referrals whose member has the CIN (or, with ``partial_cin``, a CIN containing the text) or
     a last name containing it, whose plan reference is the text, or whose CBO's name contains it.
 
-    The matching members and CBOs are looked up first (one query each) and the referrals then
-    filtered by ``member_id``/``cbo_id``/``plan_reference``, each answered by an index: joining the
+    The matching members, CBOs and plan references are looked up first (one query each) and the
+    referrals then filtered by ``member_id``/``cbo_id``/``id``, each answered by an index: joining the
     referral table whole to members and organizations and testing every row took seconds at a
     million referrals. At most ``SEARCH_MEMBERS`` members are matched (a search that broad is
     narrowed by the user, not paged through)."""
@@ -156,12 +159,29 @@ def search_referrals(referrals: QuerySet, text: str, *, partial_cin: bool = Fals
     cbos = list(
         Organization.objects.filter(legal_name__icontains=text).order_by().values_list("pk", flat=True)
     )
-    by_member = Q(member_id__in=members)
-    if not whole_cin:
-        # A referral hiding its member's record (see Referral.member_hidden) is not found by the
-        # record's name: searching must not tell a CBO what the record says.
-        by_member &= ~Q(status=ReferralStatus.PENDING_REVIEW, submitted_member__isnull=False)
-    return referrals.filter(by_member | Q(plan_reference=text) | Q(cbo_id__in=cbos))
+    # A plan reference is unique per plan: the (plan, reference) index answers it plan by plan.
+    plans = Organization.objects.filter(kind=OrgKind.PLAN).values_list("pk", flat=True)
+    by_reference = list(
+        Referral.objects.filter(plan_id__in=plans, plan_reference=text)
+        .exclude(plan_reference="")
+        .order_by()
+        .values_list("pk", flat=True)[:SEARCH_MEMBERS]
+    )
+    # Only what matched goes in the filter (an empty alternative would still steer the planner),
+    # each as one array parameter, not a 5,000-item IN list.
+    found = Q(pk__in=[])
+    if members:
+        by_member = among("member_id", members)
+        if not whole_cin:
+            # A referral hiding its member's record (see Referral.member_hidden) is not found by
+            # the record's name: searching must not tell a CBO what the record says.
+            by_member &= ~Q(status=ReferralStatus.PENDING_REVIEW, submitted_member__isnull=False)
+        found |= by_member
+    if by_reference:
+        found |= among("pk", by_reference)
+    if cbos:
+        found |= among("cbo_id", cbos)
+    return referrals.filter(found)
 
 
 SEARCH_MEMBERS = 5000

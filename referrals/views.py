@@ -25,7 +25,7 @@ from cbo_portal.badinput import id_or_none
 from cbo_portal.charts import bar_chart
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import County, Organization
-from cbo_portal.pagination import BoundedPaginator
+from cbo_portal.pagination import BoundedPaginator, bounded_count, rows_between
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from contracts import selectors as contract_selectors
 from referrals import forms as f
@@ -56,6 +56,7 @@ from referrals.services import referrals as ref_svc
 from referrals.services.common import PLAN_AUTHORIZERS, PLAN_REFERRERS, PROVIDER_WORKERS, can_act_for_provider
 
 PAGE_SIZE = 25
+WORKLIST_ROWS = 20  # the first rows of each worklist table; its tile and "see all" lead on
 
 
 # ---------------------------------------------------------------- who is acting
@@ -127,11 +128,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
     }
     if (cbo := _provider(request)) is not None:
         work = selectors.cbo_worklist(request.user, cbo)
+        # The first rows of each list (what needs doing next) and how many there are in all; the
+        # tiles and "see all" links lead to the full lists.
         context.update(
             work=work,
-            awaiting=list(work.awaiting[:50]),
-            running_out=list(work.running_out[:50]),
-            my_week=list(work.my_week[:100]),
+            awaiting=rows_between(work.awaiting, 0, WORKLIST_ROWS),
+            awaiting_count=bounded_count(work.awaiting),
+            running_out=rows_between(work.running_out, 0, WORKLIST_ROWS),
+            running_out_count=bounded_count(work.running_out),
+            my_week=rows_between(work.my_week, 0, 100),
             week=selectors.week_bounds(),
         )
         member_svc.record_view(

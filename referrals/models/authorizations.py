@@ -92,6 +92,9 @@ class Authorization(models.Model):
             # the authorization lists: newest first within the plan's or the CBO's scope
             models.Index(fields=["plan", "-created_at"], name="auth_plan_created"),
             models.Index(fields=["cbo", "-created_at"], name="auth_cbo_created"),
+            # a hub's lists (several CBOs): read newest first, filtered to its CBOs; the per-CBO
+            # index would have to sort every row of them
+            models.Index(fields=["-created_at", "-id"], name="auth_created"),
         ]
 
     def __str__(self) -> str:

@@ -118,8 +118,11 @@ class ServiceDelivery(models.Model):
             models.CheckConstraint(condition=Q(units__gt=0), name="delivery_units_positive"),
         ]
         indexes = [
-            models.Index(fields=["cbo", "service_date"], name="delivery_cbo_date"),
-            models.Index(fields=["plan", "service_date"], name="delivery_plan_date"),
+            # the lists: newest day first, then id (many entries share a day), within a CBO, a plan,
+            # or (a hub: several CBOs) over all, filtered
+            models.Index(fields=["cbo", "service_date", "id"], name="delivery_cbo_date"),
+            models.Index(fields=["plan", "service_date", "id"], name="delivery_plan_date"),
+            models.Index(fields=["-service_date", "-id"], name="delivery_date"),
             models.Index(fields=["staff", "service_date"], name="delivery_staff_date"),
             models.Index(fields=["member", "service", "service_date"], name="delivery_member_service"),
             # What billing has yet to bill, in the order the claim builder reads it; rows leave

@@ -133,6 +133,9 @@ class Referral(models.Model):
             models.Index(fields=["plan", "status", "-created_at"], name="referral_plan_status"),
             models.Index(fields=["cbo", "-created_at"], name="referral_cbo_created"),
             models.Index(fields=["plan", "-created_at"], name="referral_plan_created"),
+            # a hub's lists (several CBOs): read newest first, filtered to its CBOs; the per-CBO
+            # index would have to sort every row of them
+            models.Index(fields=["-created_at", "-id"], name="referral_created"),
             models.Index(fields=["status", "respond_by"], name="referral_status_due"),
             models.Index(fields=["plan", "status_changed_at"], name="referral_plan_changed"),
             # Overdue lists and counts (awaiting a response, past respond_by) per plan and per CBO:
@@ -147,6 +150,17 @@ class Referral(models.Model):
                 fields=["cbo", "-created_at", "respond_by"],
                 condition=Q(status__in=AWAITING_RESPONSE),
                 name="referral_cbo_awaiting",
+            ),
+            # Urgent referrals (a tenth of them), the lists' and the API's priority filter.
+            models.Index(
+                fields=["plan", "-created_at"],
+                condition=Q(priority=Priority.URGENT),
+                name="referral_plan_urgent",
+            ),
+            models.Index(
+                fields=["cbo", "-created_at"],
+                condition=Q(priority=Priority.URGENT),
+                name="referral_cbo_urgent",
             ),
         ]
 
