@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cbo_bench_lists")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cbo_portal.settings")
 PASSWORD = "bench-load-Password-1"
+# Time allowed for every user to sign in, and a warm-up (bench/locustfile.py), before the
+# ``--seconds`` of browsing that are measured.
+SIGN_IN_SECONDS = 45
 
 
 def free_port() -> int:
@@ -113,6 +116,7 @@ def main() -> None:
             "BENCH_USERS": ",".join(u.username for u in users.values()),
             "BENCH_PASSWORD": PASSWORD,
             "BENCH_URLS": "|".join(URLS),
+            "BENCH_USER_COUNT": str(args.users),
         }
         subprocess.run(
             [
@@ -126,8 +130,7 @@ def main() -> None:
                 "-r",
                 str(min(args.users, 10)),
                 "-t",
-                f"{args.seconds}s",
-                "--reset-stats",
+                f"{args.seconds + SIGN_IN_SECONDS}s",
                 "--host",
                 f"http://127.0.0.1:{port}",
                 "--csv",

@@ -25,7 +25,7 @@ from cbo_portal.badinput import id_or_none
 from cbo_portal.charts import bar_chart
 from cbo_portal.choices import OrgKind
 from cbo_portal.models import County, Organization
-from cbo_portal.pagination import BoundedPaginator, bounded_count, rows_between
+from cbo_portal.pagination import PAGE_COUNT_CAP, BoundedPaginator, bounded_count, rows_between
 from cbo_portal.views.shell import SERVICE_ERRORS, apply_service_error, get_visible, portal_view
 from contracts import selectors as contract_selectors
 from referrals import forms as f
@@ -681,13 +681,23 @@ def authorization_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- members
+def _page_number(request: HttpRequest) -> int:
+    """The page asked for, 1 when the parameter is missing or not a number (``get_page``'s rule)."""
+    raw = request.GET.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
+
+
 @portal_view
 def member_list(request: HttpRequest) -> HttpResponse:
     """Members the user may see, found by CIN or part of a name (a bounded count)."""
     members = Member.objects.visible_to(request.user).select_related("county")
+    cap = PAGE_COUNT_CAP
     if query := request.GET.get("q", "").strip():
         members = selectors.search_members(members, query)
-    page = BoundedPaginator(members.order_by("last_name", "first_name", "pk"), PAGE_SIZE).get_page(
+        # A part of a name can match a tenth of all members ("ana": Ana, Diana, Mariana, ...), and
+        # counting them all means reading each one: a search counts only as far as the next page.
+        cap = (_page_number(request) + 1) * PAGE_SIZE
+    page = BoundedPaginator(members.order_by("last_name", "first_name", "pk"), PAGE_SIZE, cap=cap).get_page(
         request.GET.get("page")
     )
     member_svc.record_view(acting_user=request.user, members=list(page), where="member list")

@@ -72,3 +72,23 @@ def test_the_worklist_shows_the_first_referrals_and_counts_them_all(cw, client, 
     client.force_login(cw.other_cbo_staff)
     response = client.get(reverse("referrals:worklist"))
     assert response.context["awaiting"] == [] and response.context["awaiting_count"] == (0, False)
+
+
+def test_a_member_search_counts_only_as_far_as_the_next_page(cw, client, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for i in range(7):
+        referral(cw, member=MemberFactory(last_name=f"Quintana{i}"))
+    referral(cw, member=MemberFactory(last_name="Other"))
+    client.force_login(cw.care_coordinator)
+    url = reverse("referrals:members")
+    first = client.get(url, {"q": "quintana"}).context["page"]
+    assert [m.last_name for m in first] == ["Quintana0", "Quintana1"]
+    assert first.has_next() and first.paginator.capped and first.paginator.count == 4
+    third = client.get(url, {"q": "quintana", "page": 3}).context["page"]
+    assert [m.last_name for m in third] == ["Quintana4", "Quintana5"]
+    assert third.has_next() and third.paginator.count == 7 and not third.paginator.capped
+    last = client.get(url, {"q": "quintana", "page": 4}).context["page"]
+    assert [m.last_name for m in last] == ["Quintana6"] and not last.has_next()
+    # The other CBO serves none of them.
+    client.force_login(cw.other_cbo_staff)
+    assert list(client.get(url, {"q": "quintana"}).context["page"]) == []
