@@ -48,9 +48,9 @@ check: install
 
 test: install services lint typecheck check  ## Every check: ruff, migrations, deploy settings, pytest on PostgreSQL, then on SQLite
 	@source scripts/test-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
-	@echo "The portable path: every test not marked postgresql (nor browser) again, on SQLite"
+	@echo "The portable path: every test not marked postgresql again, on SQLite (pages in the browser too)"
 	@source scripts/test-env.sh && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 \
-	  $(BIN)/python -m pytest -q -m "not browser" $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -q -m "not postgresql" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3
