@@ -24,7 +24,7 @@ from billing.services.claims.drafting import (
     contract_for,
     priced_lines,
 )
-from billing.services.claims.saving import save_claims, scrub_new
+from billing.services.claims.saving import LINE_FIELDS, save_claims, scrub_new
 from billing.services.states import transition_claim
 from cbo_portal import access
 from cbo_portal.choices import AuditAction
@@ -38,6 +38,13 @@ RESCRUBBABLE = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimSta
 CORRECTABLE = (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
 # Claims a plan never received: voiding them is a withdrawal, no frequency-8 claim is sent.
 UNSENT = (ClaimStatus.DRAFT, ClaimStatus.HELD, ClaimStatus.READY, ClaimStatus.REJECTED)
+# What re-pricing a line changes: every column the builder writes but the line's identity (its
+# claim, delivery, control number, service) and whether it is live.
+REPRICED_FIELDS = [
+    f
+    for f in LINE_FIELDS
+    if f not in ("claim_id", "delivery_id", "live", "line_control_number", "service_id")
+]
 
 
 def _rows_for(claim: Claim) -> list[Row]:
@@ -113,21 +120,7 @@ def rescrub_claim(claim: Claim, *, acting_user, today: date | None = None) -> Cl
     claim.problems = [p.as_dict() for p in problems]
     if claim.status == ClaimStatus.REJECTED:
         claim.batch, claim.transaction_set_control = None, ""
-    ClaimLine.objects.bulk_update(
-        lines,
-        [
-            "line_number",
-            "procedure_code",
-            "modifiers",
-            "service_date",
-            "end_date",
-            "units",
-            "rate",
-            "charge",
-            "diagnosis_pointers",
-            "place_of_service",
-        ],
-    )
+    ClaimLine.objects.bulk_update(lines, REPRICED_FIELDS)
     claim.save()
     target = ClaimStatus.HELD if scrubber.has_errors(problems) else ClaimStatus.READY
     errors = sum(1 for p in problems if p.severity == scrubber.ERROR)
