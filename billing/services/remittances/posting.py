@@ -308,19 +308,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: ImportCo
             if cp.payer_claim_number:
                 state.payer_claim_number = cp.payer_claim_number
         for a in cp.adjustments:
-            adjustments.append(
-                (
-                    claim_id,
-                    None,
-                    rc_id,
-                    a.group,
-                    a.reason[:5],
-                    cp.remark_codes,
-                    cents[a.amount],
-                    None if a.quantity is None else cents[a.quantity],
-                    now,
-                )
-            )
+            adjustments.append(_adjustment_row(a, claim_id, None, rc_id, cp.remark_codes, cents, now))
         used: set[int] = set()
         lines_paid = ZERO
         for svc in cp.services:
@@ -332,19 +320,7 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: ImportCo
             if line_id is not None:
                 line_paid[line_id] += svc_paid
             for a in svc.adjustments:
-                adjustments.append(
-                    (
-                        claim_id,
-                        line_id,
-                        rc_id,
-                        a.group,
-                        a.reason[:5],
-                        svc.remark_codes,
-                        cents[a.amount],
-                        None if a.quantity is None else cents[a.quantity],
-                        now,
-                    )
-                )
+                adjustments.append(_adjustment_row(a, claim_id, line_id, rc_id, svc.remark_codes, cents, now))
         if cp.is_reversal and not cp.services:
             # A claim-level reversal takes back what each line was paid, line by line.
             to_take = -paid
@@ -389,6 +365,20 @@ def _build_chunk(chunk: list[x835.ClaimPayment], read: _ChunkRead, ctx: ImportCo
         ],
         line_increments=increments,
     )
+
+
+def _adjustment_row(
+    a: x835.Adjustment,
+    claim_id: int,
+    line_id: int | None,
+    rc_id: int,
+    remarks: tuple[str, ...],
+    cents: _Cents,
+    now: datetime,
+) -> tuple:
+    """One CAS triplet as an ``Adjustment`` row (``ADJUSTMENT_FIELDS``), claim- or line-level."""
+    quantity = None if a.quantity is None else cents[a.quantity]
+    return (claim_id, line_id, rc_id, a.group, a.reason[:5], remarks, cents[a.amount], quantity, now)
 
 
 def _write_chunk(writes: _ChunkWrites, check_sql: list[str]) -> None:
