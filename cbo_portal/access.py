@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cbo_portal.models import Membership, Organization
 
 _CACHE_ATTR = "_cbo_memberships"
+_HUB_MEMBERS_ATTR = "_cbo_hub_members"
 
 
 def memberships(user) -> list[Membership]:
@@ -34,10 +35,24 @@ def memberships(user) -> list[Membership]:
     return cached
 
 
+def hub_member_ids(user, hubs: Iterable[int]) -> list[int]:
+    """The CBOs that bill through ``hubs``, cached on the user for the request (the scope of
+    every list on a page asks)."""
+    key = tuple(sorted(hubs))
+    cached = getattr(user, _HUB_MEMBERS_ATTR, None)
+    if cached is None or cached[0] != key:
+        from cbo_portal.models import Organization
+
+        cached = (key, list(Organization.objects.filter(hub_id__in=key).values_list("pk", flat=True)))
+        setattr(user, _HUB_MEMBERS_ATTR, cached)
+    return cached[1]
+
+
 def forget(user) -> None:
-    """Drop the cached memberships (after a membership changes)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    """Drop the cached memberships and hub members (after a membership changes)."""
+    for attr in (_CACHE_ATTR, _HUB_MEMBERS_ATTR):
+        if hasattr(user, attr):
+            delattr(user, attr)
 
 
 def member_org_ids(user) -> set[int]:

@@ -169,6 +169,18 @@ if not CELERY_TASK_ALWAYS_EAGER and not REDIS_URL:
     raise ImproperlyConfigured(
         "CELERY_TASK_ALWAYS_EAGER=false needs REDIS_URL (the broker the workers read)."
     )
+# Every request reads its session: with Redis, from Redis (a round trip, not a query), written
+# through to the database so that losing Redis signs no one out (``cached_db``). Without Redis
+# (``make run``) sessions stay in the database and the cache in the process.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cbo",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")

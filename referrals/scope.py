@@ -14,14 +14,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from cbo_portal.access import is_platform_admin, memberships
+from cbo_portal.access import hub_member_ids, is_platform_admin, memberships
 from cbo_portal.choices import OrgKind
-
-
-def _hub_members(hubs: list[int]) -> list[int]:
-    from cbo_portal.models import Organization
-
-    return list(Organization.objects.filter(hub_id__in=hubs).values_list("pk", flat=True))
 
 
 def scope_q(user, *, plan: str = "plan", cbo: str = "cbo") -> Q | None:
@@ -34,7 +28,7 @@ def scope_q(user, *, plan: str = "plan", cbo: str = "cbo") -> Q | None:
     plans = sorted(pk for pk, kind in orgs.items() if kind == OrgKind.PLAN)
     providers = {pk for pk, kind in orgs.items() if kind != OrgKind.PLAN}
     if hubs := sorted(pk for pk, kind in orgs.items() if kind == OrgKind.HUB):
-        providers.update(_hub_members(hubs))
+        providers.update(hub_member_ids(user, hubs))
     if not plans and not providers:
         return Q(pk__in=[])
     if not providers:

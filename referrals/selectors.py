@@ -17,7 +17,7 @@ from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper,
 from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
-from cbo_portal import identifiers
+from cbo_portal import access, identifiers
 from cbo_portal.choices import OrgKind
 from cbo_portal.fastpath import among, on_postgresql
 from cbo_portal.models import Organization
@@ -114,7 +114,7 @@ def cbo_worklist(user, org: Organization, *, today: date | None = None) -> CboWo
     services logged this week."""
     today = today or timezone.localdate()
     # The organization and, for a hub, its member CBOs: one indexed column, not a join to them.
-    providers = [org.pk, *Organization.objects.filter(hub=org).values_list("pk", flat=True)]
+    providers = [org.pk, *access.hub_member_ids(user, [org.pk])]
     referrals = Referral.objects.visible_to(user).filter(cbo_id__in=providers)
     awaiting = referrals.awaiting_response().for_list().order_by("respond_by", "pk")
     auths = Authorization.objects.visible_to(user).filter(cbo_id__in=providers)
