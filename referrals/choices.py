@@ -134,3 +134,19 @@ class CorrectionStatus(models.TextChoices):
     PENDING = "pending", "Waiting for the plan"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+
+
+class CoverageSource(models.TextChoices):
+    """Where what we know of a member's coverage came from."""
+
+    PLAN = "plan", "Recorded by the plan"
+    REFERRAL = "referral", "Assumed from a referral"
+    ROSTER = "roster", "Plan roster"
+    BENEFIT_834 = "834", "834 enrollment file"
+    RESPONSE_271 = "271", "271 eligibility response"
+
+
+class EligibilityStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    UNKNOWN = "unknown", "Unknown"

@@ -147,6 +147,20 @@ class MemberRecordForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k != "note" and v not in (None, "")}
 
 
+class CoverageForm(forms.Form):
+    """A period of the member's coverage with the plan, as the plan records or changes it."""
+
+    start_date = forms.DateField(label="Covered from", widget=DATE)
+    end_date = forms.DateField(label="Covered through (blank: open-ended)", widget=DATE, required=False)
+    aid_code = forms.CharField(label="Aid code", max_length=4, required=False)
+    program = forms.CharField(max_length=60, required=False)
+
+
+class CoverageEndForm(forms.Form):
+    enrollment = forms.IntegerField(widget=forms.HiddenInput)
+    end_date = forms.DateField(label="Last covered day", widget=DATE)
+
+
 class CorrectionDecisionForm(forms.Form):
     correction = forms.IntegerField(widget=forms.HiddenInput)
     decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])

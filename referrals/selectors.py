@@ -25,6 +25,7 @@ from referrals.choices import (
     USABLE_AUTHORIZATION,
     AuthorizationStatus,
     DeliveryStatus,
+    EligibilityStatus,
     ReferralStatus,
 )
 from referrals.models import Authorization, Enrollment, Member, OutreachAttempt, Referral, ServiceDelivery
@@ -42,6 +43,54 @@ def enrolled(member: Member | int, plan: Organization | int, *, on: date) -> boo
     member_id = member if isinstance(member, int) else member.pk
     plan_id = plan if isinstance(plan, int) else plan.pk
     return Enrollment.objects.filter(member_id=member_id, plan_id=plan_id).on(on).exists()
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """What we know of a member's coverage on a day: ``status`` active (a period covers the day),
+    inactive (periods are known, none covers it) or unknown (none known); ``plan`` and
+    ``through`` (the last covered day known, None when open-ended) of the period that answers;
+    when it was last recorded and where it came from."""
+
+    status: str
+    plan: Organization | None = None
+    through: date | None = None
+    checked_at: datetime | None = None
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "plan": str(self.plan) if self.plan else None,
+            "plan_id": self.plan.pk if self.plan else None,
+            "through": self.through.isoformat() if self.through else None,
+            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+            "source": self.source or None,
+        }
+
+
+def coverage(member: Member) -> list[Enrollment]:
+    """The member's coverage periods, newest first, for the timeline."""
+    return list(member.enrollments.select_related("plan", "recorded_by").order_by("-start_date", "-pk"))
+
+
+def eligibility(
+    member: Member, *, on: date | None = None, periods: list[Enrollment] | None = None
+) -> Eligibility:
+    """The member's eligibility on ``on`` (today) from their coverage periods (``coverage``)."""
+    on = on or timezone.localdate()
+    periods = coverage(member) if periods is None else periods
+    if not periods:
+        return Eligibility(EligibilityStatus.UNKNOWN)
+    covering = next((e for e in periods if e.covers(on)), None)
+    answer = covering or max(periods, key=lambda e: (e.end_date or date.max, e.start_date))
+    return Eligibility(
+        EligibilityStatus.ACTIVE if covering else EligibilityStatus.INACTIVE,
+        plan=answer.plan,
+        through=answer.end_date,
+        checked_at=answer.updated_at,
+        source=answer.source,
+    )
 
 
 @dataclass

@@ -704,6 +704,14 @@ def member_list(request: HttpRequest) -> HttpResponse:
     return render(request, "referrals/members.html", {"page": page, "q": query})
 
 
+def _period_form(enrollment, plan: Organization | None) -> f.CoverageForm | None:
+    """The change form of a coverage period, for the plan that owns it."""
+    if plan is None or enrollment.plan_id != plan.pk:
+        return None
+    initial = {name: getattr(enrollment, name) for name in member_svc.ENROLLMENT_FIELDS}
+    return f.CoverageForm(prefix=f"period{enrollment.pk}", initial=initial)
+
+
 @portal_view
 @require_http_methods(["GET", "POST"])
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -715,6 +723,8 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     proposer = member_svc.proposing_provider(user, member, getattr(request, "org", None))
     edit_form = f.MemberRecordForm(prefix="edit", proposing=False) if owner else None
     propose_form = f.MemberRecordForm(prefix="propose", proposing=True) if proposer else None
+    coverage_plan = member_svc.coverage_plan_or_none(user, getattr(request, "org", None))
+    coverage_form = f.CoverageForm(prefix="coverage") if coverage_plan else None
     errors: list[str] = []
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -751,11 +761,38 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     return redirect("referrals:member", member.pk)
                 errors = ["Choose accept or reject."]
+            elif action == "coverage" and coverage_plan:
+                coverage_form = f.CoverageForm(request.POST, prefix="coverage")
+                if coverage_form.is_valid():
+                    member_svc.record_enrollment(
+                        member, acting_user=user, plan=coverage_plan, **coverage_form.cleaned_data
+                    )
+                    messages.success(request, "Coverage recorded.")
+                    return redirect("referrals:member", member.pk)
+            elif action in ("coverage_change", "coverage_end"):
+                enrollment = get_object_or_404(
+                    member.enrollments, pk=id_or_none(request.POST.get("enrollment"))
+                )
+                form = (
+                    f.CoverageForm(request.POST, prefix=f"period{enrollment.pk}")
+                    if action == "coverage_change"
+                    else f.CoverageEndForm(request.POST)
+                )
+                if form.is_valid():
+                    fields = {k: v for k, v in form.cleaned_data.items() if k != "enrollment"}
+                    member_svc.change_enrollment(enrollment, acting_user=user, **fields)
+                    messages.success(
+                        request, "Coverage ended." if action == "coverage_end" else "Coverage changed."
+                    )
+                    return redirect("referrals:member", member.pk)
+                errors = [f"{form.fields[k].label or k}: {' '.join(v)}" for k, v in form.errors.items()]
             else:
                 raise Http404
         except SERVICE_ERRORS as exc:
-            errors = apply_service_error(edit_form if action == "edit" else propose_form, exc)
+            form = {"edit": edit_form, "propose": propose_form, "coverage": coverage_form}.get(action)
+            errors = apply_service_error(form, exc)
     member_svc.record_view(acting_user=user, members=[member], where="member record")
+    periods, today = selectors.coverage(member), timezone.localdate()
     return render(
         request,
         "referrals/member.html",
@@ -768,9 +805,10 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "corrections": member.corrections.select_related("organization", "proposed_by", "decided_by"),
             "changes": member_svc.record_changes(member)[:50],
             "referrals": Referral.objects.visible_to(user).filter(member=member).for_list(),
-            "enrollments": member.enrollments.filter(plan_id__in=access.member_org_ids(user))
-            if not access.is_platform_admin(user)
-            else member.enrollments.all(),
+            "coverage": [(e, _period_form(e, coverage_plan), e.covers(today)) for e in periods],
+            "eligibility": selectors.eligibility(member, periods=periods),
+            "coverage_form": coverage_form,
+            "today": today,
             "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
         },
     )

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from cbo_portal.api.serializers import IdField
 from contracts.models import ServiceCatalogEntry, UnknownService
+from referrals import selectors
 from referrals.choices import (
     AuthorizationStatus,
     ContactPreference,
@@ -22,6 +23,7 @@ from referrals.choices import (
 from referrals.models import (
     Authorization,
     AuthorizationStatusChange,
+    Enrollment,
     ImportRowError,
     Member,
     MemberCorrection,
@@ -72,6 +74,91 @@ class MemberSerializer(serializers.ModelSerializer):
             "preferred_language",
         ]
         read_only_fields = fields
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    """A period of a member's coverage with a plan (owned by the plan)."""
+
+    plan = serializers.StringRelatedField()
+    plan_id = serializers.IntegerField(read_only=True)
+    member_id = serializers.IntegerField(read_only=True)
+    recorded_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "member_id",
+            "plan",
+            "plan_id",
+            "start_date",
+            "end_date",
+            "aid_code",
+            "program",
+            "source",
+            "recorded_by",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class EnrollmentInputSerializer(serializers.Serializer):
+    """A plan records a period of coverage: the member by id, the plan by id (the caller's own
+    plan when it has just one)."""
+
+    member = IdField()
+    plan = IdField(required=False)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(required=False, allow_null=True)
+    aid_code = serializers.CharField(max_length=4, required=False, allow_blank=True, default="")
+    program = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class EnrollmentChangeSerializer(serializers.Serializer):
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    aid_code = serializers.CharField(max_length=4, required=False, allow_blank=True)
+    program = serializers.CharField(max_length=60, required=False, allow_blank=True)
+
+
+class EnrollmentEndSerializer(serializers.Serializer):
+    end_date = serializers.DateField(help_text="The last day covered.")
+
+
+ELIGIBILITY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["active", "inactive", "unknown"]},
+        "plan": {"type": "string", "nullable": True},
+        "plan_id": {"type": "integer", "nullable": True},
+        "through": {"type": "string", "format": "date", "nullable": True},
+        "checked_at": {"type": "string", "format": "date-time", "nullable": True},
+        "source": {"type": "string", "nullable": True},
+    },
+}
+
+
+class MemberDetailSerializer(MemberSerializer):
+    """One member with their eligibility today and their coverage timeline (read once)."""
+
+    eligibility = serializers.SerializerMethodField()
+    enrollments = serializers.SerializerMethodField()
+
+    class Meta(MemberSerializer.Meta):
+        fields = [*MemberSerializer.Meta.fields, "eligibility", "enrollments"]
+        read_only_fields = fields
+
+    def to_representation(self, member):
+        self._periods = selectors.coverage(member)
+        return super().to_representation(member)
+
+    @extend_schema_field(ELIGIBILITY_SCHEMA)
+    def get_eligibility(self, member) -> dict:
+        return selectors.eligibility(member, periods=self._periods).as_dict()
+
+    @extend_schema_field(EnrollmentSerializer(many=True))
+    def get_enrollments(self, member) -> list:
+        return EnrollmentSerializer(self._periods, many=True).data
 
 
 class MemberInputSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ the service; the portal's exception handler maps the services' errors to 400/403
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -23,6 +23,7 @@ from referrals.api import serializers as s
 from referrals.choices import ReferralSource
 from referrals.models import (
     Authorization,
+    Enrollment,
     Member,
     MemberCorrection,
     OutreachAttempt,
@@ -69,12 +70,15 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
         )
         return response
 
+    @extend_schema(responses=s.MemberDetailSerializer)
     def retrieve(self, request, *args, **kwargs):
+        """The member with ``eligibility`` (today's status from their coverage: active, inactive or
+        unknown, the plan, the last covered day known, when and where from) and ``enrollments``."""
         member = self.get_object()
         member_svc.record_view(acting_user=request.user, members=[member], where="API member record")
-        return Response(self.get_serializer(member).data)
+        return Response(s.MemberDetailSerializer(member).data)
 
-    @extend_schema(request=s.MemberChangeSerializer, responses=s.MemberSerializer)
+    @extend_schema(request=s.MemberChangeSerializer, responses=s.MemberDetailSerializer)
     def partial_update(self, request, *args, **kwargs):
         """The member's plan changes the record (audited per member); anyone else is refused."""
         member, data = self.object_and_body(s.MemberChangeSerializer)
@@ -84,7 +88,7 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
                 "Only the member's plan may change their record; propose a correction instead."
             )
         member = member_svc.update_member(member, acting_user=request.user, plan=plan, **data)
-        return Response(s.MemberSerializer(member).data)
+        return Response(s.MemberDetailSerializer(member).data)
 
     @extend_schema(request=s.CorrectionProposalSerializer, responses={201: s.MemberCorrectionSerializer})
     @action(detail=True, methods=["post"])
@@ -96,6 +100,45 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
             raise PermissionDenied("Only a CBO that serves this member may propose corrections.")
         correction = member_svc.propose_correction(member, acting_user=request.user, organization=org, **data)
         return Response(s.MemberCorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
+
+
+class EnrollmentViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Members' coverage periods, seen by whoever may see the member; recorded, changed and ended
+    only by the member's plan (its admins, care coordinators and contract managers)."""
+
+    queryset = Enrollment.objects.select_related("plan", "recorded_by").order_by(
+        "member_id", "-start_date", "-pk"
+    )
+    serializer_class = s.EnrollmentSerializer
+    filterset_fields = ["member", "plan", "source"]
+
+    @extend_schema(request=s.EnrollmentInputSerializer, responses={201: s.EnrollmentSerializer})
+    def create(self, request, *args, **kwargs):
+        """Record a period of coverage for a member the caller's plan may see."""
+        body = s.EnrollmentInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        member = Member.objects.visible_to(request.user).filter(pk=data.pop("member")).first()
+        if member is None:
+            raise ValidationError({"member": "No member with this id that you may see."})
+        plan = member_svc.coverage_plan(request.user, data.pop("plan", None))
+        enrollment = member_svc.record_enrollment(member, acting_user=request.user, plan=plan, **data)
+        return Response(s.EnrollmentSerializer(enrollment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.EnrollmentChangeSerializer, responses=s.EnrollmentSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        """The plan changes the period's dates, aid code or program."""
+        enrollment, data = self.object_and_body(s.EnrollmentChangeSerializer)
+        enrollment = member_svc.change_enrollment(enrollment, acting_user=request.user, **data)
+        return Response(s.EnrollmentSerializer(enrollment).data)
+
+    @extend_schema(request=s.EnrollmentEndSerializer, responses=s.EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        """The plan ends the period: ``end_date`` is the last day covered."""
+        enrollment, data = self.object_and_body(s.EnrollmentEndSerializer)
+        enrollment = member_svc.end_enrollment(enrollment, acting_user=request.user, **data)
+        return Response(s.EnrollmentSerializer(enrollment).data)
 
 
 class MemberCorrectionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

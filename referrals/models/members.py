@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
 
 from cbo_portal.words import field_names
 from referrals import rules
-from referrals.choices import CorrectionStatus, Sex
+from referrals.choices import CorrectionStatus, CoverageSource, Sex
 from referrals.rules import MEMBER_LENGTHS
 
 
@@ -151,8 +152,10 @@ class EnrollmentQuerySet(models.QuerySet):
 
 
 class Enrollment(models.Model):
-    """A member's enrollment with a plan from a date (to a date, or open-ended). Periods with the
-    same plan may not start on the same day; the end is not before the start."""
+    """A member's coverage with a plan from a date (to a date, or open-ended), owned by the plan:
+    only its people record, change or end it (``referrals.services.members``); whoever may see the
+    member sees it. A member has one plan on any day, so no two periods overlap; the end is not
+    before the start. ``source`` says where it came from (a referral only assumes it)."""
 
     # The unique (member, plan, start) and the (plan, member) index lead with each key: no
     # single-column indexes of their own (a bulk referral import writes an enrollment a row).
@@ -162,6 +165,19 @@ class Enrollment(models.Model):
     )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    # Medi-Cal aid code (two characters, e.g. "1H") and the program, where the plan knows them.
+    aid_code = models.CharField(max_length=4, blank=True, default="", db_default="")
+    program = models.CharField(max_length=60, blank=True, default="", db_default="")
+    source = models.CharField(
+        max_length=10,
+        choices=CoverageSource.choices,
+        default=CoverageSource.PLAN,
+        db_default=CoverageSource.PLAN,
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     objects = EnrollmentQuerySet.as_manager()
 

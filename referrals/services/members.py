@@ -23,7 +23,7 @@ from cbo_portal.choices import AuditAction, OrgKind, Role
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
 from cbo_portal.words import field_names
-from referrals.choices import CorrectionStatus, ReferralStatus
+from referrals.choices import CorrectionStatus, CoverageSource, ReferralStatus
 from referrals.models import Enrollment, Member, MemberCorrection, Referral
 from referrals.services.common import (
     PLAN_REFERRERS,
@@ -171,33 +171,151 @@ def update_member(member: Member, *, acting_user, plan: Organization, **fields: 
     return member
 
 
+COVERAGE_EDITORS = (Role.PLAN_ADMIN, Role.PLAN_CARE_COORDINATOR, Role.PLAN_CONTRACT_MANAGER)
+ENROLLMENT_FIELDS = ("start_date", "end_date", "aid_code", "program")
+
+
+def _span(start: date, end: date | None) -> str:
+    return f"from {start:%b %-d, %Y}" + (f" to {end:%b %-d, %Y}" if end else ", open-ended")
+
+
+def _check_period(enrollment: Enrollment) -> None:
+    """A member has one plan on any day: the period may not overlap another of the member's
+    periods, with this plan or any other."""
+    enrollment.full_clean(exclude=["member", "plan", "recorded_by"], validate_constraints=False)
+    clash = (
+        Enrollment.objects.filter(member_id=enrollment.member_id)
+        .exclude(pk=enrollment.pk)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=enrollment.start_date))
+        .select_related("plan")
+        .order_by("start_date")
+    )
+    if enrollment.end_date is not None:
+        clash = clash.filter(start_date__lte=enrollment.end_date)
+    other = clash.first()
+    if other is None:
+        return
+    if other.plan_id == enrollment.plan_id:
+        message = (
+            f"This overlaps the member's coverage with your plan {_span(other.start_date, other.end_date)}; "
+            "change or end that period instead."
+        )
+    else:
+        message = (
+            f"The member is covered by {other.plan} {_span(other.start_date, other.end_date)}; a member "
+            "has one plan on any day. That plan must end its coverage first."
+        )
+    raise ValidationError({"start_date": message})
+
+
+def coverage_plan(user, plan_id: int | None) -> Organization:
+    """The plan through which ``user`` records coverage: ``plan_id`` if given, else their one plan
+    with a coverage-editing role. Refused when they hold no such role there."""
+    if plan_id is None:
+        plans = sorted(
+            m.organization_id
+            for m in access.memberships(user)
+            if m.organization.kind == OrgKind.PLAN and m.role in COVERAGE_EDITORS
+        )
+        if len(plans) != 1:
+            raise ValidationError(
+                {
+                    "plan": "Name the plan whose coverage this is."
+                    if plans
+                    else "Only a plan records coverage."
+                }
+            )
+        plan_id = plans[0]
+    plan = Organization.objects.filter(pk=plan_id, kind=OrgKind.PLAN).first()
+    if plan is None or not (access.is_platform_admin(user) or access.has_role(user, plan, COVERAGE_EDITORS)):
+        raise PermissionDenied(
+            "Only the plan's admins, care coordinators and contract managers record its coverage."
+        )
+    return plan
+
+
+def coverage_plan_or_none(user, active: Organization | None) -> Organization | None:
+    """On the member page: the plan the user acts for, if they may record its coverage."""
+    if active is None or active.kind != OrgKind.PLAN:
+        return None
+    return active if access.has_role(user, active, COVERAGE_EDITORS) else None
+
+
 @transaction.atomic
 def record_enrollment(
-    member: Member, *, acting_user, plan: Organization, start_date: date, end_date: date | None = None
+    member: Member,
+    *,
+    acting_user,
+    plan: Organization,
+    start_date: date,
+    end_date: date | None = None,
+    aid_code: str = "",
+    program: str = "",
+    source: str = CoverageSource.PLAN,
 ) -> Enrollment:
-    """Record (or extend) the member's enrollment with ``plan``. Only the plan's people may say who
-    is enrolled with it. An existing period starting the same day is updated."""
-    access.require_role(
-        acting_user,
-        plan,
-        (Role.PLAN_ADMIN, Role.PLAN_CARE_COORDINATOR, Role.PLAN_CONTRACT_MANAGER),
-        action="record enrollments",
+    """Record the member's coverage with ``plan``. Only the plan's people may say who is covered
+    by it; the period may not overlap another (``_check_period``). Audited."""
+    access.require_role(acting_user, plan, COVERAGE_EDITORS, action="record coverage")
+    enrollment = Enrollment(
+        member=member,
+        plan=plan,
+        start_date=start_date,
+        end_date=end_date,
+        aid_code=aid_code.strip().upper(),
+        program=program.strip(),
+        source=source,
+        recorded_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
     )
-    enrollment, created = Enrollment.objects.get_or_create(
-        member=member, plan=plan, start_date=start_date, defaults={"end_date": end_date}
-    )
-    if not created and enrollment.end_date != end_date:
-        enrollment.end_date = end_date
-    enrollment.full_clean(validate_constraints=False)
+    _check_period(enrollment)
     enrollment.save()
     audit.record(
         actor=acting_user,
-        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        action=AuditAction.CREATE,
         obj=enrollment,
         organization=plan,
-        summary=f"Enrollment of {member.cin} with {plan} from {start_date}",
+        summary=f"Coverage of {member.cin} with {plan} {_span(start_date, end_date)}",
+        changes={name: [None, audit.jsonable(getattr(enrollment, name))] for name in ENROLLMENT_FIELDS},
     )
     return enrollment
+
+
+@transaction.atomic
+def change_enrollment(enrollment: Enrollment, *, acting_user, **fields: Any) -> Enrollment:
+    """The plan changes a period of its coverage (any of ``ENROLLMENT_FIELDS``); ending it is
+    setting ``end_date``. Refused to anyone but the plan's people; audited with what changed."""
+    enrollment = Enrollment.objects.select_for_update().select_related("member", "plan").get(pk=enrollment.pk)
+    access.require_role(acting_user, enrollment.plan_id, COVERAGE_EDITORS, action="change coverage")
+    unknown = set(fields) - set(ENROLLMENT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Coverage has no field {', '.join(sorted(unknown))}.")
+    before = {name: getattr(enrollment, name) for name in ENROLLMENT_FIELDS}
+    for name, value in fields.items():
+        if name == "aid_code":
+            value = (value or "").strip().upper()
+        elif name == "program":
+            value = (value or "").strip()
+        setattr(enrollment, name, value)
+    _check_period(enrollment)
+    if changes := audit.diff(enrollment, before, list(ENROLLMENT_FIELDS)):
+        enrollment.source = CoverageSource.PLAN
+        enrollment.recorded_by = acting_user
+        enrollment.save()
+        ended = "end_date" in changes and enrollment.end_date is not None
+        audit.record(
+            actor=acting_user,
+            action=AuditAction.UPDATE,
+            obj=enrollment,
+            organization=enrollment.plan,
+            summary=f"{'Ended' if ended else 'Changed'} coverage of {enrollment.member.cin} with "
+            f"{enrollment.plan}: now {_span(enrollment.start_date, enrollment.end_date)}",
+            changes=changes,
+        )
+    return enrollment
+
+
+def end_enrollment(enrollment: Enrollment, *, acting_user, end_date: date) -> Enrollment:
+    """The plan ends a period of coverage on ``end_date`` (the last covered day)."""
+    return change_enrollment(enrollment, acting_user=acting_user, end_date=end_date)
 
 
 def ensure_enrolled(member: Member, *, acting_user, plan: Organization, on: date) -> Enrollment | None:
@@ -214,7 +332,9 @@ def ensure_enrolled(member: Member, *, acting_user, plan: Organization, on: date
                 "only that plan can refer them or change their record."
             }
         )
-    return record_enrollment(member, acting_user=acting_user, plan=plan, start_date=on)
+    return record_enrollment(
+        member, acting_user=acting_user, plan=plan, start_date=on, source=CoverageSource.REFERRAL
+    )
 
 
 def cins_enrolled_elsewhere(plan_id: int, cins: Iterable[str], on: date) -> set[str]:
@@ -353,15 +473,17 @@ def decide_correction(
 
 
 def record_changes(member: Member):
-    """The audit rows of changes to the member's record and of proposed corrections, newest first:
-    shown on the member's page to every organization that may see the member."""
+    """The audit rows of changes to the member's record, its coverage and proposed corrections,
+    newest first: shown on the member's page to every organization that may see the member."""
     from cbo_portal.models import AuditEvent
 
     corrections = [str(pk) for pk in member.corrections.values_list("pk", flat=True)]
+    periods = [str(pk) for pk in member.enrollments.values_list("pk", flat=True)]
     return (
         AuditEvent.objects.filter(
             Q(object_type=Member._meta.label, object_id=str(member.pk))
             | Q(object_type=MemberCorrection._meta.label, object_id__in=corrections)
+            | Q(object_type=Enrollment._meta.label, object_id__in=periods)
         )
         .exclude(action=AuditAction.VIEW)
         .select_related("actor", "organization")

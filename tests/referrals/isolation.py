@@ -34,6 +34,19 @@ def member(w):
     return r.member, _both(w), _plan(w) | _cbo(w), MEMBER_CHANGE
 
 
+def enrollment(w):
+    r = referral(w)
+    # Whoever serves the member sees the coverage; only the plan's people (and platform admins)
+    # change or end it. The body serves PATCH and the end action alike.
+    period = r.member.enrollments.get()
+    return (
+        period,
+        _both(w),
+        {w.plan_admin, w.care_coordinator, w.contract_manager, w.platform_admin},
+        {"end_date": "2026-01-31"},
+    )
+
+
 def member_correction(w):
     from referrals.services import members as member_svc
 
@@ -94,6 +107,7 @@ def referralimport(w):
 
 MAKERS = {
     "member": member,
+    "enrollment": enrollment,
     "member-correction": member_correction,
     "referral": referral_maker,
     "authorization": authorization,

@@ -26,7 +26,7 @@ from cbo_portal.fastpath import (
 )
 from cbo_portal.services import audit
 from cbo_portal.words import count
-from referrals.choices import ImportStatus, Priority, ReferralSource, ReferralStatus
+from referrals.choices import CoverageSource, ImportStatus, Priority, ReferralSource, ReferralStatus
 from referrals.models import (
     Enrollment,
     Member,
@@ -255,14 +255,17 @@ def _write_batch(
         plan_id = batch.plan_id
         copy_lines(
             Enrollment,
-            ("member_id", "plan_id", "start_date"),
-            [f"{mid}\t{plan_id}\t{start.isoformat()}\n" for mid, start in starts.items()],
+            ("member_id", "plan_id", "start_date", "source"),
+            [
+                f"{mid}\t{plan_id}\t{start.isoformat()}\t{CoverageSource.REFERRAL.value}\n"
+                for mid, start in starts.items()
+            ],
         )
     else:
         copy_rows(
             Enrollment,
-            ("member_id", "plan_id", "start_date"),
-            [(mid, batch.plan_id, start) for mid, start in starts.items()],
+            ("member_id", "plan_id", "start_date", "source"),
+            [(mid, batch.plan_id, start, CoverageSource.REFERRAL) for mid, start in starts.items()],
         )
     if postgres:
         # Most columns are the same on every row: format them once, escape only what varies.
