@@ -274,6 +274,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "referrals.choices.DeliveryStatus",
         "ReferralImportStatusEnum": "referrals.choices.ImportStatus",
         "LoopClosureReasonEnum": "referrals.choices.LoopClosureReason",
+        "CoverageSourceEnum": "referrals.choices.CoverageSource",
+        "ReferralSourceEnum": "referrals.choices.ReferralSource",
     },
 }
 
