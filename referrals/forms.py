@@ -156,6 +156,18 @@ class CoverageForm(forms.Form):
     program = forms.CharField(max_length=60, required=False)
 
 
+class RosterForm(forms.Form):
+    file = forms.FileField(
+        label="Eligibility roster (CSV)",
+        help_text="Columns: cin, first_name, last_name, dob, coverage_start; optionally coverage_end and aid_code.",
+    )
+    roster_date = forms.DateField(
+        label="Roster as of",
+        widget=DATE,
+        help_text="The first day the roster speaks for. Members you cover that are not on it are ended the day before.",
+    )
+
+
 class CoverageEndForm(forms.Form):
     enrollment = forms.IntegerField(widget=forms.HiddenInput)
     end_date = forms.DateField(label="Last covered day", widget=DATE)

@@ -18,6 +18,18 @@ def process_referral_import(import_id: int) -> str:
 
 
 @shared_task(acks_late=True)
+def process_roster_import(roster_id: int) -> str:
+    """Check and apply one plan's eligibility roster; returns early when it is already finished."""
+    from referrals.models import RosterImport
+    from referrals.services import rosters
+
+    roster = RosterImport.objects.filter(pk=roster_id).first()
+    if roster is None or roster.finished:
+        return "skipped"
+    return rosters.process(roster).status
+
+
+@shared_task(acks_late=True)
 def expire_authorizations() -> int:
     """Daily: authorizations past their last day become expired."""
     from referrals.services.authorizations import expire_ended

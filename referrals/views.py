@@ -45,6 +45,7 @@ from referrals.models import (
     Referral,
     ReferralImport,
     ReferralStatusChange,
+    RosterImport,
     ServiceDelivery,
 )
 from referrals.services import authorizations as auth_svc
@@ -53,6 +54,7 @@ from referrals.services import figures as figures_svc
 from referrals.services import imports as import_svc
 from referrals.services import members as member_svc
 from referrals.services import referrals as ref_svc
+from referrals.services import rosters as roster_svc
 from referrals.services.common import PLAN_AUTHORIZERS, PLAN_REFERRERS, PROVIDER_WORKERS, can_act_for_provider
 
 PAGE_SIZE = 25
@@ -811,6 +813,65 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "today": today,
             "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
         },
+    )
+
+
+# ---------------------------------------------------------------- eligibility rosters
+@portal_view
+@require_http_methods(["GET", "POST"])
+def roster_list(request: HttpRequest) -> HttpResponse:
+    """A plan's eligibility rosters, newest first, and the upload form for its coverage editors."""
+    plan = member_svc.coverage_plan_or_none(request.user, getattr(request, "org", None))
+    rosters = RosterImport.objects.visible_to(request.user).select_related("plan", "uploaded_by")
+    today = timezone.localdate()
+    form = f.RosterForm(
+        request.POST or None, request.FILES or None, initial={"roster_date": today.replace(day=1)}
+    )
+    errors: list[str] = []
+    if request.method == "POST":
+        if plan is None:
+            raise Http404
+        if form.is_valid():
+            try:
+                roster, created = roster_svc.start_roster(
+                    acting_user=request.user,
+                    plan=plan,
+                    upload=form.cleaned_data["file"],
+                    roster_date=form.cleaned_data["roster_date"],
+                )
+            except SERVICE_ERRORS as exc:
+                errors = apply_service_error(form, exc)
+            else:
+                if not created:
+                    messages.info(request, "This roster was uploaded before; here is its result.")
+                return redirect("referrals:roster", roster.pk)
+    page = Paginator(rosters, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "referrals/rosters.html",
+        {"page": page, "form": form if plan else None, "plan": plan, "errors": errors},
+    )
+
+
+@portal_view
+def roster_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A roster's progress (polled) while it runs; then what it changed, or every bad row."""
+    roster = get_visible(RosterImport.objects.select_related("plan", "uploaded_by"), request.user, pk=pk)
+    row_errors = Paginator(roster.row_errors.all(), 200).get_page(request.GET.get("page"))
+    return render(request, "referrals/roster_detail.html", {"roster": roster, "row_errors": row_errors})
+
+
+@portal_view
+def roster_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    roster = get_visible(RosterImport.objects.all(), request.user, pk=pk)
+    return JsonResponse(
+        {
+            "status": roster.status,
+            "status_label": roster.get_status_display(),
+            "percent": roster.percent,
+            "text": roster.progress_text,
+            "finished": roster.finished,
+        }
     )
 
 

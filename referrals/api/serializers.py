@@ -31,6 +31,8 @@ from referrals.models import (
     Referral,
     ReferralImport,
     ReferralStatusChange,
+    RosterImport,
+    RosterRowError,
     ServiceDelivery,
 )
 
@@ -549,6 +551,59 @@ class ReferralFileUploadSerializer(serializers.Serializer):
     cbo = serializers.IntegerField(
         required=False, help_text="The CBO rows go to unless a row names one by NPI"
     )
+
+
+class RosterSerializer(serializers.ModelSerializer):
+    plan_id = serializers.IntegerField(read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+    finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = RosterImport
+        fields = [
+            "id",
+            "plan_id",
+            "roster_date",
+            "original_name",
+            "size",
+            "status",
+            "total_rows",
+            "processed_rows",
+            "error_rows",
+            "added",
+            "changed",
+            "ended",
+            "unchanged",
+            "members_created",
+            "message",
+            "percent",
+            "finished",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RosterRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RosterRowError
+        fields = ["line", "column", "message"]
+
+
+class RosterDetailSerializer(RosterSerializer):
+    row_errors = RosterRowErrorSerializer(many=True, read_only=True)
+
+    class Meta(RosterSerializer.Meta):
+        fields = [*RosterSerializer.Meta.fields, "row_errors"]
+        read_only_fields = fields
+
+
+class RosterUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV: cin, first_name, last_name, dob, coverage_start[, coverage_end, aid_code]"
+    )
+    roster_date = serializers.DateField(help_text="The first day the roster speaks for")
+    plan = IdField(required=False, help_text="The plan whose roster this is (the caller's own by default)")
 
 
 class ReturnFileQuerySerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ from referrals.models import (
     Referral,
     ReferralImport,
     ReferralStatusChange,
+    RosterImport,
     ServiceDelivery,
 )
 from referrals.services import authorizations as auth_svc
@@ -37,6 +38,7 @@ from referrals.services import deliveries as delivery_svc
 from referrals.services import imports as import_svc
 from referrals.services import members as member_svc
 from referrals.services import referrals as ref_svc
+from referrals.services import rosters as roster_svc
 
 
 def _org(request, pk: int | None, kind: tuple[str, ...], field: str) -> Organization:
@@ -458,6 +460,37 @@ class OutreachAttemptViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = OutreachAttempt.objects.select_related("referral", "staff")
     serializer_class = s.OutreachAttemptSerializer
     filterset_fields = ["referral", "method", "successful"]
+
+
+class RosterViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """A plan's eligibility rosters: upload one (checked, then applied whole by a task, or not at
+    all with every bad row listed), poll its progress, read what it changed."""
+
+    queryset = RosterImport.objects.all()
+    serializer_class = s.RosterSerializer
+    filterset_fields = ["status"]
+
+    def get_serializer_class(self):
+        return s.RosterDetailSerializer if self.action == "retrieve" else s.RosterSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": s.RosterUploadSerializer}, responses={201: s.RosterSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        """The same file again answers 200 with the earlier roster and changes nothing."""
+        body = s.RosterUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        plan = member_svc.coverage_plan(request.user, body.validated_data.get("plan"))
+        roster, created = roster_svc.start_roster(
+            acting_user=request.user,
+            plan=plan,
+            upload=body.validated_data["file"],
+            roster_date=body.validated_data["roster_date"],
+        )
+        roster.refresh_from_db()
+        return Response(
+            s.RosterSerializer(roster).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class ReferralImportViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

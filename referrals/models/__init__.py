@@ -4,6 +4,7 @@ from referrals.models.figures import NetworkSnapshot
 from referrals.models.imports import ImportRowError, ReferralImport
 from referrals.models.members import Enrollment, Member, MemberCorrection, SubmittedMember
 from referrals.models.referrals import OutreachAttempt, Referral, ReferralStatusChange
+from referrals.models.rosters import RosterImport, RosterRowError
 
 __all__ = [
     "Authorization",
@@ -17,6 +18,8 @@ __all__ = [
     "Referral",
     "ReferralImport",
     "ReferralStatusChange",
+    "RosterImport",
+    "RosterRowError",
     "ServiceDelivery",
     "SubmittedMember",
 ]

@@ -105,6 +105,19 @@ def referralimport(w):
     return batch, _plan(w) | {w.platform_admin}, {w.plan_admin, w.care_coordinator, w.platform_admin}
 
 
+def roster(w):
+    from referrals.services import rosters
+
+    made, _ = rosters.start_roster(
+        acting_user=w.care_coordinator,
+        plan=w.plan,
+        upload=SimpleUploadedFile("roster.csv", b"CIN\n9", "text/csv"),
+        roster_date=timezone.localdate(),
+    )
+    # Only the uploading plan's people (and platform admins) see a roster; it has no write routes.
+    return made, _plan(w) | {w.platform_admin}, set()
+
+
 MAKERS = {
     "member": member,
     "enrollment": enrollment,
@@ -114,4 +127,5 @@ MAKERS = {
     "service-delivery": servicedelivery,
     "outreach-attempt": outreach_attempt,
     "referral-import": referralimport,
+    "roster": roster,
 }

@@ -89,9 +89,9 @@ class FileProblem(Exception):
         self.line, self.column = line, column
 
 
-def normalize_header(name: str) -> str:
+def normalize_header(name: str, aliases: dict[str, str] = ALIASES) -> str:
     key = re.sub(r"[^a-z0-9]+", "_", (name or "").strip().lower()).strip("_")
-    return ALIASES.get(key, key)
+    return aliases.get(key, key)
 
 
 def _sniff(raw: IO[bytes]) -> None:
@@ -120,8 +120,15 @@ def _find_nul(raw: IO[bytes]) -> tuple[int, int] | None:
         raw.seek(0)
 
 
-def read_rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Stream (line number, row by normalized column) from a UTF-8 CSV, checking the header."""
+def read_rows(
+    raw: IO[bytes],
+    *,
+    required: tuple[str, ...] = REQUIRED,
+    labels: dict[str, str] = LABELS,
+    aliases: dict[str, str] = ALIASES,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Stream (line number, row by normalized column) from a UTF-8 CSV, checking that the header
+    names the ``required`` columns (by their names or ``aliases``; a referral file by default)."""
     _sniff(raw)
     if nul := _find_nul(raw):
         offset, line = nul
@@ -138,15 +145,15 @@ def read_rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
             header = next(reader)
         except StopIteration:
             raise FileProblem("The file is empty.") from None
-        names = [normalize_header(h) for h in header]
-        missing = [c for c in REQUIRED if c not in names]
+        names = [normalize_header(h, aliases) for h in header]
+        missing = [c for c in required if c not in names]
         if missing:
             raise FileProblem(
                 "Missing column"
                 + ("s " if len(missing) > 1 else " ")
-                + ", ".join(f"“{c}” ({LABELS[c]})" for c in missing)
+                + ", ".join(f"“{c}” ({labels[c]})" for c in missing)
                 + ". The first line must name the columns: "
-                + ", ".join(REQUIRED)
+                + ", ".join(required)
                 + ".",
                 line=1,
                 column=missing[0],

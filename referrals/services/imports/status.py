@@ -11,11 +11,12 @@ from cbo_portal.fastpath import (
 )
 from referrals.models import (
     ReferralImport,
+    RosterImport,
 )
 
 
 @contextmanager
-def progress_writer(batch: ReferralImport):
+def progress_writer(batch: ReferralImport | RosterImport):
     """Write progress where the polling page can see it. On PostgreSQL through a second
     connection (autocommit), since the import runs in one long transaction; elsewhere (SQLite,
     which allows one writer) progress is written only between the phases."""
@@ -29,7 +30,7 @@ def progress_writer(batch: ReferralImport):
             sets = ", ".join(f"{name} = %s" for name in fields)
             with side.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {ReferralImport._meta.db_table} SET {sets} WHERE id = %s",  # noqa: S608
+                    f"UPDATE {batch._meta.db_table} SET {sets} WHERE id = %s",  # noqa: S608
                     [*fields.values(), batch.pk],
                 )
 
@@ -38,7 +39,7 @@ def progress_writer(batch: ReferralImport):
         side.close()
 
 
-def save_fields(batch: ReferralImport, **fields: object) -> None:
+def save_fields(batch: ReferralImport | RosterImport, **fields: object) -> None:
     for key, value in fields.items():
         setattr(batch, key, value)
-    ReferralImport.objects.filter(pk=batch.pk).update(**fields)
+    type(batch).objects.filter(pk=batch.pk).update(**fields)
