@@ -269,7 +269,7 @@ def _check(roster: RosterImport) -> bool:
         status=ImportStatus.INVALID,
         error_rows=len(lines),
         finished_at=timezone.now(),
-        message=f"{len(lines)} row{'s' if len(lines) != 1 else ''} need fixing; nothing was applied.",
+        message=f"{len(lines)} {'row needs' if len(lines) == 1 else 'rows need'} fixing; nothing was applied.",
     )
     return False
 
