@@ -21,6 +21,7 @@ from referrals.choices import ReferralStatus
 from referrals.models import (
     Authorization,
     AuthorizationStatusChange,
+    Enrollment,
     OutreachAttempt,
     Referral,
     ReferralStatusChange,
@@ -270,6 +271,13 @@ def seed(world) -> None:
         )
         if outcome == "closed":
             ref_svc.close(r, acting_user=admin, reason="services_received", note="Meal program completed")
+    # The member whose referral was declined left the plan at the end of last month: the member
+    # page shows their coverage as inactive (the others' as active).
+    left = Enrollment.objects.filter(member__cin="91235105E", plan=plan, end_date__isnull=True).first()
+    if left is not None:
+        member_svc.end_enrollment(
+            left, acting_user=coordinator, end_date=today.replace(day=1) - timedelta(days=1)
+        )
     # A self-referral the plan has to review.
     if not Referral.objects.filter(plan=plan, cbo=cbo, source="self").exists():
         walk_in = _member("91235107G", "Dolores", "Vega", "1963-12-12", coordinator=coordinator, plan=plan)

@@ -65,3 +65,17 @@ def test_the_demo_tells_one_consistent_story(db, settings, client):
     header = re.search(r'class="org-name"[^>]*>([^<]+)<', page).group(1)
     h1 = re.search(r"<h1>([^<]+)</h1>", page).group(1)
     assert header == h1 == "Eastside Meals" and "Legal name: Eastside Community Kitchen" in page
+
+
+def test_the_demo_shows_an_active_and_an_inactive_member(db, settings):
+    from referrals import selectors
+    from referrals.models import Member
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    status = {
+        m.cin: selectors.eligibility(m).status
+        for m in Member.objects.filter(cin__in=["91235101A", "91235105E"])
+    }
+    assert status == {"91235101A": "active", "91235105E": "inactive"}
