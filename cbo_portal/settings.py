@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
         "LoopClosureReasonEnum": "referrals.choices.LoopClosureReason",
         "CoverageSourceEnum": "referrals.choices.CoverageSource",
         "ReferralSourceEnum": "referrals.choices.ReferralSource",
+        "ConsentKindEnum": "contracts.choices.ConsentKind",
+        "ConsentStatusEnum": "referrals.choices.ConsentStatus",
+        "ConsentMethodEnum": "referrals.choices.ConsentMethod",
+        "OutreachMethodEnum": "referrals.choices.OutreachMethod",
     },
 }
 

@@ -59,3 +59,12 @@ class CoverageReason(models.TextChoices):
     SERVICE_NOT_COVERED = "service_not_covered", "Service not covered by the contract"
     COUNTY_NOT_COVERED = "county_not_covered", "County not covered by the contract"
     INVALID_UNITS = "invalid_units", "Invalid number of units"
+
+
+class ConsentKind(models.TextChoices):
+    """The member consents we record; a contract's rate line may require one before its
+    service is logged."""
+
+    ECM_ENROLLMENT = "ecm_enrollment", "ECM enrollment"
+    DATA_SHARING = "data_sharing", "Data sharing / release of information"
+    SERVICE = "service", "Consent to receive the service"

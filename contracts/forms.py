@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from cbo_portal.models import County, Organization
-from contracts.choices import AuthorizationMode, Unit
+from contracts.choices import AuthorizationMode, ConsentKind, Unit
 from contracts.models import Contract, ServiceCatalogEntry
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -91,6 +91,11 @@ class TermsForm(forms.Form):
     lifetime_dollar_cap = forms.DecimalField(
         label="Lifetime $ / member", max_digits=12, decimal_places=2, required=False
     )
+    consent_required = forms.ChoiceField(
+        label="Consent required before service",
+        choices=[("", "None"), *ConsentKind.choices],
+        required=False,
+    )
 
     CAPS = (
         "units_per_authorization",
@@ -104,6 +109,7 @@ class TermsForm(forms.Form):
     def terms(self) -> dict:
         data = self.cleaned_data
         terms = {"rate": data["rate"], **{c: data.get(c) for c in self.CAPS}}
+        terms["consent_required"] = data.get("consent_required") or ""
         for name in ("unit", "authorization"):
             if data.get(name):
                 terms[name] = data[name]

@@ -150,3 +150,15 @@ class EligibilityStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     INACTIVE = "inactive", "Inactive"
     UNKNOWN = "unknown", "Unknown"
+
+
+class ConsentStatus(models.TextChoices):
+    GIVEN = "given", "Given"
+    REFUSED = "refused", "Refused"
+    REVOKED = "revoked", "Revoked"
+
+
+class ConsentMethod(models.TextChoices):
+    VERBAL = "verbal", "Verbal"
+    WRITTEN = "written", "Written (signed form)"
+    E_SIGNATURE = "e_signature", "E-signature"

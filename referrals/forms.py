@@ -9,9 +9,12 @@ from django import forms
 from django.utils import timezone
 
 from cbo_portal.models import County, Organization
+from contracts.choices import ConsentKind
 from contracts.models import ServiceCatalogEntry
 from referrals.choices import (
     AuthorizationStatus,
+    ConsentMethod,
+    ConsentStatus,
     ContactPreference,
     LoopClosureReason,
     OutreachMethod,
@@ -154,6 +157,15 @@ class CoverageForm(forms.Form):
     end_date = forms.DateField(label="Covered through (blank: open-ended)", widget=DATE, required=False)
     aid_code = forms.CharField(label="Aid code", max_length=4, required=False)
     program = forms.CharField(max_length=60, required=False)
+
+
+class ConsentForm(forms.Form):
+    kind = forms.ChoiceField(label="Consent", choices=ConsentKind.choices)
+    status = forms.ChoiceField(choices=ConsentStatus.choices)
+    on = forms.DateField(label="As of", widget=DATE)
+    method = forms.ChoiceField(label="How", choices=ConsentMethod.choices)
+    document = forms.FileField(label="Signed form (PDF, PNG or JPEG)", required=False)
+    note = forms.CharField(max_length=300, required=False)
 
 
 class RosterForm(forms.Form):

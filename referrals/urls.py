@@ -23,6 +23,7 @@ urlpatterns = [
     path("authorizations/<int:pk>/", views.authorization_detail, name="authorization"),
     path("members/", views.member_list, name="members"),
     path("members/<int:pk>/", views.member_detail, name="member"),
+    path("members/<int:pk>/consents/<int:consent_pk>/form/", views.consent_document, name="consent_document"),
     path("members/rosters/", views.roster_list, name="rosters"),
     path("members/rosters/<int:pk>/", views.roster_detail, name="roster"),
     path("members/rosters/<int:pk>/progress/", views.roster_progress, name="roster_progress"),

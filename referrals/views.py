@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -32,6 +32,7 @@ from referrals import forms as f
 from referrals import selectors
 from referrals.choices import (
     AWAITING_RESPONSE,
+    OPEN_STATUSES,
     USABLE_AUTHORIZATION,
     AuthorizationStatus,
     ReferralStatus,
@@ -49,6 +50,7 @@ from referrals.models import (
     ServiceDelivery,
 )
 from referrals.services import authorizations as auth_svc
+from referrals.services import consents as consent_svc
 from referrals.services import deliveries as delivery_svc
 from referrals.services import figures as figures_svc
 from referrals.services import imports as import_svc
@@ -456,6 +458,9 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("staff"),
             "deliveries": ServiceDelivery.objects.visible_to(user).filter(referral=referral).for_list(),
             "awaiting": referral.status in AWAITING_RESPONSE,
+            "withdrawn_consents": consent_svc.revoked(referral.member, on=timezone.localdate())
+            if referral.status in OPEN_STATUSES and not referral.member_hidden
+            else [],
             "offer_problem": ref_svc.referral_offer_problem(referral)
             if worker and referral.status in AWAITING_RESPONSE
             else "",
@@ -727,6 +732,10 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     propose_form = f.MemberRecordForm(prefix="propose", proposing=True) if proposer else None
     coverage_plan = member_svc.coverage_plan_or_none(user, getattr(request, "org", None))
     coverage_form = f.CoverageForm(prefix="coverage") if coverage_plan else None
+    consent_org = consent_svc.recording_organization(user, member, getattr(request, "org", None))
+    consent_form = (
+        f.ConsentForm(prefix="consent", initial={"on": timezone.localdate()}) if consent_org else None
+    )
     errors: list[str] = []
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -771,6 +780,19 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     messages.success(request, "Coverage recorded.")
                     return redirect("referrals:member", member.pk)
+            elif action == "consent" and consent_org:
+                consent_form = f.ConsentForm(request.POST, request.FILES, prefix="consent")
+                if consent_form.is_valid():
+                    data = {k: v for k, v in consent_form.cleaned_data.items() if k != "document"}
+                    consent_svc.record_consent(
+                        member,
+                        acting_user=user,
+                        organization=consent_org,
+                        document=consent_form.cleaned_data["document"],
+                        **data,
+                    )
+                    messages.success(request, "Consent recorded.")
+                    return redirect("referrals:member", member.pk)
             elif action in ("coverage_change", "coverage_end"):
                 enrollment = get_object_or_404(
                     member.enrollments, pk=id_or_none(request.POST.get("enrollment"))
@@ -791,7 +813,12 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 raise Http404
         except SERVICE_ERRORS as exc:
-            form = {"edit": edit_form, "propose": propose_form, "coverage": coverage_form}.get(action)
+            form = {
+                "edit": edit_form,
+                "propose": propose_form,
+                "coverage": coverage_form,
+                "consent": consent_form,
+            }.get(action)
             errors = apply_service_error(form, exc)
     member_svc.record_view(acting_user=user, members=[member], where="member record")
     periods, today = selectors.coverage(member), timezone.localdate()
@@ -810,9 +837,28 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "coverage": [(e, _period_form(e, coverage_plan), e.covers(today)) for e in periods],
             "eligibility": selectors.eligibility(member, periods=periods),
             "coverage_form": coverage_form,
+            "consents": member.consents.select_related("organization", "recorded_by").order_by(
+                "-on", "-created_at"
+            ),
+            "consent_form": consent_form,
+            "consent_org": consent_org,
             "today": today,
             "deliveries": ServiceDelivery.objects.visible_to(user).filter(member=member).for_list()[:50],
         },
+    )
+
+
+@portal_view
+def consent_document(request: HttpRequest, pk: int, consent_pk: int) -> FileResponse:
+    """The signed consent form, to whoever may see the member (audited)."""
+    member = get_visible(Member.objects.all(), request.user, pk=pk)
+    consent = get_object_or_404(member.consents.exclude(document=""), pk=consent_pk)
+    member_svc.record_view(acting_user=request.user, members=[member], where="consent form")
+    return FileResponse(
+        consent.document.open("rb"),
+        as_attachment=True,
+        filename=consent.document_name,
+        content_type=consent.content_type or "application/octet-stream",
     )
 
 

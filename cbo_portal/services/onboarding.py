@@ -134,15 +134,10 @@ def _sniff_content_type(upload: UploadedFile) -> str | None:
     return claimed if head.startswith(_SIGNATURES[claimed]) else None
 
 
-@transaction.atomic
-def upload_document(org: Organization, *, acting_user, kind: str, upload: UploadedFile) -> Document:
-    """Store an onboarding document. PDF, PNG or JPEG only (checked by content), at most
-    ``DOCUMENT_MAX_BYTES``. A new upload of a kind supersedes the previous one."""
-    access.require_role(acting_user, org, [Role.CBO_ADMIN], action="upload onboarding documents")
-    if kind not in DocumentKind.values:
-        raise ValidationError({"kind": f"Unknown document type {kind!r}."})
-    if org.onboarding_status not in (S.DRAFT, S.CHANGES_REQUESTED):
-        raise ValidationError({"file": "Documents can only be changed while the application is open."})
+def check_document(upload: UploadedFile) -> str:
+    """The rule for every signed paper we keep (onboarding documents, members' consents): PDF,
+    PNG or JPEG only, checked by content, not empty, at most ``DOCUMENT_MAX_BYTES``. Returns the
+    content type; raises a ValidationError on ``file`` saying what is wrong."""
     if upload.size is None or upload.size == 0:
         raise ValidationError({"file": "The file is empty."})
     limit = settings.DOCUMENT_MAX_BYTES
@@ -155,6 +150,19 @@ def upload_document(org: Organization, *, acting_user, kind: str, upload: Upload
     content_type = _sniff_content_type(upload)
     if content_type is None:
         raise ValidationError({"file": f"{upload.name} is not a PDF, PNG or JPEG file."})
+    return content_type
+
+
+@transaction.atomic
+def upload_document(org: Organization, *, acting_user, kind: str, upload: UploadedFile) -> Document:
+    """Store an onboarding document. PDF, PNG or JPEG only (checked by content), at most
+    ``DOCUMENT_MAX_BYTES``. A new upload of a kind supersedes the previous one."""
+    access.require_role(acting_user, org, [Role.CBO_ADMIN], action="upload onboarding documents")
+    if kind not in DocumentKind.values:
+        raise ValidationError({"kind": f"Unknown document type {kind!r}."})
+    if org.onboarding_status not in (S.DRAFT, S.CHANGES_REQUESTED):
+        raise ValidationError({"file": "Documents can only be changed while the application is open."})
+    content_type = check_document(upload)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -166,7 +174,7 @@ def upload_document(org: Organization, *, acting_user, kind: str, upload: Upload
         file=upload,
         original_name=(upload.name or "document")[:255],
         content_type=content_type,
-        size=upload.size,
+        size=upload.size or 0,
         sha256=digest.hexdigest(),
         uploaded_by=acting_user,
     )

@@ -15,7 +15,14 @@ from rest_framework import serializers
 
 from cbo_portal.choices import CalAIMService, OrgKind
 from cbo_portal.models import County, Organization
-from contracts.choices import AuthorizationMode, ClaimFormat, ContractStatus, ServiceCategory, Unit
+from contracts.choices import (
+    AuthorizationMode,
+    ClaimFormat,
+    ConsentKind,
+    ContractStatus,
+    ServiceCategory,
+    Unit,
+)
 from contracts.models import (
     CAP_FIELDS,
     Contract,
@@ -109,6 +116,7 @@ class RateVersionSerializer(serializers.ModelSerializer):
             "authorization",
             "authorization_required",
             *CAP_FIELDS,
+            "consent_required",
             "amendment",
             "amendment_number",
         ]
@@ -153,6 +161,9 @@ class RateLineSerializer(serializers.ModelSerializer):
     lifetime_dollar_cap = serializers.DecimalField(
         max_digits=12, decimal_places=2, write_only=True, required=False, allow_null=True
     )
+    consent_required = serializers.ChoiceField(
+        choices=ConsentKind.choices, write_only=True, required=False, allow_blank=True
+    )
 
     class Meta:
         model = RateLine
@@ -168,6 +179,7 @@ class RateLineSerializer(serializers.ModelSerializer):
             "unit",
             "authorization",
             *CAP_FIELDS,
+            "consent_required",
         ]
 
     def get_fields(self) -> dict[str, Any]:
@@ -316,6 +328,7 @@ class RateChangeSerializer(serializers.Serializer):
     lifetime_dollar_cap = serializers.DecimalField(
         max_digits=12, decimal_places=2, required=False, allow_null=True
     )
+    consent_required = serializers.ChoiceField(choices=ConsentKind.choices, required=False, allow_blank=True)
 
 
 class AmendSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from cbo_portal.choices import OrgKind
-from contracts.choices import AuthorizationMode, ClaimFormat, ContractStatus, Unit
+from contracts.choices import AuthorizationMode, ClaimFormat, ConsentKind, ContractStatus, Unit
 
 # Statuses under which a contract has (or had) force: drafts never cover anything.
 IN_FORCE_STATUSES = (ContractStatus.ACTIVE, ContractStatus.EXPIRED, ContractStatus.TERMINATED)
@@ -26,7 +26,7 @@ CAP_FIELDS = (
     "units_per_year",
     "lifetime_dollar_cap",
 )
-TERM_FIELDS = ("unit", "rate", "authorization", *CAP_FIELDS)
+TERM_FIELDS = ("unit", "rate", "authorization", *CAP_FIELDS, "consent_required")
 
 
 def human_date(day: date | None) -> str:
@@ -303,6 +303,14 @@ class RateLineVersion(models.Model):
     units_per_year = models.PositiveIntegerField("units per member per year", null=True, blank=True)
     lifetime_dollar_cap = models.DecimalField(
         "lifetime dollars per member", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    consent_required = models.CharField(
+        "consent required",
+        max_length=20,
+        choices=ConsentKind.choices,
+        blank=True,
+        default="",
+        help_text="A member consent that must be on file (given) before this service is logged",
     )
     amendment = models.ForeignKey(
         ContractAmendment, null=True, blank=True, on_delete=models.PROTECT, related_name="versions"

@@ -52,6 +52,7 @@ def catalog_defaults(service: ServiceCatalogEntry) -> dict[str, Any]:
         "units_per_month": service.default_units_per_month,
         "units_per_year": service.default_units_per_year,
         "lifetime_dollar_cap": service.default_lifetime_dollar_cap,
+        "consent_required": "",
     }
 
 

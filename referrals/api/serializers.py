@@ -7,10 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cbo_portal.api.serializers import IdField
+from contracts.choices import ConsentKind
 from contracts.models import ServiceCatalogEntry, UnknownService
 from referrals import selectors
 from referrals.choices import (
     AuthorizationStatus,
+    ConsentMethod,
+    ConsentStatus,
     ContactPreference,
     LoopClosureReason,
     OutreachMethod,
@@ -23,6 +26,7 @@ from referrals.choices import (
 from referrals.models import (
     Authorization,
     AuthorizationStatusChange,
+    Consent,
     Enrollment,
     ImportRowError,
     Member,
@@ -161,6 +165,43 @@ class MemberDetailSerializer(MemberSerializer):
     @extend_schema_field(EnrollmentSerializer(many=True))
     def get_enrollments(self, member) -> list:
         return EnrollmentSerializer(self._periods, many=True).data
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    """One consent statement of a member's (the latest of a kind on a day is what counts)."""
+
+    organization = serializers.StringRelatedField()
+    recorded_by = serializers.StringRelatedField()
+    has_document = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "on",
+            "method",
+            "note",
+            "organization",
+            "recorded_by",
+            "has_document",
+            "document_name",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_document(self, consent) -> bool:
+        return bool(consent.document)
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ConsentKind.choices)
+    status = serializers.ChoiceField(choices=ConsentStatus.choices)
+    on = serializers.DateField(help_text="The day the member gave, refused or revoked it")
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    document = serializers.FileField(required=False, help_text="The signed form: PDF, PNG or JPEG")
 
 
 class MemberInputSerializer(serializers.Serializer):

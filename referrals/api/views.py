@@ -34,6 +34,7 @@ from referrals.models import (
     ServiceDelivery,
 )
 from referrals.services import authorizations as auth_svc
+from referrals.services import consents as consent_svc
 from referrals.services import deliveries as delivery_svc
 from referrals.services import imports as import_svc
 from referrals.services import members as member_svc
@@ -91,6 +92,31 @@ class MemberViewSet(ScopedViewSetMixin, mixins.UpdateModelMixin, viewsets.ReadOn
             )
         member = member_svc.update_member(member, acting_user=request.user, plan=plan, **data)
         return Response(s.MemberDetailSerializer(member).data)
+
+    @extend_schema(methods=["GET"], request=None, responses=s.ConsentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": s.ConsentInputSerializer},
+        responses={201: s.ConsentSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def consents(self, request, pk=None):
+        """The member's consents, newest first; an organization serving the member records one
+        (given, refused or revoked, as of a day, how, optionally the signed form)."""
+        if request.method == "GET":
+            member = self.get_object()
+            return Response(
+                s.ConsentSerializer(
+                    member.consents.select_related("organization", "recorded_by").order_by(
+                        "-on", "-created_at"
+                    ),
+                    many=True,
+                ).data
+            )
+        member, data = self.object_and_body(s.ConsentInputSerializer)
+        org = consent_svc.recording_organization(request.user, member, getattr(request, "org", None))
+        consent = consent_svc.record_consent(member, acting_user=request.user, organization=org, **data)
+        return Response(s.ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CorrectionProposalSerializer, responses={201: s.MemberCorrectionSerializer})
     @action(detail=True, methods=["post"])

@@ -1,4 +1,5 @@
 from referrals.models.authorizations import Authorization, AuthorizationStatusChange
+from referrals.models.consents import Consent
 from referrals.models.deliveries import ServiceDelivery
 from referrals.models.figures import NetworkSnapshot
 from referrals.models.imports import ImportRowError, ReferralImport
@@ -9,6 +10,7 @@ from referrals.models.rosters import RosterImport, RosterRowError
 __all__ = [
     "Authorization",
     "AuthorizationStatusChange",
+    "Consent",
     "Enrollment",
     "ImportRowError",
     "Member",

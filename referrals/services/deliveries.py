@@ -58,6 +58,7 @@ from referrals.services.common import (
     can_act_for_provider,
     require_provider_role,
 )
+from referrals.services.consents import consent_problem
 from referrals.services.referrals import mark_service_started
 
 LOGGABLE = (
@@ -298,6 +299,10 @@ def _validate(
             raise ValidationError(
                 {"end_date": "The contract's terms change within this range; log each part separately."}
             )
+    if version.consent_required:
+        for day in sorted({first, last}):
+            if problem := consent_problem(referral.member_id, version.consent_required, day):
+                raise ValidationError({"service_date": problem})
     delivery.minutes = entry.minutes or None
     delivery.units = _units(entry, version)
     for day in {first, last}:
