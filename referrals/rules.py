@@ -23,6 +23,8 @@ MEMBER_LENGTHS = {
 }
 PLAN_REFERENCE_LENGTH = 40
 OLDEST_BIRTH_YEAR = 1900
+# Coverage dates a plan can mean: Medi-Cal began in 1966; nothing is planned past 2099.
+COVERAGE_YEARS = (1966, 2099)
 
 _MEMBER_WORDS = {
     "first_name": "first name",
@@ -82,4 +84,12 @@ def diagnosis_problem(codes: list[str]) -> str | None:
 def plan_reference_problem(reference: str) -> str | None:
     if len(reference) > PLAN_REFERENCE_LENGTH:
         return f"The plan reference is longer than {PLAN_REFERENCE_LENGTH} characters."
+    return None
+
+
+def coverage_date_problem(day: date, what: str = "date") -> str | None:
+    """Why ``day`` cannot be a coverage date (a period's start or end, a roster's date)."""
+    first, last = COVERAGE_YEARS
+    if not first <= day.year <= last:
+        return f"The {what} {day.isoformat()} is not a coverage date; use a year from {first} to {last}."
     return None

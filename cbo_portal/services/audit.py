@@ -9,6 +9,7 @@ from typing import Any
 from django.db import models
 
 from cbo_portal.choices import AuditAction
+from cbo_portal.fastpath import copy_rows
 from cbo_portal.models import AuditEvent, Organization
 
 
@@ -65,25 +66,35 @@ def record_many(
     organization_id: int | None,
     entries: list[tuple[models.Model, str, dict[str, Any]]],
 ) -> None:
-    """One audit entry per (object, summary, changes), written in one statement: for bulk paths
+    """One audit entry per (object, summary, changes), written in one ``COPY``: for bulk paths
     that change many records at once (each record still gets its own row)."""
     context = current_request.get()
-    actor = actor if getattr(actor, "is_authenticated", False) else None
-    AuditEvent.objects.bulk_create(
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    copy_rows(
+        AuditEvent,
+        (
+            "actor_id",
+            "organization_id",
+            "action",
+            "object_type",
+            "object_id",
+            "summary",
+            "changes",
+            "ip_address",
+        ),
         [
-            AuditEvent(
-                actor=actor,
-                organization_id=organization_id or context.organization_id,
-                action=action,
-                object_type=obj._meta.label,
-                object_id=str(obj.pk),
-                summary=summary[:300],
-                changes=changes or {},
-                ip_address=context.ip_address,
+            (
+                actor_id,
+                organization_id or context.organization_id,
+                str(action),
+                obj._meta.label,
+                str(obj.pk),
+                summary[:300],
+                changes or {},
+                context.ip_address,
             )
             for obj, summary, changes in entries
         ],
-        batch_size=1000,
     )
 
 

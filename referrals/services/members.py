@@ -23,6 +23,7 @@ from cbo_portal.choices import AuditAction, OrgKind, Role
 from cbo_portal.models import County, Organization
 from cbo_portal.services import audit
 from cbo_portal.words import field_names
+from referrals import rules
 from referrals.choices import CorrectionStatus, CoverageSource, ReferralStatus
 from referrals.models import Enrollment, Member, MemberCorrection, Referral
 from referrals.services.common import (
@@ -179,10 +180,27 @@ def _span(start: date, end: date | None) -> str:
     return f"from {start:%b %-d, %Y}" + (f" to {end:%b %-d, %Y}" if end else ", open-ended")
 
 
+def plan_reaches(plan_id: int, member_id: int) -> bool:
+    """The plan has (or had) the member: a period of coverage, or a referral it made (not one
+    still waiting for its review). Only such a plan records coverage for the member by hand."""
+    return (
+        Enrollment.objects.filter(plan_id=plan_id, member_id=member_id).exists()
+        or Referral.objects.filter(plan_id=plan_id, member_id=member_id)
+        .exclude(status=ReferralStatus.PENDING_REVIEW)
+        .exists()
+    )
+
+
 def _check_period(enrollment: Enrollment) -> None:
     """A member has one plan on any day: the period may not overlap another of the member's
-    periods, with this plan or any other."""
+    periods, with this plan or any other. The member is locked first, so two plans saving at
+    once cannot both pass; dates are plausible coverage dates (``rules.coverage_date_problem``)."""
     enrollment.full_clean(exclude=["member", "plan", "recorded_by"], validate_constraints=False)
+    for field, label in (("start_date", "first covered day"), ("end_date", "last covered day")):
+        day = getattr(enrollment, field)
+        if day is not None and (problem := rules.coverage_date_problem(day, label)):
+            raise ValidationError({field: problem})
+    Member.objects.select_for_update().filter(pk=enrollment.member_id).first()
     clash = (
         Enrollment.objects.filter(member_id=enrollment.member_id)
         .exclude(pk=enrollment.pk)
@@ -254,8 +272,12 @@ def record_enrollment(
     source: str = CoverageSource.PLAN,
 ) -> Enrollment:
     """Record the member's coverage with ``plan``. Only the plan's people may say who is covered
-    by it; the period may not overlap another (``_check_period``). Audited."""
+    by it, and by hand (``source`` plan) only a member it has (``plan_reaches``); the period may
+    not overlap another (``_check_period``). Audited."""
     access.require_role(acting_user, plan, COVERAGE_EDITORS, action="record coverage")
+    if source == CoverageSource.PLAN and not plan_reaches(plan.pk, member.pk):
+        # By hand a plan covers only members it has: naming another's member must not open it.
+        raise ValidationError({"member": "No member with this id that you may see."})
     enrollment = Enrollment(
         member=member,
         plan=plan,

@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from cbo_portal import access
@@ -37,8 +37,8 @@ from cbo_portal.fastpath import among, copy_rows
 from cbo_portal.models import Organization
 from cbo_portal.services import audit
 from referrals import rules
-from referrals.choices import CoverageSource, ImportStatus
-from referrals.models import Enrollment, Member, RosterImport, RosterRowError
+from referrals.choices import CoverageSource, ImportStatus, ReferralStatus
+from referrals.models import Enrollment, Member, Referral, RosterImport, RosterRowError
 from referrals.services.imports.reading import (
     ALIASES,
     MAX_BYTES,
@@ -137,6 +137,10 @@ def check_row(line: int, row: dict[str, str], today: date) -> tuple[RosterRow | 
     ).items():
         errors.append((field, f"“{cin}”: {problem}" if field == "cin" and cin else problem))
     start, end = dates["coverage_start"], dates["coverage_end"]
+    for column, label in (("coverage_start", "first covered day"), ("coverage_end", "last covered day")):
+        day = dates[column]
+        if day is not None and (implausible := rules.coverage_date_problem(day, label)):
+            errors.append((column, implausible))
     if start and end and end < start:
         errors.append(("coverage_end", "The last covered day is before the first."))
     aid_code = (row.get("aid_code") or "").strip().upper()
@@ -155,6 +159,8 @@ def start_roster(
     """Store a plan's roster and queue it. The same file again returns the earlier one
     (``created`` False) and changes nothing. Only the plan's coverage editors upload rosters."""
     access.require_role(acting_user, plan, COVERAGE_EDITORS, action="upload eligibility rosters")
+    if problem := rules.coverage_date_problem(roster_date, "roster date"):
+        raise ValidationError({"roster_date": problem})
     size = upload.size or 0
     if size > MAX_BYTES:
         raise ValidationError(
@@ -191,16 +197,22 @@ def process(roster: RosterImport) -> RosterImport:
     try:
         if _check(roster):
             _apply(roster)
-    except Exception as exc:
+    except CoverageMoved as moved:
+        save_fields(roster, status=ImportStatus.FAILED, finished_at=timezone.now(), message=str(moved)[:300])
+    except Exception:
         logger.exception("Roster %s stopped", roster.pk)
         save_fields(
             roster,
             status=ImportStatus.FAILED,
             finished_at=timezone.now(),
-            message=f"The roster stopped and nothing was applied: {type(exc).__name__}: {exc}"[:300],
+            message=f"The roster stopped on an unexpected error and nothing was applied. Contact support with roster number {roster.pk}.",
         )
     roster.refresh_from_db()
     return roster
+
+
+class CoverageMoved(Exception):
+    """A member's coverage changed between checking the roster and applying it."""
 
 
 def _rows(roster: RosterImport) -> Iterator[tuple[int, dict[str, str]]]:
@@ -250,7 +262,7 @@ def _check(roster: RosterImport) -> bool:
                         )
                     else:
                         seen[row.cin] = row.line
-                problems.extend(_other_plans(roster.plan_id, clean))
+                problems.extend(_clashes(roster, clean))
                 done += len(clean) + len({line for line, _, _ in bad})
                 progress(processed_rows=min(done, total))
     except FileProblem as problem:
@@ -274,33 +286,63 @@ def _check(roster: RosterImport) -> bool:
     return False
 
 
-def _other_plans(plan_id: int, rows: list[RosterRow]) -> list[tuple[int, str, str]]:
-    """Rows whose period overlaps another plan's coverage of the member (one plan on any day)."""
+def _clashes(roster: RosterImport, rows: list[RosterRow]) -> list[tuple[int, str, str]]:
+    """Rows the roster may not apply, with why:
+
+    * a period overlapping another plan's coverage of the member (one plan on any day); a plan
+      that does not have the member is not told which plan or when;
+    * a member the plan does not have yet (``members.plan_reaches``) with a period that ended
+      before the roster's date: a roster starts a new member's coverage, it cannot open a member
+      another plan had by back-dating a period;
+    * a period overlapping more than one of the plan's own periods of the member (a row stands
+      for one period)."""
     if not rows:
         return []
     ids = dict(Member.objects.filter(among("cin", [r.cin for r in rows])).values_list("cin", "pk"))
     if not ids:
         return []
-    periods: dict[int, list[tuple[str, date, date | None]]] = {}
-    others = (
-        Enrollment.objects.filter(among("member_id", list(ids.values())))
-        .exclude(plan_id=plan_id)
-        .values_list("member_id", "plan__legal_name", "start_date", "end_date")
+    plan_id = roster.plan_id
+    periods: dict[int, list[tuple[int, str, date, date | None]]] = {}
+    for member_id, other_id, plan_name, start, end in Enrollment.objects.filter(
+        among("member_id", list(ids.values()))
+    ).values_list("member_id", "plan_id", "plan__legal_name", "start_date", "end_date"):
+        periods.setdefault(member_id, []).append((other_id, plan_name, start, end))
+    reached = {m for m, rows_ in periods.items() if any(p[0] == plan_id for p in rows_)}
+    reached |= set(
+        Referral.objects.filter(among("member_id", list(ids.values())), plan_id=plan_id)
+        .exclude(status=ReferralStatus.PENDING_REVIEW)
+        .values_list("member_id", flat=True)
     )
-    for member_id, plan_name, start, end in others:
-        periods.setdefault(member_id, []).append((plan_name, start, end))
     problems = []
     for row in rows:
-        for plan_name, start, end in periods.get(ids.get(row.cin, 0), ()):
-            if _overlaps(row.start, row.end, start, end):
-                problems.append(
-                    (
-                        row.line,
-                        "coverage_start",
-                        f"{row.cin} is covered by {plan_name} {_span(start, end)}; a member has one plan on any day.",
-                    )
-                )
-                break
+        member_id = ids.get(row.cin)
+        if member_id is None:
+            continue
+        mine = member_id in reached
+        overlapping = [p for p in periods.get(member_id, ()) if _overlaps(row.start, row.end, p[2], p[3])]
+        others = [p for p in overlapping if p[0] != plan_id]
+        own = [p for p in overlapping if p[0] == plan_id]
+        if not mine and (row.end or date.max) < roster.roster_date:
+            problem = (
+                f"{row.cin} is not yet your member: a roster records their coverage from its date, "
+                f"{roster.roster_date:%b %-d, %Y}, on, not before."
+            )
+        elif others and mine:
+            _, name, start, end = others[0]
+            problem = f"{row.cin} is covered by {name} {_span(start, end)}; a member has one plan on any day."
+        elif others:
+            problem = (
+                f"{row.cin} is covered by another plan on these dates; a member has one plan on any day."
+            )
+        elif len(own) > 1:
+            spans = " and ".join(_span(p[2], p[3]) for p in own)
+            problem = (
+                f"The period overlaps {len(own)} of your periods for {row.cin} ({spans}); a roster row "
+                "stands for one period. Change or end them on the member's page first."
+            )
+        else:
+            continue
+        problems.append((row.line, "coverage_start", problem))
     return problems
 
 
@@ -333,7 +375,19 @@ def _apply(roster: RosterImport) -> None:
 
 
 def _apply_batch(roster: RosterImport, rows: list[RosterRow], on_roster: list[int]) -> dict[str, int]:
-    ids = dict(Member.objects.filter(among("cin", [r.cin for r in rows])).values_list("cin", "pk"))
+    """One batch: the members locked and the rows checked again against coverage as it is now
+    (another plan may have saved since the check), then written, each period audited."""
+    ids = dict(
+        Member.objects.select_for_update()
+        .filter(among("cin", [r.cin for r in rows]))
+        .values_list("cin", "pk")
+    )
+    if moved := _clashes(roster, rows):
+        line, _, problem = moved[0]
+        raise CoverageMoved(
+            f"Coverage changed while the roster was being checked (line {line}: {problem}) "
+            "Nothing was applied; upload the roster again."
+        )
     new = [r for r in rows if r.cin not in ids]
     if new:
         created = copy_rows(
@@ -350,6 +404,8 @@ def _apply_batch(roster: RosterImport, rows: list[RosterRow], on_roster: list[in
         periods.setdefault(period.member_id, []).append(period)
     now = timezone.now()
     inserts, updates, unchanged = [], [], 0
+    added: list[str] = []
+    changed: list[tuple[Model, str, dict[str, Any]]] = []
     for row in rows:
         member_id = ids[row.cin]
         on_roster.append(member_id)
@@ -362,6 +418,9 @@ def _apply_batch(roster: RosterImport, rows: list[RosterRow], on_roster: list[in
             None,
         )
         if match is None:
+            added.append(
+                f"Coverage of {row.cin} {_span(row.start, row.end)} from roster {roster.original_name}"
+            )
             inserts.append(
                 (
                     member_id,
@@ -376,6 +435,22 @@ def _apply_batch(roster: RosterImport, rows: list[RosterRow], on_roster: list[in
         elif (match.start_date, match.end_date, match.aid_code) == (row.start, row.end, row.aid_code):
             unchanged += 1
         else:
+            changes = {
+                name: [audit.jsonable(before), audit.jsonable(after)]
+                for name, before, after in (
+                    ("start_date", match.start_date, row.start),
+                    ("end_date", match.end_date, row.end),
+                    ("aid_code", match.aid_code, row.aid_code),
+                )
+                if before != after
+            }
+            changed.append(
+                (
+                    match,
+                    f"Changed coverage of {row.cin}: now {_span(row.start, row.end)} (roster {roster.original_name})",
+                    changes,
+                )
+            )
             match.start_date, match.end_date, match.aid_code = row.start, row.end, row.aid_code
             match.source, match.updated_at, match.recorded_by_id = (
                 CoverageSource.ROSTER,
@@ -383,16 +458,24 @@ def _apply_batch(roster: RosterImport, rows: list[RosterRow], on_roster: list[in
                 roster.uploaded_by_id,
             )
             updates.append(match)
-    copy_rows(
+    new_ids = copy_rows(
         Enrollment,
         ("member_id", "plan_id", "start_date", "end_date", "aid_code", "source", "recorded_by_id"),
         inserts,
+        return_ids=True,
     )
     Enrollment.objects.bulk_update(
         updates,
         ["start_date", "end_date", "aid_code", "source", "updated_at", "recorded_by"],
         batch_size=1000,
     )
+    recorded: list[tuple[Model, str, dict[str, Any]]] = [
+        (Enrollment(pk=pk), summary, {}) for pk, summary in zip(new_ids, added, strict=True)
+    ]
+    for action, entries in ((AuditAction.CREATE, recorded), (AuditAction.UPDATE, changed)):
+        audit.record_many(
+            actor=roster.uploaded_by, action=action, organization_id=roster.plan_id, entries=entries
+        )
     return {
         "added": len(inserts),
         "changed": len(updates),
@@ -409,9 +492,25 @@ def _end_missing(roster: RosterImport, on_roster: list[int]) -> int:
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=roster.roster_date))
         .exclude(among("member_id", on_roster))
     )
-    return covering.update(
+    ending = list(covering.values_list("pk", "member__cin", "end_date"))
+    covering.update(
         end_date=roster.last_day_of_the_missing,
         source=CoverageSource.ROSTER,
         updated_at=timezone.now(),
         recorded_by=roster.uploaded_by_id,
     )
+    last = roster.last_day_of_the_missing
+    audit.record_many(
+        actor=roster.uploaded_by,
+        action=AuditAction.UPDATE,
+        organization_id=roster.plan_id,
+        entries=[
+            (
+                Enrollment(pk=pk),
+                f"Ended coverage of {cin} on {last:%b %-d, %Y}: not on roster {roster.original_name}",
+                {"end_date": [audit.jsonable(end), audit.jsonable(last)]},
+            )
+            for pk, cin, end in ending
+        ],
+    )
+    return len(ending)

@@ -65,6 +65,9 @@ def test_the_plan_ends_and_records_coverage_and_eligibility_follows(world, serve
 
 
 def test_no_period_overlaps_another_of_the_same_or_another_plan(world, served):
+    enroll(
+        served, world.other_plan, start=date(2020, 1, 1), end=date(2021, 12, 31)
+    )  # the other plan had them
     before = _periods(served)
     with pytest.raises(ValidationError, match="change or end that period instead"):
         member_svc.record_enrollment(served, acting_user=world.plan_admin, plan=world.plan, start_date=TODAY)
@@ -76,18 +79,54 @@ def test_no_period_overlaps_another_of_the_same_or_another_plan(world, served):
         )
     with pytest.raises(ValidationError, match="cannot end before it starts"):
         member_svc.end_enrollment(
-            served.enrollments.get(), acting_user=world.plan_admin, end_date=LONG_AGO - timedelta(days=1)
+            served.enrollments.get(plan=world.plan),
+            acting_user=world.plan_admin,
+            end_date=LONG_AGO - timedelta(days=1),
+        )
+    with pytest.raises(ValidationError, match="use a year from 1966 to 2099"):
+        member_svc.change_enrollment(
+            served.enrollments.get(plan=world.plan), acting_user=world.plan_admin, end_date=date(9999, 12, 31)
         )
     assert _periods(served) == before
     # Once the plan ends its coverage, the other plan may cover the member from the next day.
-    member_svc.end_enrollment(served.enrollments.get(), acting_user=world.plan_admin, end_date=TODAY)
+    member_svc.end_enrollment(
+        served.enrollments.get(plan=world.plan), acting_user=world.plan_admin, end_date=TODAY
+    )
     member_svc.record_enrollment(
         served,
         acting_user=world.other_plan_coordinator,
         plan=world.other_plan,
         start_date=TODAY + timedelta(days=1),
     )
-    assert [p[0] for p in _periods(served)] == [world.plan.pk, world.other_plan.pk]
+    assert [p[0] for p in _periods(served)] == [world.other_plan.pk, world.plan.pk, world.other_plan.pk]
+
+
+def test_a_plan_never_covers_by_hand_a_member_it_does_not_have(world, served, api):
+    """Not even through a person who also works for a CBO serving the member: the member is
+    visible to the person, but the plan does not have them."""
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(user=world.cbo_staff, organization=world.other_plan, role="plan_care_coordinator")
+    before = _periods(served)
+    with pytest.raises(ValidationError, match="No member with this id that you may see"):
+        member_svc.record_enrollment(
+            served,
+            acting_user=world.cbo_staff,
+            plan=world.other_plan,
+            start_date=date(2010, 1, 1),
+            end_date=date(2010, 12, 31),
+        )
+    client = api.as_user(world.cbo_staff)
+    body = {
+        "member": served.pk,
+        "plan": world.other_plan.pk,
+        "start_date": "2010-01-01",
+        "end_date": "2010-12-31",
+    }
+    response = client.post("/api/v1/enrollments/", body, format="json")
+    assert response.status_code == 400 and "No member with this id" in response.content.decode()
+    assert _periods(served) == before
+    assert api.as_user(world.other_plan_manager).get(f"/api/v1/members/{served.pk}/").status_code == 404
 
 
 def test_only_the_plans_people_change_its_coverage(world, served):

@@ -6,7 +6,7 @@ which column and why."""
 from datetime import date
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from referrals import selectors
@@ -107,10 +107,9 @@ def test_a_roster_with_a_bad_row_changes_nothing_and_names_each_problem(world, u
     assert (3, "cin") in problems and (4, "first_name") in problems and (4, "dob") in problems
     assert (5, "cin") in problems and (6, "coverage_start") in problems
     messages = " ".join(e.message for e in roster.row_errors.all())
-    assert (
-        "on line 2 too" in messages
-        and "covered by Central Valley Health Alliance from Jan 1, 2026" in messages
-    )
+    # The plan does not have that member: it learns that another plan covers them, not which or when.
+    assert "on line 2 too" in messages and "covered by another plan on these dates" in messages
+    assert "Central Valley" not in messages
     assert (_coverage(), Member.objects.count()) == before
 
 
@@ -192,3 +191,66 @@ def test_a_plan_uploads_a_roster_on_the_page_and_sees_the_bad_rows(
     client.force_login(world.cbo_admin)
     assert "Upload a roster" not in client.get("/members/rosters/").content.decode()
     assert client.get(response["Location"]).status_code == 404
+
+
+def test_a_roster_cannot_open_another_plans_member_by_back_dating_a_period(world, upload):
+    """The member is world.other_plan's (ended last year); world.plan never had them."""
+    theirs = MemberFactory(cin="91000009A")
+    enroll(theirs, world.other_plan, start=date(2024, 1, 1), end=date(2025, 12, 31))
+    roster, _ = upload("91000009A,X,Y,1999-01-01,2001-01-01,2001-01-01,\n")
+    assert roster.status == ImportStatus.INVALID
+    assert "is not yet your member" in roster.row_errors.get().message
+    assert not Enrollment.objects.filter(plan=world.plan).exists()
+    # From the roster's date on, a member who moved to the plan is recorded.
+    roster, _ = upload("91000009A,X,Y,1999-01-01,2026-12-01,,\n", name="moved.csv")
+    assert roster.status == ImportStatus.DONE and roster.added == 1
+
+
+def test_a_row_spanning_two_of_the_plans_periods_and_an_implausible_date_are_refused(world, upload):
+    two = MemberFactory(cin="91000001A")
+    enroll(two, world.plan, start=date(2020, 1, 1), end=date(2020, 12, 31))
+    enroll(two, world.plan, start=date(2022, 1, 1), end=date(2022, 12, 31))
+    roster, _ = upload(
+        "91000001A,Ana,Reyes,1980-02-03,2020-06-01,2022-06-01,\n91000002A,Bo,Lee,1980-02-03,0001-01-01,,\n"
+    )
+    assert roster.status == ImportStatus.INVALID
+    messages = [e.message for e in roster.row_errors.all()]
+    assert "overlaps 2 of your periods" in messages[0] and "use a year from 1966 to 2099" in messages[1]
+    with pytest.raises(ValidationError, match="roster date 0001-01-01 is not a coverage date"):
+        upload("91000002A,Bo,Lee,1980-02-03,2026-12-01,,\n", day=date(1, 1, 1))
+
+
+def test_coverage_that_moved_between_the_check_and_the_apply_stops_the_roster(world, upload, monkeypatch):
+    """Another plan records the member's coverage after the roster was checked: applying it
+    checks again under the member's lock and applies nothing."""
+    member = MemberFactory(cin="91000001A")
+    enroll(member, world.plan, start=date(2025, 1, 1), end=date(2025, 12, 31))
+    checked = rosters._check
+
+    def check_then_another_plan_saves(roster):
+        ok = checked(roster)
+        enroll(member, world.other_plan, start=date(2026, 1, 1))
+        return ok
+
+    monkeypatch.setattr(rosters, "_check", check_then_another_plan_saves)
+    roster, _ = upload("91000001A,Ana,Reyes,1980-02-03,2025-01-01,,\n")
+    assert (
+        roster.status == ImportStatus.FAILED
+        and "Coverage changed while the roster was being checked" in roster.message
+    )
+    assert member.enrollments.get(plan=world.plan).end_date == date(2025, 12, 31)
+
+
+def test_each_period_a_roster_records_changes_or_ends_is_audited(world, upload):
+    from cbo_portal.models import AuditEvent
+
+    leaving = MemberFactory(cin="91000002A")
+    enroll(leaving, world.plan, start=date(2025, 1, 1))
+    upload("91000003A,Luis,Ortega,1975-09-10,2026-11-01,,\n")
+    summaries = sorted(
+        AuditEvent.objects.filter(object_type="referrals.Enrollment").values_list("summary", flat=True)
+    )
+    assert summaries == [
+        "Coverage of 91000003A from Nov 1, 2026, open-ended from roster roster.csv",
+        "Ended coverage of 91000002A on Nov 30, 2026: not on roster roster.csv",
+    ]
